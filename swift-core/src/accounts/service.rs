@@ -1,0 +1,624 @@
+//! Account operations. Each one validates nothing itself (its inputs are parsed domain
+//! types), owns its transaction, and returns an [`AccountsError`] the HTTP layer maps.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::repository::{self as repo, NewUser, Purpose, UserFilter};
+use super::tokens::{hash_token, opaque_token};
+use super::types::{ClientInfo, Email, NewPassword, PersonName, Session, User};
+use super::{AccountsError, password};
+use crate::Context;
+use crate::config::EmailVerification;
+use crate::mail::Mail;
+use crate::pagination::{Page, PageRequest};
+use crate::ratelimit::{self, Action};
+use crate::validation::Invalid;
+
+type Result<T> = std::result::Result<T, AccountsError>;
+
+/// Lifetime of a password-reset link (API.md: one hour).
+pub const RESET_TOKEN_TTL: Duration = Duration::hours(1);
+/// Lifetime of an email-verification link.
+pub const VERIFY_TOKEN_TTL: Duration = Duration::days(3);
+
+/// What a successful sign-in hands out.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: DateTime<Utc>,
+    pub session_id: Uuid,
+    pub user: User,
+}
+
+/// The caller of an authenticated request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub is_staff: bool,
+}
+
+impl AuthUser {
+    /// Staff endpoints call this first.
+    pub fn require_staff(&self) -> Result<()> {
+        if self.is_staff {
+            Ok(())
+        } else {
+            Err(AccountsError::PermissionDenied)
+        }
+    }
+}
+
+/// Runs argon2 off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AccountsError::Internal(format!("blocking task failed: {e}")))
+}
+
+async fn hash_password(password: &NewPassword) -> Result<String> {
+    let plain = password.expose().to_owned();
+    blocking(move || password::hash(&plain)).await
+}
+
+fn ip_string(client: &ClientInfo) -> Option<String> {
+    client.ip.map(|ip| ip.to_string())
+}
+
+/// Opens a session (one refresh-token family) for `user` and signs its first tokens.
+async fn start_session(ctx: &Context, user: User, client: &ClientInfo) -> Result<TokenPair> {
+    let now = Utc::now();
+    let session_id = Uuid::now_v7();
+    let refresh_expires_at = now + Duration::seconds(ctx.config.auth.refresh_ttl_seconds);
+    let (refresh, refresh_hash) = opaque_token();
+    let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, 300));
+    let mut tx = ctx.pool.begin().await?;
+    repo::insert_session(
+        &mut *tx,
+        session_id,
+        user.id,
+        refresh_expires_at,
+        user_agent.as_deref(),
+        ip_string(client).as_deref(),
+    )
+    .await?;
+    repo::insert_refresh_token(&mut *tx, &refresh_hash, session_id, refresh_expires_at).await?;
+    repo::set_last_login(&mut *tx, user.id).await?;
+    tx.commit().await?;
+    let (access, access_expires_at) = ctx.jwt.issue(user.id, session_id, now);
+    let user = User {
+        last_login: Some(now),
+        ..user
+    };
+    Ok(TokenPair {
+        access,
+        refresh,
+        access_expires_at,
+        refresh_expires_at,
+        session_id,
+        user,
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// Sign-up input, parsed.
+#[derive(Debug)]
+pub struct Registration {
+    pub email: Email,
+    pub password: NewPassword,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+}
+
+/// What registration produced: tokens unless verification is mandatory.
+#[derive(Debug)]
+pub enum Registered {
+    SignedIn(Box<TokenPair>),
+    VerificationRequired(User),
+}
+
+/// Creates an account with a password, mails a verification link (unless verification is
+/// off) and signs it in (unless verification is mandatory).
+pub async fn register(ctx: &Context, reg: Registration, client: &ClientInfo) -> Result<Registered> {
+    ratelimit::hit(
+        &ctx.pool,
+        &ctx.config.rate_limits,
+        Action::Register,
+        client.ip,
+        Some(reg.email.as_str()),
+    )
+    .await?;
+    let hash = hash_password(&reg.password).await?;
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        email: reg.email.as_str(),
+        password_hash: Some(&hash),
+        first_name: reg.first_name.as_str(),
+        last_name: reg.last_name.as_str(),
+        email_verified: false,
+        is_staff: false,
+    };
+    let user = repo::insert_user(&ctx.pool, &new)
+        .await
+        .map_err(email_taken)?;
+    let mode = ctx.config.auth.email_verification;
+    if mode != EmailVerification::None {
+        send_verification(ctx, &user).await?;
+    }
+    if mode == EmailVerification::Mandatory {
+        return Ok(Registered::VerificationRequired(user));
+    }
+    Ok(Registered::SignedIn(Box::new(
+        start_session(ctx, user, client).await?,
+    )))
+}
+
+fn email_taken(e: sqlx::Error) -> AccountsError {
+    match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("users_email_key") => {
+            AccountsError::EmailTaken
+        }
+        _ => AccountsError::Database(e),
+    }
+}
+
+/// Signs in with email and password. Unknown emails cost one dummy hash, so neither the
+/// answer nor its timing tells whether an account exists.
+pub async fn login(
+    ctx: &Context,
+    email: &Email,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<TokenPair> {
+    ratelimit::hit(
+        &ctx.pool,
+        &ctx.config.rate_limits,
+        Action::Login,
+        client.ip,
+        Some(email.as_str()),
+    )
+    .await?;
+    let user = repo::find_user_by_email(&ctx.pool, email.as_str()).await?;
+    let plain = password.to_owned();
+    let Some(user) = user else {
+        blocking(move || password::verify_dummy(&plain)).await?;
+        return Err(AccountsError::InvalidCredentials);
+    };
+    let Some(hash) = user.password_hash.clone() else {
+        // A Google-only account: same cost and answer as a wrong password.
+        blocking(move || password::verify_dummy(&plain)).await?;
+        return Err(AccountsError::InvalidCredentials);
+    };
+    if !blocking(move || password::verify(&plain, &hash)).await? {
+        return Err(AccountsError::InvalidCredentials);
+    }
+    if !user.is_active {
+        return Err(AccountsError::AccountDisabled);
+    }
+    if ctx.config.auth.email_verification == EmailVerification::Mandatory && !user.email_verified {
+        return Err(AccountsError::EmailNotVerified);
+    }
+    start_session(ctx, user, client).await
+}
+
+/// Signs in a user whose identity was proven elsewhere (Google sign-in, CLI tooling).
+pub async fn sign_in_verified_user(
+    ctx: &Context,
+    user: User,
+    client: &ClientInfo,
+) -> Result<TokenPair> {
+    if !user.is_active {
+        return Err(AccountsError::AccountDisabled);
+    }
+    start_session(ctx, user, client).await
+}
+
+/// Rotates a refresh token: the presented one is consumed atomically and a new pair is
+/// issued in the same session. A token presented again after rotation is theft or a bug;
+/// the whole session is revoked (401 `token_reused`), unless it comes back within the
+/// configured grace period.
+pub async fn refresh(ctx: &Context, token: &str, client: &ClientInfo) -> Result<TokenPair> {
+    ratelimit::hit(
+        &ctx.pool,
+        &ctx.config.rate_limits,
+        Action::Refresh,
+        client.ip,
+        None,
+    )
+    .await?;
+    let hash = hash_token(token);
+    let now = Utc::now();
+    let mut tx = ctx.pool.begin().await?;
+    let session_id = match repo::consume_refresh_token(&mut *tx, &hash).await? {
+        Some((session_id, expires_at)) => {
+            if expires_at <= now {
+                tx.commit().await?;
+                return Err(AccountsError::TokenExpired);
+            }
+            session_id
+        }
+        None => match repo::find_refresh_token(&mut *tx, &hash).await? {
+            None => return Err(AccountsError::TokenInvalid),
+            Some((session_id, used_at)) => {
+                let grace = Duration::seconds(ctx.config.auth.refresh_reuse_grace_seconds);
+                let within_grace =
+                    used_at.is_some_and(|t| now - t <= grace) && grace > Duration::zero();
+                if !within_grace {
+                    repo::revoke_session(&mut *tx, session_id).await?;
+                    tx.commit().await?;
+                    tracing::warn!(%session_id, "refresh token reuse; session revoked");
+                    return Err(AccountsError::TokenReused);
+                }
+                session_id
+            }
+        },
+    };
+    let state = repo::session_state(&mut *tx, session_id)
+        .await?
+        .ok_or(AccountsError::TokenInvalid)?;
+    if state.revoked || !state.user_active {
+        tx.commit().await?;
+        return Err(AccountsError::TokenInvalid);
+    }
+    if state.expired {
+        tx.commit().await?;
+        return Err(AccountsError::TokenExpired);
+    }
+    let refresh_expires_at = now + Duration::seconds(ctx.config.auth.refresh_ttl_seconds);
+    let (refresh, refresh_hash) = opaque_token();
+    repo::insert_refresh_token(&mut *tx, &refresh_hash, session_id, refresh_expires_at).await?;
+    repo::touch_session(
+        &mut *tx,
+        session_id,
+        refresh_expires_at,
+        ip_string(client).as_deref(),
+    )
+    .await?;
+    let user = repo::find_user(&mut *tx, state.user_id)
+        .await?
+        .ok_or(AccountsError::TokenInvalid)?;
+    tx.commit().await?;
+    let (access, access_expires_at) = ctx.jwt.issue(user.id, session_id, now);
+    Ok(TokenPair {
+        access,
+        refresh,
+        access_expires_at,
+        refresh_expires_at,
+        session_id,
+        user,
+    })
+}
+
+/// Authenticates an access token: signature, claims, and (one indexed lookup) that the
+/// user is active and the session not revoked, so revocation takes effect at once.
+pub async fn authenticate(ctx: &Context, token: &str) -> Result<AuthUser> {
+    let claims = ctx.jwt.verify(token)?;
+    let check = repo::access_check(&ctx.pool, claims.sub, claims.sid)
+        .await?
+        .ok_or(AccountsError::TokenInvalid)?;
+    if !check.is_active || !check.session_alive {
+        return Err(AccountsError::TokenInvalid);
+    }
+    Ok(AuthUser {
+        id: claims.sub,
+        session_id: claims.sid,
+        is_staff: check.is_staff,
+    })
+}
+
+/// Ends one session: the one a refresh token belongs to, else the caller's current one.
+/// Unknown tokens are ignored, so logging out twice is harmless.
+pub async fn logout(ctx: &Context, refresh: Option<&str>, current: Option<AuthUser>) -> Result<()> {
+    if let Some(token) = refresh
+        && let Some((session_id, _)) =
+            repo::find_refresh_token(&ctx.pool, &hash_token(token)).await?
+    {
+        repo::revoke_session(&ctx.pool, session_id).await?;
+    }
+    if let Some(user) = current {
+        repo::revoke_session(&ctx.pool, user.session_id).await?;
+    }
+    Ok(())
+}
+
+/// Ends every session of the user ("log out everywhere").
+pub async fn logout_all(ctx: &Context, user_id: Uuid) -> Result<u64> {
+    Ok(repo::revoke_user_sessions(&ctx.pool, user_id, None).await?)
+}
+
+pub async fn list_sessions(ctx: &Context, user_id: Uuid) -> Result<Vec<Session>> {
+    Ok(repo::list_sessions(&ctx.pool, user_id).await?)
+}
+
+/// Revokes one of the caller's sessions; another user's session id is simply not found.
+pub async fn revoke_session(ctx: &Context, user_id: Uuid, session_id: Uuid) -> Result<()> {
+    if repo::revoke_owned_session(&ctx.pool, user_id, session_id).await? {
+        Ok(())
+    } else {
+        Err(AccountsError::NotFound)
+    }
+}
+
+pub async fn get_user(ctx: &Context, user_id: Uuid) -> Result<User> {
+    repo::find_user(&ctx.pool, user_id)
+        .await?
+        .ok_or(AccountsError::NotFound)
+}
+
+/// Updates the profile fields a user may change about themselves (names only).
+pub async fn update_profile(
+    ctx: &Context,
+    user_id: Uuid,
+    first_name: Option<PersonName>,
+    last_name: Option<PersonName>,
+) -> Result<User> {
+    repo::update_names(
+        &ctx.pool,
+        user_id,
+        first_name.as_ref().map(PersonName::as_str),
+        last_name.as_ref().map(PersonName::as_str),
+    )
+    .await?
+    .ok_or(AccountsError::NotFound)
+}
+
+/// Deletes the caller's account; a password account must confirm with its password.
+pub async fn delete_account(ctx: &Context, user_id: Uuid, password: Option<&str>) -> Result<()> {
+    let user = get_user(ctx, user_id).await?;
+    if let Some(hash) = user.password_hash.clone() {
+        let plain = password.unwrap_or_default().to_owned();
+        if !blocking(move || password::verify(&plain, &hash)).await? {
+            return Err(Invalid::new("password", "the password is incorrect").into());
+        }
+    }
+    repo::delete_user(&ctx.pool, user_id).await?;
+    Ok(())
+}
+
+/// Changes the password after checking the old one; every other session is revoked.
+pub async fn change_password(ctx: &Context, auth: AuthUser, old: &str, new: &str) -> Result<()> {
+    let user = get_user(ctx, auth.id).await?;
+    if let Some(hash) = user.password_hash.clone() {
+        let plain = old.to_owned();
+        if !blocking(move || password::verify(&plain, &hash)).await? {
+            return Err(Invalid::new("old_password", "the current password is incorrect").into());
+        }
+    }
+    let new = NewPassword::parse("new_password", new, &user_inputs(&user))?;
+    let hash = hash_password(&new).await?;
+    let mut tx = ctx.pool.begin().await?;
+    repo::set_password(&mut *tx, user.id, &hash).await?;
+    repo::revoke_user_sessions(&mut *tx, user.id, Some(auth.session_id)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn user_inputs(user: &User) -> Vec<&str> {
+    vec![&user.email, &user.first_name, &user.last_name]
+}
+
+/// Mails a reset link when the email belongs to an active account; silent otherwise.
+pub async fn request_password_reset(
+    ctx: &Context,
+    email: &Email,
+    client: &ClientInfo,
+) -> Result<()> {
+    ratelimit::hit(
+        &ctx.pool,
+        &ctx.config.rate_limits,
+        Action::PasswordReset,
+        client.ip,
+        Some(email.as_str()),
+    )
+    .await?;
+    let Some(user) = repo::find_user_by_email(&ctx.pool, email.as_str()).await? else {
+        return Ok(());
+    };
+    if !user.is_active {
+        return Ok(());
+    }
+    let (token, hash) = opaque_token();
+    repo::insert_one_time_token(
+        &ctx.pool,
+        &hash,
+        Purpose::PasswordReset,
+        user.id,
+        &user.email,
+        Utc::now() + RESET_TOKEN_TTL,
+    )
+    .await?;
+    let link = format!(
+        "{}/reset-password?uid={}&token={}",
+        ctx.config.frontend_url, user.id, token
+    );
+    ctx.mailer.send_later(Mail {
+        to: user.email.clone(),
+        subject: "Reset your SWIFT password".into(),
+        body: format!(
+            "Someone asked to reset the password of your SWIFT account.\n\n\
+             To choose a new password, open this link within one hour:\n{link}\n\n\
+             If it was not you, ignore this mail; your password stays as it is.\n"
+        ),
+    });
+    Ok(())
+}
+
+/// Sets a new password with a mailed reset token: single use, one hour, void once the
+/// password has changed since it was sent; all sessions are revoked.
+pub async fn confirm_password_reset(
+    ctx: &Context,
+    uid: Uuid,
+    token: &str,
+    new: &str,
+) -> Result<()> {
+    let invalid = || Invalid::new("token", "the reset link is invalid or has expired");
+    let user = repo::find_user(&ctx.pool, uid).await?.ok_or_else(invalid)?;
+    // Check strength before consuming the token, so a weak choice can be retried.
+    let new = NewPassword::parse("new_password", new, &user_inputs(&user))?;
+    let hash = hash_password(&new).await?;
+    let mut tx = ctx.pool.begin().await?;
+    let consumed =
+        repo::consume_one_time_token(&mut *tx, &hash_token(token), Purpose::PasswordReset)
+            .await?
+            .ok_or_else(invalid)?;
+    if consumed.user_id != user.id || consumed.created_at < user.password_changed_at {
+        return Err(invalid().into());
+    }
+    repo::set_password(&mut *tx, user.id, &hash).await?;
+    repo::revoke_user_sessions(&mut *tx, user.id, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn send_verification(ctx: &Context, user: &User) -> Result<()> {
+    let (token, hash) = opaque_token();
+    repo::insert_one_time_token(
+        &ctx.pool,
+        &hash,
+        Purpose::VerifyEmail,
+        user.id,
+        &user.email,
+        Utc::now() + VERIFY_TOKEN_TTL,
+    )
+    .await?;
+    let link = format!("{}/verify-email?key={}", ctx.config.frontend_url, token);
+    ctx.mailer.send_later(Mail {
+        to: user.email.clone(),
+        subject: "Confirm your email for SWIFT".into(),
+        body: format!(
+            "Welcome to SWIFT.\n\nConfirm your email address by opening this link:\n{link}\n"
+        ),
+    });
+    Ok(())
+}
+
+/// Confirms an email with a mailed key (single use).
+pub async fn verify_email(ctx: &Context, key: &str) -> Result<User> {
+    let invalid = || Invalid::new("key", "the verification link is invalid or has expired");
+    let mut tx = ctx.pool.begin().await?;
+    let consumed = repo::consume_one_time_token(&mut *tx, &hash_token(key), Purpose::VerifyEmail)
+        .await?
+        .ok_or_else(invalid)?;
+    let user = repo::find_user(&mut *tx, consumed.user_id)
+        .await?
+        .ok_or_else(invalid)?;
+    if user.email != consumed.email {
+        return Err(invalid().into());
+    }
+    let user = repo::mark_email_verified(&mut *tx, user.id)
+        .await?
+        .ok_or_else(invalid)?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Sends a new verification mail when the account exists and is unverified; silent
+/// otherwise.
+pub async fn resend_verification(ctx: &Context, email: &Email, client: &ClientInfo) -> Result<()> {
+    ratelimit::hit(
+        &ctx.pool,
+        &ctx.config.rate_limits,
+        Action::EmailResend,
+        client.ip,
+        Some(email.as_str()),
+    )
+    .await?;
+    if ctx.config.auth.email_verification == EmailVerification::None {
+        return Ok(());
+    }
+    if let Some(user) = repo::find_user_by_email(&ctx.pool, email.as_str()).await?
+        && !user.email_verified
+        && user.is_active
+    {
+        send_verification(ctx, &user).await?;
+    }
+    Ok(())
+}
+
+// ---- staff and operators ----
+
+pub async fn admin_list_users(
+    ctx: &Context,
+    filter: &UserFilter,
+    page: PageRequest,
+) -> Result<Page<User>> {
+    let (users, total) = repo::list_users(&ctx.pool, filter, page).await?;
+    Ok(Page::new(users, total, page))
+}
+
+/// Sets staff-controlled flags; deactivation revokes every session at once.
+pub async fn admin_update_user(
+    ctx: &Context,
+    user_id: Uuid,
+    is_active: Option<bool>,
+    is_staff: Option<bool>,
+) -> Result<User> {
+    let mut tx = ctx.pool.begin().await?;
+    let user = repo::set_flags(&mut *tx, user_id, is_active, is_staff)
+        .await?
+        .ok_or(AccountsError::NotFound)?;
+    if is_active == Some(false) {
+        repo::revoke_user_sessions(&mut *tx, user_id, None).await?;
+    }
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Creates an account from the operator CLI: optionally staff, email taken as verified
+/// (the operator vouches for it), password optional.
+pub async fn create_user(
+    ctx: &Context,
+    email: &Email,
+    password: Option<&NewPassword>,
+    staff: bool,
+) -> Result<User> {
+    let hash = match password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        email: email.as_str(),
+        password_hash: hash.as_deref(),
+        first_name: "",
+        last_name: "",
+        email_verified: true,
+        is_staff: staff,
+    };
+    repo::insert_user(&ctx.pool, &new)
+        .await
+        .map_err(email_taken)
+}
+
+pub async fn find_by_email(ctx: &Context, email: &Email) -> Result<User> {
+    repo::find_user_by_email(&ctx.pool, email.as_str())
+        .await?
+        .ok_or(AccountsError::NotFound)
+}
+
+/// Sets a password from the operator CLI; every session of the user is revoked.
+pub async fn set_password(ctx: &Context, user_id: Uuid, password: &NewPassword) -> Result<()> {
+    let hash = hash_password(password).await?;
+    let mut tx = ctx.pool.begin().await?;
+    if !repo::set_password(&mut *tx, user_id, &hash).await? {
+        return Err(AccountsError::NotFound);
+    }
+    repo::revoke_user_sessions(&mut *tx, user_id, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a user from the operator CLI.
+pub async fn delete_user(ctx: &Context, user_id: Uuid) -> Result<()> {
+    if repo::delete_user(&ctx.pool, user_id).await? {
+        Ok(())
+    } else {
+        Err(AccountsError::NotFound)
+    }
+}

@@ -1,0 +1,508 @@
+//! Configuration read once at start-up from the environment (and an optional `.env`).
+//!
+//! Every value is parsed here, so a typo in a deployment stops the process with one line
+//! naming the variable instead of surfacing later as a confusing runtime failure.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+/// A variable that is missing or malformed; the binaries print it and exit with code 2.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: {name}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub name: &'static str,
+    /// What is wrong with its value, in words an operator can act on.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(name: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where the process runs; production refuses settings that are only safe on a laptop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// How log lines are written: readable for people, JSON for log collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// An ISO 4217 code: three upper-case ASCII letters. The whole store sells in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Currency(String);
+
+impl Currency {
+    /// The code as it appears in API responses.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Currency {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("expected an ISO 4217 code such as USD".into())
+        }
+    }
+}
+
+/// Whether a new account must confirm its email before signing in (allauth's setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification mail is sent.
+    None,
+    /// A mail is sent; signing in works before it is confirmed.
+    Optional,
+    /// Sign-in is refused (403 `email_not_verified`) until the email is confirmed.
+    Mandatory,
+}
+
+/// Where outgoing mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailBackend {
+    /// Written to the log (development).
+    Log,
+    /// One `.eml` file per message in this directory (tests, demos).
+    File(PathBuf),
+    /// Sent through this SMTP server (`smtp://` or `smtps://` URL, STARTTLS where offered).
+    Smtp(String),
+}
+
+/// Token lifetimes and signing, sessions and cookies.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// HS256 key for access tokens.
+    pub jwt_secret: Vec<u8>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_ttl_seconds: i64,
+    pub refresh_ttl_seconds: i64,
+    /// A rotated refresh token presented again within this many seconds is not treated as
+    /// theft (browser tabs refreshing at once).
+    pub refresh_reuse_grace_seconds: i64,
+    pub email_verification: EmailVerification,
+    /// Cookie mode: token responses also set HttpOnly cookies (API.md "Cookie mode").
+    pub cookies: bool,
+    pub cookie_secure: bool,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("access_ttl_seconds", &self.access_ttl_seconds)
+            .field("refresh_ttl_seconds", &self.refresh_ttl_seconds)
+            .field("email_verification", &self.email_verification)
+            .field("cookies", &self.cookies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Limits on the endpoints attackers hammer (login, registration, reset, resend, refresh).
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub window_seconds: i64,
+    /// Requests per window from one client address, per action.
+    pub per_address: i32,
+    /// Requests per window naming one account (email), per action.
+    pub per_account: i32,
+}
+
+/// The `.env.example` value of `JWT_SECRET`; accepted only in development.
+pub const PLACEHOLDER_JWT_SECRET: &str =
+    "dev-only-change-me-to-64-random-characters-before-deploying-swift";
+
+/// Everything the server and the CLI need to know about their surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: String,
+    pub listen_addr: SocketAddr,
+    pub db_max_connections: u32,
+    pub log_format: LogFormat,
+    pub rust_log: String,
+    /// Exact origins (scheme://host[:port]) allowed to call the API from a browser.
+    pub cors_allowed_origins: Vec<String>,
+    /// Base URL of the storefront; links in mails and OAuth redirects point here.
+    pub frontend_url: String,
+    pub store_currency: Currency,
+    pub migrate_on_start: bool,
+    pub auth: AuthConfig,
+    pub mail_backend: MailBackend,
+    /// The `From:` of every mail.
+    pub email_from: String,
+    pub rate_limits: RateLimitConfig,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers, ingress).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// The local default, matching the PostgreSQL that developers and CI run on 127.0.0.1.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/swift";
+
+impl Config {
+    /// Loads `.env` when present (real environment variables win), then parses the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        // A missing .env is normal (production, CI); a malformed one is an operator error.
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError::new(".env", err.to_string()));
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses configuration from any lookup function, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Vars(&lookup);
+        let environment = match env.string("SWIFT_ENV", "development").as_str() {
+            "development" => Environment::Development,
+            "production" => Environment::Production,
+            other => {
+                return Err(ConfigError::new(
+                    "SWIFT_ENV",
+                    format!("expected development or production, got {other:?}"),
+                ));
+            }
+        };
+        let log_format = match env.string("LOG_FORMAT", "pretty").as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("expected pretty or json, got {other:?}"),
+                ));
+            }
+        };
+        let database_url = env.string("DATABASE_URL", DEFAULT_DATABASE_URL);
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "expected a postgres:// URL",
+            ));
+        }
+        let cors_allowed_origins = env
+            .string("CORS_ALLOWED_ORIGINS", "http://localhost:3000")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|origin| {
+                parse_origin(origin).map_err(|r| ConfigError::new("CORS_ALLOWED_ORIGINS", r))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let frontend_url = env
+            .string("FRONTEND_URL", "http://localhost:3000")
+            .trim_end_matches('/')
+            .to_owned();
+        parse_origin_or_url(&frontend_url).map_err(|r| ConfigError::new("FRONTEND_URL", r))?;
+        let db_max_connections: u32 = env.parse("DB_MAX_CONNECTIONS", 10)?;
+        if db_max_connections == 0 {
+            return Err(ConfigError::new("DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+
+        let auth = AuthConfig {
+            jwt_secret: env
+                .string("JWT_SECRET", PLACEHOLDER_JWT_SECRET)
+                .into_bytes(),
+            jwt_issuer: env.string("JWT_ISSUER", "swift"),
+            jwt_audience: env.string("JWT_AUDIENCE", "swift-api"),
+            access_ttl_seconds: env.parse_positive("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?,
+            refresh_ttl_seconds: env.parse_positive("REFRESH_TOKEN_TTL_SECONDS", 7 * 24 * 3600)?,
+            refresh_reuse_grace_seconds: env.parse("REFRESH_REUSE_GRACE_SECONDS", 0i64)?.max(0),
+            email_verification: match env.string("EMAIL_VERIFICATION", "optional").as_str() {
+                "none" => EmailVerification::None,
+                "optional" => EmailVerification::Optional,
+                "mandatory" => EmailVerification::Mandatory,
+                other => {
+                    return Err(ConfigError::new(
+                        "EMAIL_VERIFICATION",
+                        format!("expected none, optional or mandatory, got {other:?}"),
+                    ));
+                }
+            },
+            cookies: env.parse_bool("AUTH_COOKIES", false)?,
+            cookie_secure: env.parse_bool("AUTH_COOKIE_SECURE", true)?,
+        };
+        let mail_backend = match env.string("EMAIL_BACKEND", "log").as_str() {
+            "log" => MailBackend::Log,
+            "file" => MailBackend::File(PathBuf::from(env.string("EMAIL_FILE_DIR", "./mail"))),
+            "smtp" => match env.raw("SMTP_URL") {
+                Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                    MailBackend::Smtp(url)
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        "SMTP_URL",
+                        "EMAIL_BACKEND=smtp needs an smtp:// or smtps:// URL",
+                    ));
+                }
+            },
+            other => {
+                return Err(ConfigError::new(
+                    "EMAIL_BACKEND",
+                    format!("expected log, file or smtp, got {other:?}"),
+                ));
+            }
+        };
+        let email_from = env.string("EMAIL_FROM", "SWIFT <no-reply@swift.localhost>");
+        if email_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "EMAIL_FROM",
+                format!("{email_from:?} is not a mailbox"),
+            ));
+        }
+        let rate_limits = RateLimitConfig {
+            enabled: env.parse_bool("RATE_LIMITS", true)?,
+            window_seconds: env.parse_positive("RATE_LIMIT_WINDOW_SECONDS", 60)?,
+            per_address: env.parse_positive("RATE_LIMIT_PER_ADDRESS", 30)? as i32,
+            per_account: env.parse_positive("RATE_LIMIT_PER_ACCOUNT", 10)? as i32,
+        };
+        let trusted_proxies = env
+            .string("TRUSTED_PROXIES", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new("TRUSTED_PROXIES", format!("{s:?} is not an IP or CIDR"))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let config = Self {
+            environment,
+            database_url,
+            listen_addr: env.parse("LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            db_max_connections,
+            log_format,
+            rust_log: env.string("RUST_LOG", "info,sqlx=warn"),
+            cors_allowed_origins,
+            frontend_url,
+            store_currency: env.parse("STORE_CURRENCY", Currency("USD".into()))?,
+            migrate_on_start: env.parse_bool("MIGRATE_ON_START", true)?,
+            auth,
+            mail_backend,
+            email_from,
+            rate_limits,
+            trusted_proxies,
+        };
+        config.check_production()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that would be unsafe in front of real customers.
+    fn check_production(&self) -> Result<(), ConfigError> {
+        if self.environment != Environment::Production {
+            return Ok(());
+        }
+        let secret = &self.auth.jwt_secret;
+        if secret.len() < 32 || secret == PLACEHOLDER_JWT_SECRET.as_bytes() {
+            return Err(ConfigError::new(
+                "JWT_SECRET",
+                "production needs a random secret of at least 32 bytes (not the example value)",
+            ));
+        }
+        if self.auth.cookies && !self.auth.cookie_secure {
+            return Err(ConfigError::new(
+                "AUTH_COOKIE_SECURE",
+                "production cookies must be Secure",
+            ));
+        }
+        if self
+            .cors_allowed_origins
+            .iter()
+            .any(|o| o.starts_with("http://") && !is_loopback_origin(o))
+        {
+            return Err(ConfigError::new(
+                "CORS_ALLOWED_ORIGINS",
+                "production allows only https origins",
+            ));
+        }
+        if self.frontend_url.starts_with("http://") && !is_loopback_origin(&self.frontend_url) {
+            return Err(ConfigError::new(
+                "FRONTEND_URL",
+                "production needs an https frontend URL",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let host = origin
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
+    host.starts_with("localhost") || host.starts_with("127.0.0.1") || host.starts_with("[::1]")
+}
+
+/// Browsers send `Origin` as scheme://host[:port] with no path; anything else never matches.
+fn parse_origin(origin: &str) -> Result<String, String> {
+    parse_origin_or_url(origin)?;
+    let rest = origin.split_once("://").map(|(_, r)| r).unwrap_or_default();
+    if rest.contains('/') {
+        return Err(format!("{origin:?} is not an origin (no path allowed)"));
+    }
+    Ok(origin.to_owned())
+}
+
+fn parse_origin_or_url(value: &str) -> Result<(), String> {
+    match value.split_once("://") {
+        Some(("http" | "https", host)) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => Err(format!("{value:?} is not an http(s) URL")),
+    }
+}
+
+/// Typed access to the lookup, so each variable's error names it.
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|e| ConfigError::new(name, format!("{v:?}: {e}"))),
+        }
+    }
+
+    fn parse_positive(&self, name: &'static str, default: i64) -> Result<i64, ConfigError> {
+        let value: i64 = self.parse(name, default)?;
+        if value < 1 {
+            return Err(ConfigError::new(name, "must be a positive whole number"));
+        }
+        Ok(value)
+    }
+
+    fn parse_bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(other) => Err(ConfigError::new(
+                name,
+                format!("expected true or false, got {other:?}"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_for_local_development() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.listen_addr.port(), 8000);
+        assert_eq!(c.store_currency.as_str(), "USD");
+        assert!(c.migrate_on_start);
+        assert_eq!(c.environment, Environment::Development);
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        for (name, value) in [
+            ("LISTEN_ADDR", "nope"),
+            ("DB_MAX_CONNECTIONS", "-3"),
+            ("DB_MAX_CONNECTIONS", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("STORE_CURRENCY", "usd"),
+            ("MIGRATE_ON_START", "maybe"),
+            ("SWIFT_ENV", "staging"),
+            ("DATABASE_URL", "mysql://x"),
+            ("CORS_ALLOWED_ORIGINS", "localhost:3000"),
+            ("CORS_ALLOWED_ORIGINS", "http://a.example/path"),
+            ("FRONTEND_URL", "ftp://x"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "0"),
+            ("EMAIL_VERIFICATION", "sometimes"),
+            ("EMAIL_BACKEND", "pigeon"),
+            ("TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("EMAIL_FROM", "not a mailbox"),
+        ] {
+            let err = parse(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{value}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_plain_http_origins() {
+        let secret = "k".repeat(40);
+        let err = parse(&[
+            ("SWIFT_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("CORS_ALLOWED_ORIGINS", "http://shop.example"),
+            ("FRONTEND_URL", "https://shop.example"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "CORS_ALLOWED_ORIGINS");
+        parse(&[
+            ("SWIFT_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.example"),
+            ("FRONTEND_URL", "https://shop.example"),
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn production_refuses_weak_or_example_jwt_secrets() {
+        for secret in ["short", PLACEHOLDER_JWT_SECRET] {
+            let err = parse(&[
+                ("SWIFT_ENV", "production"),
+                ("JWT_SECRET", secret),
+                ("FRONTEND_URL", "https://shop.example"),
+                ("CORS_ALLOWED_ORIGINS", "https://shop.example"),
+            ])
+            .unwrap_err();
+            assert_eq!(err.name, "JWT_SECRET");
+        }
+        assert!(parse(&[]).is_ok(), "development accepts the example secret");
+    }
+}

@@ -1,0 +1,31 @@
+//! The handles every service needs, built once per process.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::accounts::tokens::JwtKeys;
+use crate::config::{Config, ConfigError};
+use crate::mail::Mailer;
+
+/// Pool, configuration, mailer and signing keys; cheap to clone into each request.
+#[derive(Clone)]
+pub struct Context {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub mailer: Mailer,
+    pub jwt: Arc<JwtKeys>,
+}
+
+impl Context {
+    pub fn new(pool: PgPool, config: Config) -> Result<Self, ConfigError> {
+        let mailer = Mailer::new(&config)?;
+        let jwt = Arc::new(JwtKeys::new(&config.auth));
+        Ok(Self {
+            pool,
+            config: Arc::new(config),
+            mailer,
+            jwt,
+        })
+    }
+}

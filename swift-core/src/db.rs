@@ -1,0 +1,152 @@
+//! The PostgreSQL pool, database creation and migrations.
+//!
+//! Migrations are embedded in the binaries at compile time, so a deployed server or CLI
+//! always carries exactly the schema it was built for.
+
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+use crate::Config;
+
+/// The migrations of `migrations/`, reversible up/down pairs.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// What can go wrong while reaching or shaping the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] MigrateError),
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    BadUrl(sqlx::Error),
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
+    url.parse::<PgConnectOptions>().map_err(DbError::BadUrl)
+}
+
+/// A pool that connects on first use: the server can start (and report `/readyz` 503)
+/// while the database is still coming up.
+pub fn lazy_pool(config: &Config) -> Result<PgPool, DbError> {
+    let options = connect_options(&config.database_url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        // A request waiting longer than this for a connection is better answered with an
+        // error than left hanging while the database is down.
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options))
+}
+
+/// Creates the configured database when it does not exist yet, so a fresh machine needs no
+/// manual `createdb`.
+pub async fn ensure_database(database_url: &str) -> Result<(), DbError> {
+    let options = connect_options(database_url)?;
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut admin = options.clone().database("postgres").connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let sql = format!("CREATE DATABASE {}", quote_ident(&name));
+        match sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another instance starting at the same moment created it first.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+/// Quotes a PostgreSQL identifier (database names cannot be bound as parameters).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Applies every pending migration. Concurrent callers are serialised by sqlx's advisory lock.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// One migration as `migrate status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    pub version: i64,
+    pub description: String,
+    pub applied: bool,
+}
+
+/// The embedded migrations, each marked applied or pending in this database.
+pub async fn migration_status(pool: &PgPool) -> Result<Vec<MigrationState>, DbError> {
+    let applied = applied_versions(pool).await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| MigrationState {
+            version: m.version,
+            description: m.description.to_string(),
+            applied: applied.contains(&m.version),
+        })
+        .collect())
+}
+
+async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DbError> {
+    let table_exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    if !table_exists {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Reverts the most recently applied migration; returns its version, or `None` when the
+/// database had none applied.
+pub async fn revert_last(pool: &PgPool) -> Result<Option<i64>, DbError> {
+    let applied = applied_versions(pool).await?;
+    let Some(&last) = applied.last() else {
+        return Ok(None);
+    };
+    let target = applied.iter().rev().nth(1).copied().unwrap_or(0);
+    MIGRATOR.undo(pool, target).await?;
+    Ok(Some(last))
+}
+
+/// Why the service is not ready to take traffic.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("database unreachable")]
+    Unreachable,
+    #[error("{0} migration(s) pending")]
+    PendingMigrations(usize),
+}
+
+/// Readiness: the database answers within a second and every embedded migration is applied.
+pub async fn check_ready(pool: &PgPool) -> Result<(), NotReady> {
+    let status = tokio::time::timeout(Duration::from_secs(2), migration_status(pool))
+        .await
+        .map_err(|_| NotReady::Unreachable)?
+        .map_err(|_| NotReady::Unreachable)?;
+    match status.iter().filter(|m| !m.applied).count() {
+        0 => Ok(()),
+        n => Err(NotReady::PendingMigrations(n)),
+    }
+}

@@ -1,0 +1,18 @@
+//! SWIFT's domain library: configuration, database access and the services behind the HTTP
+//! API and the admin CLI. Nothing in here knows about HTTP, so the server stays a thin layer
+//! and the CLI calls the very same services.
+
+pub mod accounts;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod mail;
+pub mod maintenance;
+pub mod pagination;
+pub mod ratelimit;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod validation;
+
+pub use config::Config;
+pub use context::Context;

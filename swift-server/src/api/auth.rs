@@ -1,0 +1,538 @@
+//! `/api/v1/auth`: sign-up, sign-in, tokens, sessions, profile, passwords, email.
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem::web::cookie::CookieJar;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Union};
+use swift_core::accounts::service::{self, Registered, Registration, TokenPair};
+use swift_core::accounts::{Email, NewPassword, PersonName, User};
+use uuid::Uuid;
+
+use super::ApiTags;
+use crate::AppState;
+use crate::auth::{Auth, check_csrf, optional_user};
+use crate::client::client_info;
+use crate::cookies::{REFRESH_COOKIE, clear_token_cookies, set_token_cookies};
+use crate::problem::{ApiError, ApiResult};
+
+/// A user as they see themselves (API.md "User").
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct UserBody {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email_verified: bool,
+    pub is_staff: bool,
+    /// False for accounts that only sign in with Google.
+    pub has_password: bool,
+    pub date_joined: DateTime<Utc>,
+    /// Absent until the first sign-in.
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+impl From<User> for UserBody {
+    fn from(u: User) -> Self {
+        Self {
+            has_password: u.has_password(),
+            id: u.id,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            email_verified: u.email_verified,
+            is_staff: u.is_staff,
+            date_joined: u.date_joined,
+            last_login: u.last_login,
+        }
+    }
+}
+
+/// Tokens for a signed-in session.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct TokenPairBody {
+    /// JWT for `Authorization: Bearer`.
+    pub access: String,
+    /// Opaque refresh token; single use, rotated by `refreshToken`.
+    pub refresh: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: DateTime<Utc>,
+    pub user: UserBody,
+    /// Google sign-in only: whether the account was created by this sign-in.
+    pub created: Option<bool>,
+}
+
+impl TokenPairBody {
+    pub fn new(pair: TokenPair, created: Option<bool>) -> Self {
+        Self {
+            access: pair.access,
+            refresh: pair.refresh,
+            access_expires_at: pair.access_expires_at,
+            refresh_expires_at: pair.refresh_expires_at,
+            user: pair.user.into(),
+            created,
+        }
+    }
+}
+
+/// Answers a token pair, also setting the cookies in cookie mode.
+pub fn token_response(
+    jar: &CookieJar,
+    state: &AppState,
+    pair: TokenPair,
+    created: Option<bool>,
+) -> Json<TokenPairBody> {
+    set_token_cookies(jar, state, &pair);
+    Json(TokenPairBody::new(pair, created))
+}
+
+#[derive(Object)]
+pub struct RegisterRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    #[oai(validator(max_length = 128))]
+    pub password: String,
+    #[oai(validator(max_length = 150))]
+    pub first_name: Option<String>,
+    #[oai(validator(max_length = 150))]
+    pub last_name: Option<String>,
+}
+
+/// Registration when the email must be confirmed before signing in.
+#[derive(Object)]
+pub struct PendingVerification {
+    pub user: UserBody,
+    pub detail: String,
+}
+
+/// Tokens, or (mandatory verification) the new user and what to do next.
+#[derive(Union)]
+#[oai(one_of)]
+pub enum RegisterBody {
+    Tokens(TokenPairBody),
+    Pending(PendingVerification),
+}
+
+#[derive(ApiResponse)]
+pub enum RegisterResponse {
+    /// Account created.
+    #[oai(status = 201)]
+    Created(Json<RegisterBody>),
+}
+
+#[derive(Object)]
+pub struct LoginRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    #[oai(validator(max_length = 1024))]
+    pub password: String,
+}
+
+#[derive(Object)]
+pub struct RefreshRequest {
+    /// The refresh token; in cookie mode it may come from the `swift_refresh` cookie instead.
+    pub refresh: Option<String>,
+}
+
+#[derive(Object)]
+pub struct VerifyTokenRequest {
+    pub token: String,
+}
+
+/// An empty JSON object.
+#[derive(Object)]
+pub struct Empty {}
+
+#[derive(Object)]
+pub struct LogoutRequest {
+    /// The session's refresh token; without it, the session of the access token (or the
+    /// refresh cookie) is ended.
+    pub refresh: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[derive(ApiResponse)]
+pub enum Accepted {
+    /// Accepted; a mail is sent when the address belongs to an account.
+    #[oai(status = 202)]
+    Accepted(Json<Detail>),
+}
+
+#[derive(Object)]
+pub struct Detail {
+    pub detail: String,
+}
+
+/// A signed-in session (one device or browser).
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct SessionBody {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// True for the session of the token making this request.
+    pub current: bool,
+}
+
+#[derive(Object)]
+pub struct UpdateUserRequest {
+    #[oai(validator(max_length = 150))]
+    pub first_name: Option<String>,
+    #[oai(validator(max_length = 150))]
+    pub last_name: Option<String>,
+}
+
+#[derive(Object)]
+pub struct DeleteUserRequest {
+    /// Required when the account has a password.
+    pub password: Option<String>,
+}
+
+#[derive(Object)]
+pub struct ChangePasswordRequest {
+    #[oai(validator(max_length = 1024))]
+    pub old_password: String,
+    #[oai(validator(max_length = 1024))]
+    pub new_password: String,
+}
+
+#[derive(Object)]
+pub struct EmailRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+}
+
+#[derive(Object)]
+pub struct ResetConfirmRequest {
+    /// The `uid` of the reset link.
+    pub uid: String,
+    /// The `token` of the reset link.
+    pub token: String,
+    #[oai(validator(max_length = 1024))]
+    pub new_password: String,
+}
+
+#[derive(Object)]
+pub struct VerifyEmailRequest {
+    /// The `key` of the verification link.
+    pub key: String,
+}
+
+fn names(
+    first: Option<&str>,
+    last: Option<&str>,
+) -> Result<(Option<PersonName>, Option<PersonName>), ApiError> {
+    Ok((
+        first
+            .map(|f| PersonName::parse("first_name", f))
+            .transpose()?,
+        last.map(|l| PersonName::parse("last_name", l))
+            .transpose()?,
+    ))
+}
+
+pub struct AuthApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Create an account with email and password.
+    #[oai(path = "/register", method = "post", operation_id = "register")]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<RegisterRequest>,
+    ) -> ApiResult<RegisterResponse> {
+        let email = Email::parse(&body.email)?;
+        let (first, last) = names(body.first_name.as_deref(), body.last_name.as_deref())?;
+        let (first, last) = (first.unwrap_or_default(), last.unwrap_or_default());
+        let password = NewPassword::parse(
+            "password",
+            &body.password,
+            &[email.as_str(), first.as_str(), last.as_str()],
+        )?;
+        let reg = Registration {
+            email,
+            password,
+            first_name: first,
+            last_name: last,
+        };
+        let body = match service::register(&state, reg, &client_info(req, &state)).await? {
+            Registered::SignedIn(pair) => {
+                RegisterBody::Tokens(token_response(jar, &state, *pair, None).0)
+            }
+            Registered::VerificationRequired(user) => RegisterBody::Pending(PendingVerification {
+                user: user.into(),
+                detail: "Verification email sent. Confirm your address to sign in.".into(),
+            }),
+        };
+        Ok(RegisterResponse::Created(Json(body)))
+    }
+
+    /// Sign in with email and password.
+    #[oai(path = "/login", method = "post", operation_id = "login")]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<LoginRequest>,
+    ) -> ApiResult<Json<TokenPairBody>> {
+        let email = Email::parse(&body.email)?;
+        let pair =
+            service::login(&state, &email, &body.password, &client_info(req, &state)).await?;
+        Ok(token_response(jar, &state, pair, None))
+    }
+
+    /// Exchange a refresh token for a new pair; the presented token is consumed.
+    #[oai(
+        path = "/token/refresh",
+        method = "post",
+        operation_id = "refreshToken"
+    )]
+    async fn refresh(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<RefreshRequest>,
+    ) -> ApiResult<Json<TokenPairBody>> {
+        let token = match &body.refresh {
+            Some(token) => token.clone(),
+            None => {
+                let cookie = state
+                    .config
+                    .auth
+                    .cookies
+                    .then(|| jar.get(REFRESH_COOKIE).map(|c| c.value_str().to_owned()))
+                    .flatten()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        ApiError::invalid_field("refresh", "the refresh token is required")
+                    })?;
+                check_csrf(req)?;
+                cookie
+            }
+        };
+        let pair = service::refresh(&state, &token, &client_info(req, &state)).await?;
+        Ok(token_response(jar, &state, pair, None))
+    }
+
+    /// Check an access token: 200 when it is valid and its session alive, else 401.
+    #[oai(path = "/token/verify", method = "post", operation_id = "verifyToken")]
+    async fn verify_token(
+        &self,
+        state: Data<&AppState>,
+        body: Json<VerifyTokenRequest>,
+    ) -> ApiResult<Json<Empty>> {
+        service::authenticate(&state, &body.token).await?;
+        Ok(Json(Empty {}))
+    }
+
+    /// End this session (by refresh token, refresh cookie or access token).
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<LogoutRequest>,
+    ) -> ApiResult<NoContent> {
+        let cookie_refresh = state
+            .config
+            .auth
+            .cookies
+            .then(|| jar.get(REFRESH_COOKIE).map(|c| c.value_str().to_owned()))
+            .flatten()
+            .filter(|v| !v.is_empty());
+        let refresh = body.refresh.clone().or(cookie_refresh);
+        // A stale access token must not stop a logout: it just cannot name a session.
+        let current = optional_user(req).await.unwrap_or(None);
+        service::logout(&state, refresh.as_deref(), current).await?;
+        clear_token_cookies(jar, &state);
+        Ok(NoContent::Done)
+    }
+
+    /// End every session of this user, on every device.
+    #[oai(path = "/logout-all", method = "post", operation_id = "logoutAll")]
+    async fn logout_all(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        jar: &CookieJar,
+    ) -> ApiResult<NoContent> {
+        service::logout_all(&state, auth.0.id).await?;
+        clear_token_cookies(jar, &state);
+        Ok(NoContent::Done)
+    }
+
+    /// The user's live sessions.
+    #[oai(path = "/sessions", method = "get", operation_id = "listSessions")]
+    async fn list_sessions(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<SessionBody>>> {
+        let sessions = service::list_sessions(&state, auth.0.id).await?;
+        Ok(Json(
+            sessions
+                .into_iter()
+                .map(|s| SessionBody {
+                    current: s.id == auth.0.session_id,
+                    id: s.id,
+                    created_at: s.created_at,
+                    last_used_at: s.last_used_at,
+                    user_agent: s.user_agent,
+                    ip: s.ip,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Revoke one of the user's sessions (404 for anyone else's).
+    #[oai(
+        path = "/sessions/:id",
+        method = "delete",
+        operation_id = "revokeSession"
+    )]
+    async fn revoke_session(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        service::revoke_session(&state, auth.0.id, id.0).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// The signed-in user.
+    #[oai(path = "/user", method = "get", operation_id = "getCurrentUser")]
+    async fn get_user(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<UserBody>> {
+        Ok(Json(service::get_user(&state, auth.0.id).await?.into()))
+    }
+
+    /// Update the user's names; no other field can be set here.
+    #[oai(path = "/user", method = "patch", operation_id = "updateCurrentUser")]
+    async fn update_user(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<UpdateUserRequest>,
+    ) -> ApiResult<Json<UserBody>> {
+        let (first, last) = names(body.first_name.as_deref(), body.last_name.as_deref())?;
+        Ok(Json(
+            service::update_profile(&state, auth.0.id, first, last)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Delete the account (password required when it has one).
+    #[oai(path = "/user", method = "delete", operation_id = "deleteCurrentUser")]
+    async fn delete_user(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        jar: &CookieJar,
+        body: Json<DeleteUserRequest>,
+    ) -> ApiResult<NoContent> {
+        service::delete_account(&state, auth.0.id, body.password.as_deref()).await?;
+        clear_token_cookies(jar, &state);
+        Ok(NoContent::Done)
+    }
+
+    /// Change the password; every other session is signed out.
+    #[oai(
+        path = "/password/change",
+        method = "post",
+        operation_id = "changePassword"
+    )]
+    async fn change_password(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<ChangePasswordRequest>,
+    ) -> ApiResult<NoContent> {
+        service::change_password(&state, auth.0, &body.old_password, &body.new_password).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Mail a password-reset link. Always 202, whether or not the email is registered.
+    #[oai(
+        path = "/password/reset",
+        method = "post",
+        operation_id = "requestPasswordReset"
+    )]
+    async fn request_reset(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<EmailRequest>,
+    ) -> ApiResult<Accepted> {
+        let email = Email::parse(&body.email)?;
+        service::request_password_reset(&state, &email, &client_info(req, &state)).await?;
+        Ok(Accepted::Accepted(Json(Detail {
+            detail: "If the address belongs to an account, a reset link is on its way.".into(),
+        })))
+    }
+
+    /// Set a new password with a reset link's uid and token (single use, one hour).
+    #[oai(
+        path = "/password/reset/confirm",
+        method = "post",
+        operation_id = "confirmPasswordReset"
+    )]
+    async fn confirm_reset(
+        &self,
+        state: Data<&AppState>,
+        body: Json<ResetConfirmRequest>,
+    ) -> ApiResult<NoContent> {
+        let uid = Uuid::parse_str(&body.uid)
+            .map_err(|_| ApiError::invalid_field("uid", "the reset link is invalid"))?;
+        service::confirm_password_reset(&state, uid, &body.token, &body.new_password).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Confirm an email address with the key from the verification mail.
+    #[oai(path = "/verify-email", method = "post", operation_id = "verifyEmail")]
+    async fn verify_email(
+        &self,
+        state: Data<&AppState>,
+        body: Json<VerifyEmailRequest>,
+    ) -> ApiResult<Json<UserBody>> {
+        Ok(Json(service::verify_email(&state, &body.key).await?.into()))
+    }
+
+    /// Send the verification mail again. Always 202.
+    #[oai(
+        path = "/verify-email/resend",
+        method = "post",
+        operation_id = "resendVerificationEmail"
+    )]
+    async fn resend(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<EmailRequest>,
+    ) -> ApiResult<Accepted> {
+        let email = Email::parse(&body.email)?;
+        service::resend_verification(&state, &email, &client_info(req, &state)).await?;
+        Ok(Accepted::Accepted(Json(Detail {
+            detail: "If the address belongs to an unverified account, a new link is on its way."
+                .into(),
+        })))
+    }
+}

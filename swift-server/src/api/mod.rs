@@ -1,0 +1,34 @@
+//! Operations, one module per API tag of API.md.
+
+mod admin;
+mod auth;
+mod ops;
+
+pub use auth::{TokenPairBody, UserBody, token_response};
+
+use poem_openapi::Tags;
+
+/// The tags of API.md; generated clients group operations by them.
+#[derive(Tags)]
+#[oai(rename_all = "lowercase")]
+pub enum ApiTags {
+    /// Sign-up, sign-in, tokens, sessions, passwords, Google sign-in.
+    Auth,
+    /// Categories and products.
+    Catalog,
+    /// The signed-in user's cart.
+    Cart,
+    /// Checkout and order history.
+    Orders,
+    /// Staff-only management.
+    Admin,
+    /// Health, readiness and the API document.
+    Ops,
+}
+
+/// Every API object; the tuple grows as areas are added.
+pub type Api = (ops::OpsApi, auth::AuthApi, admin::AdminUsersApi);
+
+pub fn apis() -> Api {
+    (ops::OpsApi, auth::AuthApi, admin::AdminUsersApi)
+}

@@ -1,0 +1,116 @@
+//! `swift-server`: runs the HTTP API, or prints its OpenAPI document.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use poem::listener::{Listener, TcpListener};
+use swift_core::Config;
+use swift_core::config::LogFormat;
+use swift_server::AppState;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(version, about = "The SWIFT shop backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default): creates the database and applies migrations first
+    /// unless MIGRATE_ON_START=false.
+    Serve,
+    /// Print the OpenAPI document (the committed openapi.json) and exit; needs no database.
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi { output }) = cli.command {
+        let spec = swift_server::openapi_json() + "\n";
+        return match output {
+            Some(path) => match std::fs::write(&path, spec) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cannot write {}: {e}", path.display());
+                    ExitCode::FAILURE
+                }
+            },
+            None => {
+                print!("{spec}");
+                ExitCode::SUCCESS
+            }
+        };
+    }
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    runtime.block_on(async {
+        let pool = match swift_core::db::lazy_pool(&config) {
+            Ok(pool) => pool,
+            Err(e) => {
+                eprintln!("configuration error: DATABASE_URL: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let state = match AppState::new(pool, config) {
+            Ok(state) => state,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        report(run(state).await)
+    })
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(state: AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    if config.migrate_on_start {
+        swift_core::db::ensure_database(&config.database_url)
+            .await
+            .context("cannot reach or create the database (DATABASE_URL)")?;
+        swift_core::db::migrate(&state.pool)
+            .await
+            .context("applying migrations")?;
+        tracing::info!("migrations applied");
+    }
+    let acceptor = TcpListener::bind(config.listen_addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.listen_addr))?;
+    swift_server::server::serve(acceptor, state, swift_server::server::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn init_tracing(config: &Config) {
+    let filter = EnvFilter::try_new(&config.rust_log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}

@@ -1,0 +1,335 @@
+//! RFC 9457 problem details: the one place where every failure becomes an HTTP answer.
+//!
+//! Handlers return [`ApiError`]; framework errors (routing, extraction, CORS, size limits)
+//! are translated by [`ApiError::from_poem`]. Both end up as `application/problem+json`
+//! with a stable machine-readable `code`, so clients never parse prose.
+
+use poem::error::ResponseError;
+use poem::http::{StatusCode, header};
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::{ApiResponse, Object};
+use swift_core::accounts::AccountsError;
+use swift_core::validation::Invalid;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid input field.
+#[derive(Debug, Clone, Object, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name as sent by the client (`email`, `page_size`, ...).
+    pub field: String,
+    pub message: String,
+}
+
+/// The error body of every failing request.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct Problem {
+    /// Always `about:blank`: `code` carries the machine-readable meaning.
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: Option<String>,
+    /// Stable machine-readable error code, e.g. `validation_error`.
+    pub code: String,
+    /// Present on validation failures: what is wrong with which field.
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// A failure that a handler or middleware answers with; rendered as problem+json.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    /// Seconds for the `Retry-After` header of a 429 or 503.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 `validation_error` naming the offending fields.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => "the request has invalid fields".to_owned(),
+        };
+        Self {
+            errors,
+            ..Self::new(StatusCode::BAD_REQUEST, "validation_error", detail)
+        }
+    }
+
+    /// 400 `validation_error` for one field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the resource does not exist",
+        )
+    }
+
+    /// A 500 that says nothing about its cause; the cause goes to the log only.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an unexpected error occurred; it has been logged",
+        )
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// Translates an error raised by poem or poem-openapi (routing, extractors, middleware).
+    pub fn from_poem(err: poem::Error) -> Self {
+        if let Some(api) = err.downcast_ref::<ApiError>() {
+            return api.clone();
+        }
+        if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseRequestPayloadError>() {
+            return payload_error(&e.reason);
+        }
+        if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
+            return Self::invalid_field(e.name, e.reason.clone());
+        }
+        if let Some(e) = err.downcast_ref::<poem_openapi::error::ParsePathError>() {
+            return Self::invalid_field(e.name, e.reason.clone());
+        }
+        let status = err.status();
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                status,
+                "method_not_allowed",
+                "this method is not allowed on this resource",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
+                status,
+                "unsupported_media_type",
+                "send the request body as application/json",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                status,
+                "payload_too_large",
+                "the request body exceeds the 1 MiB limit",
+            ),
+            StatusCode::UNAUTHORIZED => Self::new(
+                status,
+                "not_authenticated",
+                "authentication credentials were not provided",
+            ),
+            StatusCode::FORBIDDEN => Self::new(status, "permission_denied", err.to_string()),
+            s if s.is_client_error() => Self::new(s, "bad_request", err.to_string()),
+            _ => {
+                tracing::error!(error = %err, "unhandled error");
+                Self::internal()
+            }
+        }
+    }
+
+    fn to_problem(&self) -> Problem {
+        Problem {
+            kind: "about:blank".to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: Some(self.detail.clone()),
+            code: self.code.to_owned(),
+            errors: (!self.errors.is_empty()).then(|| self.errors.clone()),
+        }
+    }
+}
+
+/// poem-openapi reports body problems as prose; recover the field name where it gives one
+/// (e.g. "failed to parse \"string\": ... (occurred while parsing \"Login\")" or
+/// "field `email` verification failed").
+fn payload_error(reason: &str) -> ApiError {
+    let field = between(reason, "field `", "`")
+        .or_else(|| between(reason, "field \"", "\""))
+        .unwrap_or("body");
+    ApiError::invalid_field(field, reason)
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(&s[from..from + len])
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let body = self.to_problem().to_json_string();
+        let mut resp = Response::builder()
+            .status(self.status)
+            .header(header::CONTENT_TYPE, PROBLEM_JSON)
+            .body(body);
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                seconds.to_string().parse().expect("digits"),
+            );
+        }
+        resp
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.as_response()
+    }
+}
+
+/// Statuses documented on every operation: the failures any endpoint can meet.
+const DOCUMENTED: &[(u16, &str)] = &[
+    (
+        400,
+        "Invalid request: `validation_error` (with `errors`) or `bad_request`",
+    ),
+    (401, "Missing or invalid credentials"),
+    (403, "Authenticated but not allowed"),
+    (404, "No such resource (or not yours)"),
+    (409, "Conflicts with the current state"),
+    (413, "Request body over 1 MiB"),
+    (415, "Body is not application/json"),
+    (429, "Rate limited; see `Retry-After`"),
+    (500, "Unexpected error (no internals disclosed)"),
+    (503, "Not ready or not configured"),
+];
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: DOCUMENTED
+                .iter()
+                .map(|&(status, description)| MetaResponse {
+                    description,
+                    status: Some(status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: PROBLEM_JSON,
+                        schema: Problem::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        Self::invalid_field(e.field, e.message)
+    }
+}
+
+/// A database failure: an outage is 503 (retryable), anything else a logged 500.
+fn database_error(e: &sqlx::Error) -> ApiError {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            tracing::error!(error = %e, "database unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database is unavailable; retry shortly",
+            )
+            .with_retry_after(5)
+        }
+        _ => {
+            tracing::error!(error = %e, "database error");
+            ApiError::internal()
+        }
+    }
+}
+
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        use AccountsError as E;
+        let detail = e.to_string();
+        match e {
+            E::Invalid(invalid) => invalid.into(),
+            E::EmailTaken => Self::new(StatusCode::CONFLICT, "email_taken", detail),
+            E::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", detail)
+            }
+            E::EmailNotVerified => Self::new(StatusCode::FORBIDDEN, "email_not_verified", detail),
+            E::AccountDisabled => Self::new(StatusCode::FORBIDDEN, "account_disabled", detail),
+            E::NotAuthenticated => Self::new(StatusCode::UNAUTHORIZED, "not_authenticated", detail),
+            E::TokenInvalid => Self::new(StatusCode::UNAUTHORIZED, "token_invalid", detail),
+            E::TokenExpired => Self::new(StatusCode::UNAUTHORIZED, "token_expired", detail),
+            E::TokenReused => Self::new(StatusCode::UNAUTHORIZED, "token_reused", detail),
+            E::PermissionDenied => Self::new(StatusCode::FORBIDDEN, "permission_denied", detail),
+            E::NotFound => Self::not_found(),
+            E::RateLimited { retry_after } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+                    .with_retry_after(retry_after)
+            }
+            E::Database(db) => database_error(&db),
+            E::Internal(msg) => {
+                tracing::error!(error = %msg, "internal error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// Result type of every operation.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_errors_name_the_field() {
+        let e = payload_error("field `email` verification failed. maxLength(254)");
+        assert_eq!(e.errors[0].field, "email");
+        assert_eq!(e.code, "validation_error");
+        let e = payload_error("expected value at line 1 column 2");
+        assert_eq!(e.errors[0].field, "body");
+    }
+
+    #[test]
+    fn internal_errors_disclose_nothing() {
+        let body = ApiError::internal().to_problem().to_json_string();
+        assert!(body.contains("internal_error"));
+        assert!(!body.to_lowercase().contains("sql"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Serving the app on a socket until told to stop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::{Acceptor, TcpAcceptor};
+
+use crate::{AppState, app};
+
+/// In-flight requests get this long to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+/// and closes the pool.
+pub async fn serve(
+    acceptor: TcpAcceptor,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let pool = state.pool.clone();
+    let pruner = tokio::spawn(prune_periodically(pool.clone()));
+    if let Some(addr) = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+    {
+        tracing::info!(%addr, "listening; Swagger UI at http://{addr}/docs");
+    }
+    let result = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
+        .await;
+    pruner.abort();
+    pool.close().await;
+    tracing::info!("shut down");
+    result
+}
+
+/// Removes expired sessions, tokens and rate-limit windows every 15 minutes. Several
+/// instances doing this at once is harmless.
+async fn prune_periodically(pool: sqlx::PgPool) {
+    let mut every = tokio::time::interval(Duration::from_secs(15 * 60));
+    loop {
+        every.tick().await;
+        match swift_core::maintenance::prune(&pool).await {
+            Ok(p) => tracing::debug!(?p, "pruned expired rows"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what Docker and Kubernetes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

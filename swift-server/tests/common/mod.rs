@@ -1,0 +1,259 @@
+//! The test harness: the real app on a random port, against its own fresh database, with
+//! mail written to a per-test directory. Tests talk to it over HTTP like any client.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use poem::Route;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use swift_core::testing::TestDb;
+use swift_core::{Config, Context};
+
+/// A password that passes the strength rules.
+pub const PASSWORD: &str = "plum-Orbit-cactus-42";
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub client: Client,
+    pub ctx: Context,
+    pub mail_dir: PathBuf,
+    pub db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// The app with test defaults: file mail, rate limits off.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// The app with some configuration variables overridden.
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        Self::spawn_custom(vars, Route::new()).await
+    }
+
+    /// The app with extra routes mounted beside the real ones (e.g. a panicking handler).
+    pub async fn spawn_custom(vars: &[(&str, &str)], extra: Route) -> Self {
+        let db = TestDb::new().await;
+        Self::spawn_on(db, vars, extra).await
+    }
+
+    /// The app on a given database (several instances may share one).
+    pub async fn spawn_on(db: TestDb, vars: &[(&str, &str)], extra: Route) -> Self {
+        let mail_dir =
+            std::env::temp_dir().join(format!("swift-test-mail-{}", uuid::Uuid::new_v4().simple()));
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), db.url.clone()),
+            ("EMAIL_BACKEND".into(), "file".into()),
+            ("EMAIL_FILE_DIR".into(), mail_dir.display().to_string()),
+            ("RATE_LIMITS".into(), "off".into()),
+            (
+                "CORS_ALLOWED_ORIGINS".into(),
+                "http://localhost:3000".into(),
+            ),
+            ("FRONTEND_URL".into(), "http://localhost:3000".into()),
+        ]);
+        for (k, v) in vars {
+            env.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
+        let ctx = Context::new(db.pool.clone(), config).expect("context");
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app =
+            swift_server::app_with_routes(extra.nest("/", swift_server::routes()), ctx.clone());
+        tokio::spawn(async move {
+            poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    app,
+                    async {
+                        rx.await.ok();
+                    },
+                    Some(Duration::from_secs(5)),
+                )
+                .await
+                .ok();
+        });
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            base: format!("http://{addr}"),
+            client,
+            ctx,
+            mail_dir,
+            db,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut rb = self.request(Method::GET, path);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb.send().await.unwrap()
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Response {
+        let mut rb = self.request(method, path).json(&body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.send_json(Method::POST, path, token, body).await
+    }
+
+    /// Registers and returns the token pair body.
+    pub async fn register(&self, email: &str) -> Value {
+        let resp = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "register {email}");
+        resp.json().await.unwrap()
+    }
+
+    /// Registers and returns the access token.
+    pub async fn access_token(&self, email: &str) -> String {
+        self.register(email).await["access"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// A signed-in staff user's access token.
+    pub async fn staff_token(&self, email: &str) -> String {
+        self.register(email).await;
+        sqlx::query("UPDATE users SET is_staff = true WHERE email = $1")
+            .bind(email)
+            .execute(&self.db.pool)
+            .await
+            .unwrap();
+        let resp = self.login(email, PASSWORD).await;
+        let body: Value = resp.json().await.unwrap();
+        body["access"].as_str().unwrap().to_owned()
+    }
+
+    /// Waits for the newest mail to `to` (sent in the background) and returns its text.
+    pub async fn mail_to(&self, to: &str, subject_part: &str) -> String {
+        for _ in 0..100 {
+            if let Ok(dir) = std::fs::read_dir(&self.mail_dir) {
+                for entry in dir.flatten() {
+                    let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                    let unfolded = unfold_quoted_printable(&text);
+                    if unfolded.contains(&format!("To: {to}")) && unfolded.contains(subject_part) {
+                        std::fs::remove_file(entry.path()).ok();
+                        return unfolded;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} about {subject_part:?}");
+    }
+
+    /// Number of mails written so far.
+    pub fn mail_count(&self) -> usize {
+        std::fs::read_dir(&self.mail_dir)
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+/// Undoes quoted-printable soft line breaks and `=3D`, enough to read links in mails.
+fn unfold_quoted_printable(text: &str) -> String {
+    text.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
+
+/// The first URL in `text` that starts with `prefix`, up to whitespace.
+pub fn link(text: &str, prefix: &str) -> String {
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} link in {text}"));
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').unwrap().1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+        .unwrap()
+        .to_owned()
+}
+
+/// Asserts a problem+json body with this status and code, and returns the body.
+pub async fn assert_problem(resp: Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type {ct}"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["type"], "about:blank");
+    assert!(body["title"].is_string());
+    body
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        std::fs::remove_dir_all(&self.mail_dir).ok();
+    }
+}
