@@ -1,1 +1,323 @@
-fn main() {}
+//! `swift-cli`: operator commands over swift-core (migrations, users, housekeeping).
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use swift_core::accounts::repository::UserFilter;
+use swift_core::accounts::{AccountsError, Email, NewPassword, User, service};
+use swift_core::pagination::PageRequest;
+use swift_core::{Config, Context, db};
+
+#[derive(Parser)]
+#[command(version, about = "SWIFT operator commands. Configuration comes from the environment and .env, as for the server.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Database migrations.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Delete expired sessions, tokens and rate-limit windows now (the server also does
+    /// this every 15 minutes).
+    Prune,
+}
+
+#[derive(Subcommand)]
+enum MigrateCommand {
+    /// Create the database if needed and apply every pending migration.
+    Run,
+    /// One line per migration: applied or pending.
+    Status,
+    /// Revert the most recently applied migration.
+    Revert,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (email taken as verified).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Make the account staff.
+        #[arg(long)]
+        staff: bool,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts as a table (or JSON).
+    List {
+        /// Staff accounts only.
+        #[arg(long)]
+        staff: bool,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant or remove staff permission.
+    SetStaff(SetStaff),
+    /// Disable sign-in and end every session.
+    Deactivate { email: String },
+    /// Re-enable a deactivated account.
+    Activate { email: String },
+    /// Set a new password (prompted, or the first line of standard input); ends every session.
+    SetPassword { email: String },
+    /// End every session of the account.
+    RevokeSessions { email: String },
+    /// Delete the account.
+    Delete {
+        email: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct SetStaffFlag {
+    #[arg(long)]
+    on: bool,
+    #[arg(long)]
+    off: bool,
+}
+
+#[derive(Args)]
+struct SetStaff {
+    email: String,
+    #[command(flatten)]
+    flag: SetStaffFlag,
+}
+
+/// A mistake in what the operator typed: exit code 2, like clap's own usage errors.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    if let Command::Migrate(MigrateCommand::Run) = command {
+        db::ensure_database(&config.database_url)
+            .await
+            .context("cannot reach or create the database")?;
+    }
+    let pool = db::lazy_pool(&config)?;
+    let ctx = Context::new(pool, config).map_err(|e| BadInput(e.to_string()))?;
+    match command {
+        Command::Migrate(m) => migrate(&ctx, m).await,
+        Command::User(u) => user(&ctx, u).await,
+        Command::Prune => {
+            let p = swift_core::maintenance::prune(&ctx.pool).await?;
+            println!(
+                "pruned {} sessions, {} one-time tokens, {} rate-limit windows",
+                p.sessions, p.one_time_tokens, p.rate_limits
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(ctx: &Context, command: MigrateCommand) -> anyhow::Result<()> {
+    match command {
+        MigrateCommand::Run => {
+            let before = db::migration_status(&ctx.pool).await?;
+            db::migrate(&ctx.pool).await?;
+            let applied = before.iter().filter(|m| !m.applied).count();
+            println!("applied {applied} migration(s); the database is up to date");
+        }
+        MigrateCommand::Status => {
+            for m in db::migration_status(&ctx.pool).await? {
+                let state = if m.applied { "applied" } else { "pending" };
+                println!("{:<8} {} {}", state, m.version, m.description);
+            }
+        }
+        MigrateCommand::Revert => match db::revert_last(&ctx.pool).await? {
+            Some(version) => println!("reverted {version}"),
+            None => println!("nothing to revert"),
+        },
+    }
+    Ok(())
+}
+
+fn email(raw: &str) -> anyhow::Result<Email> {
+    Email::parse(raw).map_err(|e| BadInput(e.to_string()).into())
+}
+
+/// Maps domain refusals to messages an operator can act on.
+fn explain(e: AccountsError, email: &str) -> anyhow::Error {
+    match e {
+        AccountsError::NotFound => anyhow::anyhow!("no user with email {email}"),
+        AccountsError::EmailTaken => BadInput(format!("a user with email {email} already exists")).into(),
+        AccountsError::Invalid(i) => BadInput(i.to_string()).into(),
+        other => other.into(),
+    }
+}
+
+async fn find(ctx: &Context, raw: &str) -> anyhow::Result<User> {
+    let e = email(raw)?;
+    service::find_by_email(ctx, &e).await.map_err(|err| explain(err, raw))
+}
+
+/// Reads a password: from standard input when it is not a terminal (or when asked),
+/// otherwise prompted twice without echo.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            bail!(BadInput("no password on standard input".into()));
+        }
+        return Ok(line);
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password (again): ")?;
+    if first != second {
+        bail!(BadInput("the passwords do not match".into()));
+    }
+    Ok(first)
+}
+
+async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create { email: raw, staff, password_stdin } => {
+            let e = email(&raw)?;
+            let plain = read_password(password_stdin)?;
+            let password = NewPassword::parse("password", &plain, &[e.as_str()]).map_err(|i| BadInput(i.to_string()))?;
+            let user = service::create_user(ctx, &e, Some(&password), staff)
+                .await
+                .map_err(|err| explain(err, &raw))?;
+            println!("created {}{} ({})", user.email, if staff { " [staff]" } else { "" }, user.id);
+        }
+        UserCommand::List { staff, json } => {
+            let users = all_users(ctx, staff).await?;
+            if json {
+                let rows: Vec<_> = users.iter().map(user_json).collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print_table(&users);
+            }
+        }
+        UserCommand::SetStaff(SetStaff { email: raw, flag }) => {
+            let user = find(ctx, &raw).await?;
+            service::admin_update_user(ctx, user.id, None, Some(flag.on)).await?;
+            println!("{raw}: staff {}", if flag.on { "on" } else { "off" });
+        }
+        UserCommand::Deactivate { email: raw } => {
+            let user = find(ctx, &raw).await?;
+            service::admin_update_user(ctx, user.id, Some(false), None).await?;
+            println!("{raw}: deactivated; all sessions ended");
+        }
+        UserCommand::Activate { email: raw } => {
+            let user = find(ctx, &raw).await?;
+            service::admin_update_user(ctx, user.id, Some(true), None).await?;
+            println!("{raw}: activated");
+        }
+        UserCommand::SetPassword { email: raw } => {
+            let user = find(ctx, &raw).await?;
+            let plain = read_password(false)?;
+            let password = NewPassword::parse("password", &plain, &[&user.email, &user.first_name, &user.last_name])
+                .map_err(|i| BadInput(i.to_string()))?;
+            service::set_password(ctx, user.id, &password).await?;
+            println!("{raw}: password set; all sessions ended");
+        }
+        UserCommand::RevokeSessions { email: raw } => {
+            let user = find(ctx, &raw).await?;
+            let n = service::logout_all(ctx, user.id).await?;
+            println!("{raw}: {n} session(s) revoked");
+        }
+        UserCommand::Delete { email: raw, yes } => {
+            if !yes {
+                bail!(BadInput("deleting a user cannot be undone; add --yes to confirm".into()));
+            }
+            let user = find(ctx, &raw).await?;
+            service::delete_user(ctx, user.id).await?;
+            println!("{raw}: deleted");
+        }
+    }
+    Ok(())
+}
+
+async fn all_users(ctx: &Context, staff_only: bool) -> anyhow::Result<Vec<User>> {
+    let filter = UserFilter {
+        is_staff: staff_only.then_some(true),
+        ..UserFilter::default()
+    };
+    let mut users = Vec::new();
+    for page in 1.. {
+        let result = service::admin_list_users(ctx, &filter, PageRequest::new(page, 100)?).await?;
+        let done = result.page >= result.pages;
+        users.extend(result.items);
+        if done {
+            break;
+        }
+    }
+    Ok(users)
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    serde_json::json!({
+        "id": u.id, "email": u.email, "first_name": u.first_name, "last_name": u.last_name,
+        "is_staff": u.is_staff, "is_active": u.is_active, "email_verified": u.email_verified,
+        "has_password": u.has_password(), "date_joined": u.date_joined, "last_login": u.last_login,
+    })
+}
+
+fn print_table(users: &[User]) {
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let width = users.iter().map(|u| u.email.len()).max().unwrap_or(5).max(5);
+    println!("{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  LAST LOGIN", "EMAIL", "STAFF", "ACTIVE", "VERIFIED", "JOINED");
+    for u in users {
+        println!(
+            "{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  {}",
+            u.email,
+            yes(u.is_staff),
+            yes(u.is_active),
+            yes(u.email_verified),
+            u.date_joined.format("%Y-%m-%d"),
+            u.last_login.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into()),
+        );
+    }
+    println!("{} user(s)", users.len());
+}

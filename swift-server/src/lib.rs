@@ -55,3 +55,33 @@ pub fn app_with_routes(routes: Route, state: AppState) -> impl Endpoint + 'stati
         .data(state);
     middleware::stack(routes, origins, allowed, schemas)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    /// API.md: every operation has a stable operationId and one of the documented tags, and
+    /// every error it can answer is documented as problem+json.
+    #[test]
+    fn every_operation_has_an_id_a_tag_and_problem_errors() {
+        let spec: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap();
+        let tags: HashSet<&str> = ["auth", "catalog", "cart", "orders", "admin", "ops"].into();
+        let mut ids = HashSet::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+                assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
+                let op_tags = op["tags"].as_array().unwrap();
+                assert_eq!(op_tags.len(), 1, "{id}");
+                assert!(tags.contains(op_tags[0].as_str().unwrap()), "{id}");
+                if path != "/healthz" {
+                    let bad = &op["responses"]["400"]["content"]["application/problem+json"];
+                    assert!(bad.is_object(), "{id}: 400 not documented as problem+json");
+                }
+                if op_tags[0] != "ops" {
+                    assert!(path.starts_with("/api/v1/"), "{id}: {path}");
+                }
+            }
+        }
+    }
+}

@@ -68,6 +68,13 @@ pub fn check_strength(password: &str, user_inputs: &[&str]) -> Result<(), String
     if password.contains('\0') {
         return Err("must not contain NUL characters".into());
     }
+    let normalized = alnum_lower(password);
+    for input in user_inputs {
+        let local = alnum_lower(input.split('@').next().unwrap_or_default());
+        if local.len() >= 4 && (normalized.contains(&local) || local.contains(&normalized)) {
+            return Err("is too similar to your email or name".into());
+        }
+    }
     // Email local parts and domains are dictionary words too ("alice", "example").
     let mut inputs: Vec<&str> = Vec::new();
     for input in user_inputs {
@@ -89,6 +96,13 @@ pub fn check_strength(password: &str, user_inputs: &[&str]) -> Result<(), String
         ));
     }
     Ok(())
+}
+
+fn alnum_lower(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -119,6 +133,7 @@ mod tests {
             )
             .is_err()
         );
+        assert!(check_strength("carol.smith.example", &["carol.smith@example.com"]).is_err());
         assert!(check_strength("plum-Orbit-cactus-42", &["alice@example.com"]).is_ok());
     }
 }
