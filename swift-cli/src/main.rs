@@ -11,7 +11,10 @@ use swift_core::pagination::PageRequest;
 use swift_core::{Config, Context, db};
 
 #[derive(Parser)]
-#[command(version, about = "SWIFT operator commands. Configuration comes from the environment and .env, as for the server.")]
+#[command(
+    version,
+    about = "SWIFT operator commands. Configuration comes from the environment and .env, as for the server."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -188,7 +191,9 @@ fn email(raw: &str) -> anyhow::Result<Email> {
 fn explain(e: AccountsError, email: &str) -> anyhow::Error {
     match e {
         AccountsError::NotFound => anyhow::anyhow!("no user with email {email}"),
-        AccountsError::EmailTaken => BadInput(format!("a user with email {email} already exists")).into(),
+        AccountsError::EmailTaken => {
+            BadInput(format!("a user with email {email} already exists")).into()
+        }
         AccountsError::Invalid(i) => BadInput(i.to_string()).into(),
         other => other.into(),
     }
@@ -196,7 +201,9 @@ fn explain(e: AccountsError, email: &str) -> anyhow::Error {
 
 async fn find(ctx: &Context, raw: &str) -> anyhow::Result<User> {
     let e = email(raw)?;
-    service::find_by_email(ctx, &e).await.map_err(|err| explain(err, raw))
+    service::find_by_email(ctx, &e)
+        .await
+        .map_err(|err| explain(err, raw))
 }
 
 /// Reads a password: from standard input when it is not a terminal (or when asked),
@@ -221,14 +228,24 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 
 async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Create { email: raw, staff, password_stdin } => {
+        UserCommand::Create {
+            email: raw,
+            staff,
+            password_stdin,
+        } => {
             let e = email(&raw)?;
             let plain = read_password(password_stdin)?;
-            let password = NewPassword::parse("password", &plain, &[e.as_str()]).map_err(|i| BadInput(i.to_string()))?;
+            let password = NewPassword::parse("password", &plain, &[e.as_str()])
+                .map_err(|i| BadInput(i.to_string()))?;
             let user = service::create_user(ctx, &e, Some(&password), staff)
                 .await
                 .map_err(|err| explain(err, &raw))?;
-            println!("created {}{} ({})", user.email, if staff { " [staff]" } else { "" }, user.id);
+            println!(
+                "created {}{} ({})",
+                user.email,
+                if staff { " [staff]" } else { "" },
+                user.id
+            );
         }
         UserCommand::List { staff, json } => {
             let users = all_users(ctx, staff).await?;
@@ -257,8 +274,12 @@ async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::SetPassword { email: raw } => {
             let user = find(ctx, &raw).await?;
             let plain = read_password(false)?;
-            let password = NewPassword::parse("password", &plain, &[&user.email, &user.first_name, &user.last_name])
-                .map_err(|i| BadInput(i.to_string()))?;
+            let password = NewPassword::parse(
+                "password",
+                &plain,
+                &[&user.email, &user.first_name, &user.last_name],
+            )
+            .map_err(|i| BadInput(i.to_string()))?;
             service::set_password(ctx, user.id, &password).await?;
             println!("{raw}: password set; all sessions ended");
         }
@@ -269,7 +290,9 @@ async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Delete { email: raw, yes } => {
             if !yes {
-                bail!(BadInput("deleting a user cannot be undone; add --yes to confirm".into()));
+                bail!(BadInput(
+                    "deleting a user cannot be undone; add --yes to confirm".into()
+                ));
             }
             let user = find(ctx, &raw).await?;
             service::delete_user(ctx, user.id).await?;
@@ -306,8 +329,16 @@ fn user_json(u: &User) -> serde_json::Value {
 
 fn print_table(users: &[User]) {
     let yes = |b: bool| if b { "yes" } else { "no" };
-    let width = users.iter().map(|u| u.email.len()).max().unwrap_or(5).max(5);
-    println!("{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  LAST LOGIN", "EMAIL", "STAFF", "ACTIVE", "VERIFIED", "JOINED");
+    let width = users
+        .iter()
+        .map(|u| u.email.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  LAST LOGIN",
+        "EMAIL", "STAFF", "ACTIVE", "VERIFIED", "JOINED"
+    );
     for u in users {
         println!(
             "{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  {}",
@@ -316,7 +347,9 @@ fn print_table(users: &[User]) {
             yes(u.is_active),
             yes(u.email_verified),
             u.date_joined.format("%Y-%m-%d"),
-            u.last_login.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into()),
+            u.last_login
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "never".into()),
         );
     }
     println!("{} user(s)", users.len());

@@ -69,7 +69,9 @@ mod tests {
         let mut ids = HashSet::new();
         for (path, item) in spec["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
-                let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path}: no operationId"));
                 assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
                 let op_tags = op["tags"].as_array().unwrap();
                 assert_eq!(op_tags.len(), 1, "{id}");
