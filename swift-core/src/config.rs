@@ -83,7 +83,8 @@ pub enum MailBackend {
     Log,
     /// One `.eml` file per message in this directory (tests, demos).
     File(PathBuf),
-    /// Sent through this SMTP server (`smtp://` or `smtps://` URL, STARTTLS where offered).
+    /// Sent through this SMTP server: `smtp://host:587?tls=required` (STARTTLS),
+    /// `smtps://host:465` (TLS), or plain `smtp://` for a local relay.
     Smtp(String),
 }
 
@@ -326,6 +327,17 @@ impl Config {
                 "production needs a random secret of at least 32 bytes (not the example value)",
             ));
         }
+        if let MailBackend::Smtp(url) = &self.mail_backend {
+            let host = url.split("://").nth(1).unwrap_or_default();
+            let host = host.rsplit('@').next().unwrap_or_default();
+            let encrypted = url.starts_with("smtps://") || url.contains("tls=required");
+            if !encrypted && !is_loopback_origin(&format!("http://{host}")) {
+                return Err(ConfigError::new(
+                    "SMTP_URL",
+                    "production mail to a remote server needs smtps:// or ?tls=required",
+                ));
+            }
+        }
         if self.auth.cookies && !self.auth.cookie_secure {
             return Err(ConfigError::new(
                 "AUTH_COOKIE_SECURE",
@@ -504,5 +516,29 @@ mod tests {
             assert_eq!(err.name, "JWT_SECRET");
         }
         assert!(parse(&[]).is_ok(), "development accepts the example secret");
+    }
+
+    #[test]
+    fn production_refuses_unencrypted_remote_smtp() {
+        let secret = "k".repeat(40);
+        let base = [
+            ("SWIFT_ENV", "production"),
+            ("JWT_SECRET", secret.as_str()),
+            ("FRONTEND_URL", "https://shop.example"),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.example"),
+            ("EMAIL_BACKEND", "smtp"),
+        ];
+        let with = |url: &'static str| {
+            let mut v = base.to_vec();
+            v.push(("SMTP_URL", url));
+            parse(&v)
+        };
+        assert_eq!(
+            with("smtp://user:pw@mail.example:587").unwrap_err().name,
+            "SMTP_URL"
+        );
+        assert!(with("smtp://user:pw@mail.example:587?tls=required").is_ok());
+        assert!(with("smtps://mail.example:465").is_ok());
+        assert!(with("smtp://localhost:25").is_ok());
     }
 }

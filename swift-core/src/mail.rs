@@ -51,8 +51,9 @@ impl Mailer {
                 })?;
                 Transport::File(AsyncFileTransport::new(dir))
             }
-            // from_url: smtp:// uses STARTTLS when the server offers it (tls=required
-            // can be added to the URL), smtps:// wraps the connection in TLS.
+            // from_url: `smtp://host:587?tls=required` is STARTTLS, `smtps://host:465` TLS
+            // from the first byte, a plain `smtp://` no TLS at all (local relays only;
+            // production refuses it for remote hosts).
             MailBackend::Smtp(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| ConfigError {

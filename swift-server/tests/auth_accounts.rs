@@ -616,3 +616,58 @@ async fn staff_list_and_update_users() {
         .await;
     assert_problem(resp, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn registration_resend_and_refresh_are_rate_limited_too() {
+    let app = TestApp::spawn_with(&[("RATE_LIMITS", "on"), ("RATE_LIMIT_PER_ADDRESS", "2")]).await;
+    for i in 0..2 {
+        app.register(&format!("r{i}@example.com")).await;
+    }
+    let resp = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "r9@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_problem(resp, 429, "rate_limited").await;
+
+    for _ in 0..2 {
+        let resp = app
+            .post(
+                "/api/v1/auth/verify-email/resend",
+                None,
+                json!({"email": "r0@example.com"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 202);
+    }
+    let resp = app
+        .post(
+            "/api/v1/auth/verify-email/resend",
+            None,
+            json!({"email": "r0@example.com"}),
+        )
+        .await;
+    assert_problem(resp, 429, "rate_limited").await;
+
+    for _ in 0..2 {
+        let resp = app
+            .post(
+                "/api/v1/auth/token/refresh",
+                None,
+                json!({"refresh": "unknown"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 401);
+    }
+    let resp = app
+        .post(
+            "/api/v1/auth/token/refresh",
+            None,
+            json!({"refresh": "unknown"}),
+        )
+        .await;
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_problem(resp, 429, "rate_limited").await;
+}
