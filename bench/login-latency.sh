@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 n=${1:-200}
 port=18080
 db=swift_bench_login
+target_dir=${CARGO_TARGET_DIR:-target}
 cargo build -q --release -p swift-server
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" LISTEN_ADDR="127.0.0.1:$port" \
-  RATE_LIMITS=off EMAIL_BACKEND=log RUST_LOG=warn ./target/release/swift-server &
+  RATE_LIMITS=off EMAIL_BACKEND=log RUST_LOG=warn "$target_dir/release/swift-server" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '$db' WITH (FORCE)" >/dev/null' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done

@@ -1,6 +1,5 @@
 //! `/api/v1/admin`: staff-only management (users here; catalog and orders join later).
 
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -12,39 +11,24 @@ use swift_core::validation::plain_text;
 use uuid::Uuid;
 
 use super::ApiTags;
+use super::auth::UserBody;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::problem::ApiResult;
 
-/// A user as staff see them.
+/// A user as staff see them: the user's own view plus whether the account is active.
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct AdminUser {
-    pub id: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email_verified: bool,
-    pub is_staff: bool,
+    #[oai(flatten)]
+    pub user: UserBody,
     pub is_active: bool,
-    pub has_password: bool,
-    pub date_joined: DateTime<Utc>,
-    pub last_login: Option<DateTime<Utc>>,
 }
 
 impl From<User> for AdminUser {
     fn from(u: User) -> Self {
         Self {
-            has_password: u.has_password(),
-            id: u.id,
-            email: u.email,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            email_verified: u.email_verified,
-            is_staff: u.is_staff,
             is_active: u.is_active,
-            date_joined: u.date_joined,
-            last_login: u.last_login,
+            user: u.into(),
         }
     }
 }
