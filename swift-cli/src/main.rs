@@ -1,5 +1,6 @@
 //! `swift-cli`: operator commands over swift-core (migrations, users, housekeeping).
 
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use swift_core::accounts::repository::UserFilter;
 use swift_core::accounts::{AccountsError, Email, NewPassword, User, service};
 use swift_core::pagination::PageRequest;
 use swift_core::{Config, Context, db};
+use uuid::Uuid;
 
 #[derive(Parser)]
 #[command(
@@ -249,11 +251,18 @@ async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List { staff, json } => {
             let users = all_users(ctx, staff).await?;
+            let ids: Vec<_> = users.iter().map(|u| u.id).collect();
+            let mut providers: HashMap<Uuid, Vec<String>> = HashMap::new();
+            for (user_id, provider) in
+                swift_core::oauth::repository::providers_of(&ctx.pool, &ids).await?
+            {
+                providers.entry(user_id).or_default().push(provider);
+            }
             if json {
-                let rows: Vec<_> = users.iter().map(user_json).collect();
+                let rows: Vec<_> = users.iter().map(|u| user_json(u, &providers)).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                print_table(&users);
+                print_table(&users, &providers);
             }
         }
         UserCommand::SetStaff(SetStaff { email: raw, flag }) => {
@@ -319,15 +328,20 @@ async fn all_users(ctx: &Context, staff_only: bool) -> anyhow::Result<Vec<User>>
     Ok(users)
 }
 
-fn user_json(u: &User) -> serde_json::Value {
+fn linked<'a>(providers: &'a HashMap<Uuid, Vec<String>>, u: &User) -> &'a [String] {
+    providers.get(&u.id).map(Vec::as_slice).unwrap_or_default()
+}
+
+fn user_json(u: &User, providers: &HashMap<Uuid, Vec<String>>) -> serde_json::Value {
     serde_json::json!({
+        "providers": linked(providers, u),
         "id": u.id, "email": u.email, "first_name": u.first_name, "last_name": u.last_name,
         "is_staff": u.is_staff, "is_active": u.is_active, "email_verified": u.email_verified,
         "has_password": u.has_password(), "date_joined": u.date_joined, "last_login": u.last_login,
     })
 }
 
-fn print_table(users: &[User]) {
+fn print_table(users: &[User], providers: &HashMap<Uuid, Vec<String>>) {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let width = users
         .iter()
@@ -341,7 +355,7 @@ fn print_table(users: &[User]) {
     );
     for u in users {
         println!(
-            "{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  {}",
+            "{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  {:<16}  {}",
             u.email,
             yes(u.is_staff),
             yes(u.is_active),
@@ -350,6 +364,10 @@ fn print_table(users: &[User]) {
             u.last_login
                 .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_else(|| "never".into()),
+            match linked(providers, u) {
+                [] => "-".to_owned(),
+                names => names.join(","),
+            },
         );
     }
     println!("{} user(s)", users.len());

@@ -140,9 +140,27 @@ async fn user_commands_manage_accounts() {
     );
     assert_eq!(out.status.code(), Some(2));
 
+    sqlx::query(
+        "INSERT INTO social_accounts (provider, subject, user_id, email) \
+         SELECT 'google', 'sub-1', id, email FROM users WHERE email = 'shopper@example.com'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let table = stdout(&cli(&db, &["user", "list"], None));
     assert!(table.starts_with("EMAIL"), "{table}");
     assert!(table.contains("2 user(s)"), "{table}");
+    let shopper = table.lines().find(|l| l.starts_with("shopper@")).unwrap();
+    assert!(shopper.trim_end().ends_with("google"), "{shopper}");
+    let all: serde_json::Value =
+        serde_json::from_str(&stdout(&cli(&db, &["user", "list", "--json"], None))).unwrap();
+    let shopper = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "shopper@example.com")
+        .unwrap();
+    assert_eq!(shopper["providers"], serde_json::json!(["google"]));
     let staff: serde_json::Value = serde_json::from_str(&stdout(&cli(
         &db,
         &["user", "list", "--staff", "--json"],

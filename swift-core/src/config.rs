@@ -130,6 +130,37 @@ pub struct RateLimitConfig {
     pub per_account: i32,
 }
 
+/// Google sign-in (OpenID Connect); present only when client id, secret and redirect URI
+/// are all configured.
+#[derive(Clone)]
+pub struct GoogleConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// This backend's callback, registered with the provider.
+    pub redirect_uri: String,
+    /// `https://accounts.google.com`, or a local provider in tests.
+    pub issuer_url: String,
+    /// Where the browser goes after the callback (`{FRONTEND_URL}/auth/callback`).
+    pub frontend_callback: String,
+    /// Other client ids whose id_tokens `googleLogin` accepts (the frontend's own).
+    pub extra_audiences: Vec<String>,
+    /// Workspace domains (`hd` claim) allowed to sign in; empty allows any account.
+    pub allowed_domains: Vec<String>,
+    /// Limit on every call to the provider.
+    pub http_timeout_seconds: u64,
+}
+
+impl std::fmt::Debug for GoogleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("issuer_url", &self.issuer_url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The `.env.example` value of `JWT_SECRET`; accepted only in development.
 pub const PLACEHOLDER_JWT_SECRET: &str =
     "dev-only-change-me-to-64-random-characters-before-deploying-swift";
@@ -156,6 +187,8 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Peers whose `X-Forwarded-For` is believed (load balancers, ingress).
     pub trusted_proxies: Vec<IpNet>,
+    /// `None` when Google sign-in is not configured (its endpoints answer 503).
+    pub google: Option<GoogleConfig>,
 }
 
 /// The local default, matching the PostgreSQL that developers and CI run on 127.0.0.1.
@@ -294,6 +327,55 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let list = |name: &str| -> Vec<String> {
+            env.string(name, "")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let google = match (
+            env.raw("GOOGLE_CLIENT_ID"),
+            env.raw("GOOGLE_CLIENT_SECRET"),
+            env.raw("GOOGLE_REDIRECT_URI"),
+        ) {
+            (Some(client_id), Some(client_secret), Some(redirect_uri)) => {
+                parse_origin_or_url(&redirect_uri)
+                    .map_err(|r| ConfigError::new("GOOGLE_REDIRECT_URI", r))?;
+                let issuer_url = env.string("OIDC_ISSUER_URL", "https://accounts.google.com");
+                parse_origin_or_url(&issuer_url)
+                    .map_err(|r| ConfigError::new("OIDC_ISSUER_URL", r))?;
+                let frontend_callback = env.string(
+                    "OIDC_FRONTEND_CALLBACK_URL",
+                    &format!("{frontend_url}/auth/callback"),
+                );
+                parse_origin_or_url(&frontend_callback)
+                    .map_err(|r| ConfigError::new("OIDC_FRONTEND_CALLBACK_URL", r))?;
+                Some(GoogleConfig {
+                    client_id,
+                    client_secret,
+                    redirect_uri,
+                    issuer_url,
+                    frontend_callback,
+                    extra_audiences: list("GOOGLE_EXTRA_AUDIENCES"),
+                    allowed_domains: list("GOOGLE_ALLOWED_DOMAINS")
+                        .into_iter()
+                        .map(|d| d.to_lowercase())
+                        .collect(),
+                    http_timeout_seconds: env.parse_positive("OIDC_HTTP_TIMEOUT_SECONDS", 10)?
+                        as u64,
+                })
+            }
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::new(
+                    "GOOGLE_CLIENT_ID",
+                    "Google sign-in needs GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URI together",
+                ));
+            }
+        };
+
         let config = Self {
             environment,
             database_url,
@@ -310,6 +392,7 @@ impl Config {
             email_from,
             rate_limits,
             trusted_proxies,
+            google,
         };
         config.check_production()?;
         Ok(config)

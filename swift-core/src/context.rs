@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::accounts::tokens::JwtKeys;
 use crate::config::{Config, ConfigError};
 use crate::mail::Mailer;
+use crate::oauth::OidcProvider;
 
 /// Pool, configuration, mailer and signing keys; cheap to clone into each request.
 #[derive(Clone)]
@@ -15,13 +16,20 @@ pub struct Context {
     pub config: Arc<Config>,
     pub mailer: Mailer,
     pub jwt: Arc<JwtKeys>,
+    /// Google sign-in, when configured.
+    pub oidc: Option<Arc<OidcProvider>>,
 }
 
 impl Context {
     pub fn new(pool: PgPool, config: Config) -> Result<Self, ConfigError> {
         let mailer = Mailer::new(&config)?;
         let jwt = Arc::new(JwtKeys::new(&config.auth));
+        let oidc = config
+            .google
+            .clone()
+            .map(|g| Arc::new(OidcProvider::new(g)));
         Ok(Self {
+            oidc,
             pool,
             config: Arc::new(config),
             mailer,

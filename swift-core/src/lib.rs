@@ -8,6 +8,7 @@ pub mod context;
 pub mod db;
 pub mod mail;
 pub mod maintenance;
+pub mod oauth;
 pub mod pagination;
 pub mod ratelimit;
 #[cfg(feature = "test-support")]

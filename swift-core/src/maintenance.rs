@@ -12,7 +12,7 @@ pub struct Pruned {
 }
 
 /// Deletes expired sessions (with their refresh tokens), expired or used one-time tokens
-/// and rate-limit windows older than a day.
+/// (including abandoned sign-in flows and login codes) and rate-limit windows older than a day.
 pub async fn prune(pool: &PgPool) -> Result<Pruned, sqlx::Error> {
     let sessions = sqlx::query(
         "DELETE FROM auth_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day'",
@@ -25,6 +25,7 @@ pub async fn prune(pool: &PgPool) -> Result<Pruned, sqlx::Error> {
             .execute(pool)
             .await?
             .rows_affected();
+    let one_time_tokens = one_time_tokens + crate::oauth::repository::prune(pool).await?;
     let rate_limits =
         sqlx::query("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")
             .execute(pool)

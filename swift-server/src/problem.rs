@@ -11,6 +11,7 @@ use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registr
 use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiResponse, Object};
 use swift_core::accounts::AccountsError;
+use swift_core::oauth::OAuthError;
 use swift_core::validation::Invalid;
 
 /// The media type of every error body.
@@ -227,6 +228,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (415, "Body is not application/json"),
     (429, "Rate limited; see `Retry-After`"),
     (500, "Unexpected error (no internals disclosed)"),
+    (502, "The identity provider is unavailable (Google sign-in)"),
     (503, "Not ready or not configured"),
 ];
 
@@ -306,6 +308,37 @@ impl From<AccountsError> for ApiError {
                 tracing::error!(error = %msg, "internal error");
                 Self::internal()
             }
+        }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        use OAuthError as E;
+        let detail = e.to_string();
+        match e {
+            E::NotConfigured => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "oauth_not_configured",
+                detail,
+            ),
+            E::Provider(_) => {
+                tracing::warn!(error = %detail, "identity provider unavailable");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "oauth_provider_error",
+                    "the identity provider is unavailable; retry shortly",
+                )
+            }
+            E::InvalidToken(_) | E::CodeRejected(_) | E::InvalidLoginCode => {
+                Self::new(StatusCode::UNAUTHORIZED, "token_invalid", detail)
+            }
+            E::InvalidState => Self::new(StatusCode::BAD_REQUEST, "bad_request", detail),
+            E::LinkConflict => Self::new(StatusCode::CONFLICT, "account_link_conflict", detail),
+            E::DomainNotAllowed => Self::new(StatusCode::FORBIDDEN, "permission_denied", detail),
+            E::Invalid(invalid) => invalid.into(),
+            E::Accounts(accounts) => accounts.into(),
+            E::Database(db) => database_error(&db),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod google;
 mod ops;
 
 pub use auth::{TokenPairBody, UserBody, token_response};
@@ -27,8 +28,18 @@ pub enum ApiTags {
 }
 
 /// Every API object; the tuple grows as areas are added.
-pub type Api = (ops::OpsApi, auth::AuthApi, admin::AdminUsersApi);
+pub type Api = (
+    ops::OpsApi,
+    auth::AuthApi,
+    google::GoogleApi,
+    admin::AdminUsersApi,
+);
 
 pub fn apis() -> Api {
-    (ops::OpsApi, auth::AuthApi, admin::AdminUsersApi)
+    (
+        ops::OpsApi,
+        auth::AuthApi,
+        google::GoogleApi,
+        admin::AdminUsersApi,
+    )
 }

@@ -2,8 +2,11 @@
 //! mail written to a per-test directory. Tests talk to it over HTTP like any client.
 #![allow(dead_code)]
 
+pub mod oidc;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::Route;
@@ -22,7 +25,7 @@ pub struct TestApp {
     pub client: Client,
     pub ctx: Context,
     pub mail_dir: PathBuf,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -39,12 +42,22 @@ impl TestApp {
 
     /// The app with extra routes mounted beside the real ones (e.g. a panicking handler).
     pub async fn spawn_custom(vars: &[(&str, &str)], extra: Route) -> Self {
-        let db = TestDb::new().await;
+        let db = Arc::new(TestDb::new().await);
         Self::spawn_on(db, vars, extra).await
     }
 
-    /// The app on a given database (several instances may share one).
-    pub async fn spawn_on(db: TestDb, vars: &[(&str, &str)], extra: Route) -> Self {
+    /// The app on a given database (several instances may share one). `{base}` in a value
+    /// becomes this instance's own base URL (for redirect URIs).
+    pub async fn spawn_on(db: Arc<TestDb>, vars: &[(&str, &str)], extra: Route) -> Self {
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
+        let base = format!("http://{addr}");
         let mail_dir =
             std::env::temp_dir().join(format!("swift-test-mail-{}", uuid::Uuid::new_v4().simple()));
         let mut env: HashMap<String, String> = HashMap::from([
@@ -59,18 +72,10 @@ impl TestApp {
             ("FRONTEND_URL".into(), "http://localhost:3000".into()),
         ]);
         for (k, v) in vars {
-            env.insert((*k).into(), (*v).into());
+            env.insert((*k).into(), v.replace("{base}", &base));
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
         let ctx = Context::new(db.pool.clone(), config).expect("context");
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind");
-        let addr = acceptor.local_addr()[0]
-            .as_socket_addr()
-            .copied()
-            .expect("tcp address");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app =
             swift_server::app_with_routes(extra.nest("/", swift_server::routes()), ctx.clone());
@@ -91,7 +96,7 @@ impl TestApp {
             .build()
             .unwrap();
         Self {
-            base: format!("http://{addr}"),
+            base,
             client,
             ctx,
             mail_dir,

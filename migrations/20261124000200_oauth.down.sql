@@ -1,0 +1,3 @@
+DROP TABLE login_codes;
+DROP TABLE oauth_flows;
+DROP TABLE social_accounts;

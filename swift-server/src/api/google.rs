@@ -1,0 +1,225 @@
+//! `/api/v1/auth/google…` and `/api/v1/auth/exchange`: Google sign-in (OpenID Connect).
+
+use poem::Request;
+use poem::web::Data;
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use swift_core::oauth::{OAuthError, service};
+
+use super::ApiTags;
+use super::auth::{TokenPairBody, token_response};
+use crate::AppState;
+use crate::client::client_info;
+use crate::cookies::set_token_cookies;
+use crate::problem::{ApiError, ApiResult};
+
+/// HttpOnly cookie binding a redirect flow to the browser that started it (login CSRF).
+const FLOW_COOKIE: &str = "swift_oauth";
+const FLOW_COOKIE_PATH: &str = "/api/v1/auth/google";
+
+#[derive(ApiResponse)]
+pub enum Redirect {
+    /// Go there.
+    #[oai(status = 302)]
+    Found(#[oai(header = "Location")] String),
+}
+
+#[derive(Object)]
+pub struct ExchangeRequest {
+    /// The `login_code` the callback put in the frontend URL.
+    pub login_code: String,
+}
+
+/// Either an id_token the frontend holds, or an authorization code it obtained.
+#[derive(Object)]
+pub struct GoogleLoginRequest {
+    pub id_token: Option<String>,
+    pub code: Option<String>,
+    /// The redirect URI the code was issued for (with `code`).
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier, when the code was requested with a challenge.
+    pub code_verifier: Option<String>,
+}
+
+fn flow_cookie(state: &AppState, value: &str, max_age: u64) -> Cookie {
+    let mut c = Cookie::new_with_str(FLOW_COOKIE, value);
+    c.set_path(FLOW_COOKIE_PATH);
+    c.set_http_only(true);
+    c.set_secure(state.config.auth.cookie_secure);
+    // Lax: the cookie must come back on the provider's top-level redirect to the callback.
+    c.set_same_site(SameSite::Lax);
+    c.set_max_age(std::time::Duration::from_secs(max_age));
+    c
+}
+
+fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}", query.join("&"))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub struct GoogleApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl GoogleApi {
+    /// Start Google sign-in: 302 to the provider (code flow, PKCE S256, state, nonce).
+    #[oai(
+        path = "/google/authorize",
+        method = "get",
+        operation_id = "googleAuthorize"
+    )]
+    async fn authorize(
+        &self,
+        state: Data<&AppState>,
+        jar: &CookieJar,
+        /// Same-site path to return to afterwards, e.g. `/account`.
+        next: Query<Option<String>>,
+    ) -> ApiResult<Redirect> {
+        let next = service::parse_next(next.0.as_deref())?;
+        let started = service::authorize(&state, &next).await?;
+        jar.add(flow_cookie(
+            &state,
+            &started.binding,
+            service::FLOW_TTL.num_seconds() as u64,
+        ));
+        Ok(Redirect::Found(started.url))
+    }
+
+    /// The provider's redirect back: 302 to the frontend with a single-use `login_code`
+    /// (or `error`).
+    #[oai(
+        path = "/google/callback",
+        method = "get",
+        operation_id = "googleCallback"
+    )]
+    async fn callback(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        code: Query<Option<String>>,
+        #[oai(name = "state")] flow_state: Query<Option<String>>,
+        error: Query<Option<String>>,
+    ) -> ApiResult<Redirect> {
+        let google = state
+            .config
+            .google
+            .as_ref()
+            .ok_or(OAuthError::NotConfigured)?;
+        let target = google.frontend_callback.clone();
+        let binding = jar.get(FLOW_COOKIE).map(|c| c.value_str().to_owned());
+        jar.add(flow_cookie(&state, "", 0));
+        let outcome = match (error.0, code.0, flow_state.0) {
+            (Some(provider_error), _, _) => {
+                let code = if provider_error == "access_denied" {
+                    "access_denied"
+                } else {
+                    "provider_error"
+                };
+                Err(code)
+            }
+            (None, Some(code), Some(flow_state)) => {
+                service::callback(&state, &code, &flow_state, binding.as_deref())
+                    .await
+                    .map_err(|e| {
+                        tracing::info!(error = %e, "Google sign-in failed");
+                        e.redirect_code()
+                    })
+            }
+            _ => Err("invalid_request"),
+        };
+        let location = match outcome {
+            Ok(done) => {
+                if state.config.auth.cookies {
+                    let pair = swift_core::accounts::service::sign_in_verified_user(
+                        &state,
+                        done.user,
+                        &client_info(req, &state),
+                    )
+                    .await
+                    .map_err(ApiError::from)?;
+                    set_token_cookies(jar, &state, &pair);
+                }
+                with_query(
+                    &target,
+                    &[("login_code", &done.login_code), ("next", &done.next)],
+                )
+            }
+            Err(code) => with_query(&target, &[("error", code)]),
+        };
+        Ok(Redirect::Found(location))
+    }
+
+    /// Trade a login code from the callback for a token pair (single use, 60 seconds).
+    #[oai(
+        path = "/exchange",
+        method = "post",
+        operation_id = "exchangeLoginCode"
+    )]
+    async fn exchange(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<ExchangeRequest>,
+    ) -> ApiResult<Json<TokenPairBody>> {
+        let (pair, created) =
+            service::exchange_login_code(&state, &body.login_code, &client_info(req, &state))
+                .await?;
+        Ok(token_response(jar, &state, pair, Some(created)))
+    }
+
+    /// Sign in with a Google id_token, or an authorization code, the frontend obtained.
+    #[oai(path = "/google", method = "post", operation_id = "googleLogin")]
+    async fn google_login(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<GoogleLoginRequest>,
+    ) -> ApiResult<Json<TokenPairBody>> {
+        let client = client_info(req, &state);
+        let (pair, created) = match (&body.id_token, &body.code) {
+            (Some(id_token), None) => {
+                service::login_with_id_token(&state, id_token, &client).await?
+            }
+            (None, Some(code)) => {
+                let redirect_uri = body
+                    .redirect_uri
+                    .as_deref()
+                    .ok_or_else(|| ApiError::invalid_field("redirect_uri", "required with code"))?;
+                service::login_with_code(
+                    &state,
+                    code,
+                    redirect_uri,
+                    body.code_verifier.as_deref(),
+                    &client,
+                )
+                .await?
+            }
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "id_token",
+                    "send either id_token or code",
+                ));
+            }
+        };
+        Ok(token_response(jar, &state, pair, Some(created)))
+    }
+}
