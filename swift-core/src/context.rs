@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::accounts::tokens::JwtKeys;
+use crate::catalog::cache::ListCache;
 use crate::config::{Config, ConfigError};
 use crate::mail::Mailer;
 use crate::oauth::OidcProvider;
@@ -18,6 +19,8 @@ pub struct Context {
     pub jwt: Arc<JwtKeys>,
     /// Google sign-in, when configured.
     pub oidc: Option<Arc<OidcProvider>>,
+    /// Product listings; off until [`ListCache::spawn_listener`] runs (the server does).
+    pub catalog_cache: Arc<ListCache>,
 }
 
 impl Context {
@@ -29,6 +32,7 @@ impl Context {
             .clone()
             .map(|g| Arc::new(OidcProvider::new(g)));
         Ok(Self {
+            catalog_cache: Arc::new(ListCache::new()),
             oidc,
             pool,
             config: Arc::new(config),

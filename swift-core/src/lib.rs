@@ -3,11 +3,13 @@
 //! and the CLI calls the very same services.
 
 pub mod accounts;
+pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod db;
 pub mod mail;
 pub mod maintenance;
+pub mod money;
 pub mod oauth;
 pub mod pagination;
 pub mod ratelimit;

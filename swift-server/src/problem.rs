@@ -11,6 +11,7 @@ use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registr
 use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiResponse, Object};
 use swift_core::accounts::AccountsError;
+use swift_core::catalog::CatalogError;
 use swift_core::oauth::OAuthError;
 use swift_core::validation::Invalid;
 
@@ -338,6 +339,25 @@ impl From<OAuthError> for ApiError {
             E::DomainNotAllowed => Self::new(StatusCode::FORBIDDEN, "permission_denied", detail),
             E::Invalid(invalid) => invalid.into(),
             E::Accounts(accounts) => accounts.into(),
+            E::Database(db) => database_error(&db),
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        use CatalogError as E;
+        let detail = e.to_string();
+        match e {
+            E::Invalid(invalid) => invalid.into(),
+            E::NotFound => Self::not_found(),
+            E::SlugTaken(_) => Self::new(StatusCode::CONFLICT, "slug_taken", detail),
+            E::SkuTaken(_) => Self::new(StatusCode::CONFLICT, "sku_taken", detail),
+            E::CategoryInUse => Self::new(StatusCode::CONFLICT, "category_in_use", detail),
+            E::CategoryCycle => Self::new(StatusCode::CONFLICT, "category_cycle", detail),
+            E::StockBelowZero { .. } => {
+                Self::new(StatusCode::CONFLICT, "insufficient_stock", detail)
+            }
             E::Database(db) => database_error(&db),
         }
     }

@@ -20,6 +20,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let pool = state.pool.clone();
     let pruner = tokio::spawn(prune_periodically(pool.clone()));
+    let listener = state.catalog_cache.spawn_listener(pool.clone());
     if let Some(addr) = acceptor
         .local_addr()
         .first()
@@ -31,6 +32,7 @@ pub async fn serve(
         .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
         .await;
     pruner.abort();
+    listener.abort();
     pool.close().await;
     tracing::info!("shut down");
     result

@@ -1,8 +1,12 @@
 //! Operations, one module per API tag of API.md.
 
 mod admin;
+mod admin_catalog;
 mod auth;
+mod caching;
+mod catalog;
 mod google;
+mod money;
 mod ops;
 
 pub use auth::{TokenPairBody, UserBody, token_response};
@@ -32,7 +36,9 @@ pub type Api = (
     ops::OpsApi,
     auth::AuthApi,
     google::GoogleApi,
+    catalog::CatalogApi,
     admin::AdminUsersApi,
+    admin_catalog::AdminCatalogApi,
 );
 
 pub fn apis() -> Api {
@@ -40,6 +46,8 @@ pub fn apis() -> Api {
         ops::OpsApi,
         auth::AuthApi,
         google::GoogleApi,
+        catalog::CatalogApi,
         admin::AdminUsersApi,
+        admin_catalog::AdminCatalogApi,
     )
 }

@@ -1,0 +1,165 @@
+//! Cached product listings that stay correct across server instances.
+//!
+//! A listing's count (and, for searches, its ranking) costs far more than the page itself,
+//! and the storefront asks the same few questions over and over. Each instance keeps
+//! recent answers in memory and drops them all when the catalog changes:
+//!
+//! - its own writes invalidate at once (read-your-writes on this instance);
+//! - a trigger on `products` and `categories` sends `NOTIFY catalog_changed` at commit, and
+//!   every instance's listener invalidates on it (other instances' writes, SQL by hand);
+//! - a generation counter makes a query that started before an invalidation unable to
+//!   store its (possibly stale) answer after it;
+//! - while the listener is not connected, nothing is cached or served from cache.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+use super::types::Product;
+use crate::pagination::Page;
+
+/// Entries kept before the cache starts over.
+const MAX_ENTRIES: usize = 10_000;
+
+/// The notification channel the catalog triggers use.
+pub const CHANNEL: &str = "catalog_changed";
+
+/// Listing pages and counts by query.
+#[derive(Default)]
+pub struct ListCache {
+    generation: AtomicU64,
+    enabled: AtomicBool,
+    pages: Mutex<HashMap<String, Arc<Page<Product>>>>,
+    counts: Mutex<HashMap<String, i64>>,
+}
+
+impl ListCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read before computing an answer; pass to the `put_*` calls.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub fn page(&self, key: &str) -> Option<Arc<Page<Product>>> {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.pages.lock().expect("cache lock").get(key).cloned()
+    }
+
+    pub fn count(&self, key: &str) -> Option<i64> {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.counts.lock().expect("cache lock").get(key).copied()
+    }
+
+    pub fn put_page(&self, key: String, generation: u64, page: Arc<Page<Product>>) {
+        let mut pages = self.pages.lock().expect("cache lock");
+        if self.enabled.load(Ordering::SeqCst) && self.generation() == generation {
+            if pages.len() >= MAX_ENTRIES {
+                pages.clear();
+            }
+            pages.insert(key, page);
+        }
+    }
+
+    pub fn put_count(&self, key: String, generation: u64, count: i64) {
+        let mut counts = self.counts.lock().expect("cache lock");
+        if self.enabled.load(Ordering::SeqCst) && self.generation() == generation {
+            if counts.len() >= MAX_ENTRIES {
+                counts.clear();
+            }
+            counts.insert(key, count);
+        }
+    }
+
+    /// Drops everything; answers computed before this call are not stored afterwards.
+    pub fn invalidate(&self) {
+        let mut pages = self.pages.lock().expect("cache lock");
+        let mut counts = self.counts.lock().expect("cache lock");
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        pages.clear();
+        counts.clear();
+    }
+
+    /// Whether the change listener is connected (and so the cache in use).
+    pub fn is_listening(&self) -> bool {
+        self.enabled.load(Ordering::SeqCst)
+    }
+
+    fn set_enabled(&self, on: bool) {
+        self.invalidate();
+        self.enabled.store(on, Ordering::SeqCst);
+    }
+
+    /// Listens for catalog changes for as long as the process runs, reconnecting after
+    /// database outages (the cache is off meanwhile).
+    pub fn spawn_listener(self: &Arc<Self>, pool: PgPool) -> tokio::task::JoinHandle<()> {
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                match listen(&pool).await {
+                    Ok(mut listener) => {
+                        cache.set_enabled(true);
+                        // Ok(None): the connection dropped; notifications may be lost.
+                        while let Ok(Some(_)) = listener.try_recv().await {
+                            cache.invalidate();
+                        }
+                        cache.set_enabled(false);
+                        tracing::warn!(
+                            "catalog change listener disconnected; cache off until it is back"
+                        );
+                    }
+                    Err(e) => {
+                        cache.set_enabled(false);
+                        tracing::debug!(error = %e, "catalog change listener cannot connect");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pagination::PageRequest;
+
+    fn page() -> Arc<Page<Product>> {
+        Arc::new(Page::new(vec![], 0, PageRequest::new(1, 20).unwrap()))
+    }
+
+    #[test]
+    fn stale_answers_are_not_stored_after_an_invalidation() {
+        let cache = ListCache::new();
+        cache.enabled.store(true, Ordering::SeqCst);
+        let before = cache.generation();
+        cache.invalidate();
+        cache.put_page("k".into(), before, page());
+        assert!(cache.page("k").is_none());
+        cache.put_page("k".into(), cache.generation(), page());
+        assert!(cache.page("k").is_some());
+    }
+
+    #[test]
+    fn nothing_is_cached_while_disabled() {
+        let cache = ListCache::new();
+        cache.put_count("k".into(), cache.generation(), 3);
+        assert_eq!(cache.count("k"), None);
+    }
+}

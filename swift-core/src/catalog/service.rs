@@ -1,0 +1,288 @@
+//! Catalog operations: public reads (cached listings) and staff writes.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::CatalogError;
+use super::repository as repo;
+use super::types::{
+    Category, CategoryPatch, NewCategory, NewProduct, Product, ProductFilter, ProductOrdering,
+    ProductPatch, Slug,
+};
+use crate::Context;
+use crate::pagination::{Page, PageRequest};
+use crate::validation::Invalid;
+
+type Result<T> = std::result::Result<T, CatalogError>;
+
+pub async fn list_categories(ctx: &Context) -> Result<Vec<Category>> {
+    Ok(repo::list_categories(&ctx.pool).await?)
+}
+
+pub async fn get_category(ctx: &Context, slug: &str) -> Result<Category> {
+    repo::find_category_by_slug(&ctx.pool, slug)
+        .await?
+        .ok_or(CatalogError::NotFound)
+}
+
+/// Active products matching the filter: one query for the page and one for the count on a
+/// miss, nothing but a memory lookup on a hit (see [`super::cache`]).
+pub async fn list_products(
+    ctx: &Context,
+    filter: &ProductFilter,
+    ordering: ProductOrdering,
+    page: PageRequest,
+) -> Result<Arc<Page<Product>>> {
+    let ordering = match (ordering, &filter.q) {
+        (ProductOrdering::Relevance, None) => ProductOrdering::CreatedDesc,
+        (o, _) => o,
+    };
+    let count_key = format!("{filter:?}");
+    let page_key = format!(
+        "{count_key}|{ordering:?}|{}|{}",
+        page.page(),
+        page.page_size()
+    );
+    let cache = &ctx.catalog_cache;
+    if let Some(hit) = cache.page(&page_key) {
+        return Ok(hit);
+    }
+    let generation = cache.generation();
+    let items = repo::list_products(&ctx.pool, filter, ordering, page).await?;
+    let total = match cache.count(&count_key) {
+        Some(total) => total,
+        None => {
+            let total = repo::count_products(&ctx.pool, filter).await?;
+            cache.put_count(count_key, generation, total);
+            total
+        }
+    };
+    let result = Arc::new(Page::new(items, total, page));
+    cache.put_page(page_key, generation, Arc::clone(&result));
+    Ok(result)
+}
+
+/// An active product by id or slug (the storefront's detail page).
+pub async fn get_active_product(ctx: &Context, id_or_slug: &str) -> Result<Product> {
+    let product = match Uuid::parse_str(id_or_slug) {
+        Ok(id) => repo::find_product(&ctx.pool, id).await?,
+        Err(_) => repo::find_product_by_slug(&ctx.pool, id_or_slug).await?,
+    };
+    product
+        .filter(|p| p.is_active)
+        .ok_or(CatalogError::NotFound)
+}
+
+/// Any product by id, archived ones included (staff).
+pub async fn get_product(ctx: &Context, id: Uuid) -> Result<Product> {
+    repo::find_product(&ctx.pool, id)
+        .await?
+        .ok_or(CatalogError::NotFound)
+}
+
+/// The first of `base`, `base-2`, `base-3`, … not used in `table`.
+async fn free_slug(ctx: &Context, table: &str, base: &Slug) -> Result<Slug> {
+    let taken = repo::slugs_like(&ctx.pool, table, base.as_str()).await?;
+    if !taken.iter().any(|s| s == base.as_str()) {
+        return Ok(base.clone());
+    }
+    let mut n = 2;
+    loop {
+        let candidate = base.with_suffix(n);
+        if !taken.iter().any(|s| s == candidate.as_str()) {
+            return Ok(candidate);
+        }
+        n += 1;
+    }
+}
+
+async fn check_category_exists(ctx: &Context, id: Option<Uuid>) -> Result<()> {
+    if let Some(id) = id
+        && repo::find_category(&ctx.pool, id).await?.is_none()
+    {
+        return Err(Invalid::new("category_id", "no such category").into());
+    }
+    Ok(())
+}
+
+/// Creates a product; the slug comes from the name when not given (made unique), while
+/// an explicit slug or sku already in use is a conflict.
+pub async fn create_product(ctx: &Context, new: NewProduct, actor: Uuid) -> Result<Product> {
+    check_category_exists(ctx, new.category_id).await?;
+    let slug = match &new.slug {
+        Some(s) => s.clone(),
+        None => free_slug(ctx, "products", &Slug::from_name(&new.name)).await?,
+    };
+    let id = Uuid::now_v7();
+    let mut tx = ctx.pool.begin().await?;
+    repo::insert_product(&mut *tx, id, slug.as_str(), &new)
+        .await
+        .map_err(|e| CatalogError::from_unique(e, slug.as_str(), new.sku.as_str()))?;
+    if new.stock > 0 {
+        repo::record_movement(
+            &mut *tx,
+            id,
+            new.stock,
+            new.stock,
+            "initial stock",
+            Some(actor),
+            None,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    get_product(ctx, id).await
+}
+
+/// Applies a partial update. A stock value set here is recorded in the ledger as the
+/// difference from the previous stock.
+pub async fn update_product(
+    ctx: &Context,
+    id: Uuid,
+    patch: ProductPatch,
+    actor: Uuid,
+) -> Result<Product> {
+    if let Some(category) = patch.category_id {
+        check_category_exists(ctx, category).await?;
+    }
+    let mut tx = ctx.pool.begin().await?;
+    let before: Option<i32> =
+        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let before = before.ok_or(CatalogError::NotFound)?;
+    let slug = patch
+        .slug
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let sku = patch
+        .sku
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    repo::update_product(&mut *tx, id, &patch)
+        .await
+        .map_err(|e| CatalogError::from_unique(e, &slug, &sku))?;
+    if let Some(stock) = patch.stock
+        && stock != before
+    {
+        repo::record_movement(
+            &mut *tx,
+            id,
+            stock - before,
+            stock,
+            "set by staff",
+            Some(actor),
+            None,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    get_product(ctx, id).await
+}
+
+/// Archives a product (`is_active = false`); orders keep referring to it.
+pub async fn archive_product(ctx: &Context, id: Uuid) -> Result<()> {
+    let patch = ProductPatch {
+        is_active: Some(false),
+        ..ProductPatch::default()
+    };
+    if !repo::update_product(&ctx.pool, id, &patch).await? {
+        return Err(CatalogError::NotFound);
+    }
+    ctx.catalog_cache.invalidate();
+    Ok(())
+}
+
+/// Moves stock by `delta` with a reason, never below zero, and writes the ledger row.
+pub async fn adjust_stock(
+    ctx: &Context,
+    id: Uuid,
+    delta: i32,
+    reason: &str,
+    actor: Uuid,
+) -> Result<Product> {
+    if delta == 0 {
+        return Err(Invalid::new("delta", "must not be zero").into());
+    }
+    let mut tx = ctx.pool.begin().await?;
+    let stock = match repo::move_stock(&mut tx, id, delta).await? {
+        None => return Err(CatalogError::NotFound),
+        Some(Err(available)) => return Err(CatalogError::StockBelowZero { available }),
+        Some(Ok(stock)) => stock,
+    };
+    repo::record_movement(&mut *tx, id, delta, stock, reason, Some(actor), None).await?;
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    get_product(ctx, id).await
+}
+
+pub async fn create_category(ctx: &Context, new: NewCategory) -> Result<Category> {
+    if let Some(parent) = new.parent_id
+        && repo::find_category(&ctx.pool, parent).await?.is_none()
+    {
+        return Err(Invalid::new("parent_id", "no such category").into());
+    }
+    let slug = match &new.slug {
+        Some(s) => s.clone(),
+        None => free_slug(ctx, "categories", &Slug::from_name(&new.name)).await?,
+    };
+    let category = repo::insert_category(&ctx.pool, Uuid::now_v7(), slug.as_str(), &new)
+        .await
+        .map_err(|e| CatalogError::from_unique(e, slug.as_str(), ""))?;
+    ctx.catalog_cache.invalidate();
+    Ok(category)
+}
+
+/// Updates a category; a parent that is the category itself or one of its descendants is
+/// refused (409), as a tree cannot hold a cycle.
+pub async fn update_category(ctx: &Context, id: Uuid, patch: CategoryPatch) -> Result<Category> {
+    let mut tx = ctx.pool.begin().await?;
+    // Serialise tree changes: two concurrent moves could otherwise form a cycle together.
+    sqlx::query("SELECT pg_advisory_xact_lock(727275)")
+        .execute(&mut *tx)
+        .await?;
+    if let Some(Some(parent)) = patch.parent_id {
+        if repo::find_category(&mut *tx, parent).await?.is_none() {
+            return Err(Invalid::new("parent_id", "no such category").into());
+        }
+        if repo::would_cycle(&mut *tx, id, parent).await? {
+            return Err(CatalogError::CategoryCycle);
+        }
+    }
+    let slug = patch
+        .slug
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let category = repo::update_category(&mut *tx, id, &patch)
+        .await
+        .map_err(|e| CatalogError::from_unique(e, &slug, ""))?
+        .ok_or(CatalogError::NotFound)?;
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    Ok(category)
+}
+
+/// Deletes an empty category (no products, no subcategories).
+pub async fn delete_category(ctx: &Context, id: Uuid) -> Result<()> {
+    let mut tx = ctx.pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(727275)")
+        .execute(&mut *tx)
+        .await?;
+    if repo::find_category(&mut *tx, id).await?.is_none() {
+        return Err(CatalogError::NotFound);
+    }
+    if repo::category_in_use(&mut *tx, id).await? {
+        return Err(CatalogError::CategoryInUse);
+    }
+    repo::delete_category(&mut *tx, id).await?;
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    Ok(())
+}

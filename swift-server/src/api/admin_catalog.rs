@@ -1,0 +1,319 @@
+//! `/api/v1/admin/products` and `/api/v1/admin/categories`: staff catalog management.
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use swift_core::catalog::Slug;
+use swift_core::catalog::service;
+use swift_core::catalog::types::{
+    CategoryPatch, NewCategory, NewProduct, ProductPatch, Sku, parse_description, parse_images,
+    parse_name, parse_stock,
+};
+use swift_core::money::Money;
+use swift_core::validation::{Invalid, plain_text};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::auth::NoContent;
+use super::catalog::{CategoryBody, ImageBody, ProductBody};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::problem::ApiResult;
+
+#[derive(Object)]
+pub struct ProductCreate {
+    #[oai(validator(max_length = 200))]
+    pub name: String,
+    #[oai(validator(max_length = 64))]
+    pub sku: String,
+    /// Two decimals, as a string: `"19.99"`.
+    #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))]
+    pub price: String,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub stock: i64,
+    /// Derived from the name (and made unique) when omitted.
+    #[oai(validator(max_length = 120))]
+    pub slug: Option<String>,
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    pub category_id: Option<Uuid>,
+    #[oai(validator(max_items = 20))]
+    pub images: Option<Vec<ImageBody>>,
+    /// Defaults to true.
+    pub is_active: Option<bool>,
+}
+
+/// Every field optional; `category_id: null` removes the category.
+#[derive(Object)]
+pub struct ProductUpdate {
+    #[oai(validator(max_length = 200))]
+    pub name: Option<String>,
+    #[oai(validator(max_length = 64))]
+    pub sku: Option<String>,
+    #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))]
+    pub price: Option<String>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub stock: Option<i64>,
+    #[oai(validator(max_length = 120))]
+    pub slug: Option<String>,
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    pub category_id: MaybeUndefined<Uuid>,
+    #[oai(validator(max_items = 20))]
+    pub images: Option<Vec<ImageBody>>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Object)]
+pub struct CategoryCreate {
+    #[oai(validator(max_length = 200))]
+    pub name: String,
+    #[oai(validator(max_length = 120))]
+    pub slug: Option<String>,
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub position: Option<i32>,
+}
+
+/// Every field optional; `parent_id: null` makes it a top-level category.
+#[derive(Object)]
+pub struct CategoryUpdate {
+    #[oai(validator(max_length = 200))]
+    pub name: Option<String>,
+    #[oai(validator(max_length = 120))]
+    pub slug: Option<String>,
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    pub parent_id: MaybeUndefined<Uuid>,
+    pub position: Option<i32>,
+}
+
+#[derive(Object)]
+pub struct StockAdjustment {
+    /// Units to add (positive) or remove (negative).
+    pub delta: i32,
+    /// Why, for the inventory ledger (e.g. "recount", "damaged").
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub reason: String,
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedProduct {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<ProductBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedCategory {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<CategoryBody>),
+}
+
+fn slug(raw: Option<&str>) -> Result<Option<Slug>, Invalid> {
+    raw.map(|s| Slug::parse("slug", s)).transpose()
+}
+
+fn images(
+    raw: Option<&Vec<ImageBody>>,
+) -> Result<Option<Vec<swift_core::catalog::types::Image>>, Invalid> {
+    raw.map(|list| {
+        parse_images(
+            list.iter()
+                .map(|i| (i.url.clone(), i.alt.clone()))
+                .collect(),
+        )
+    })
+    .transpose()
+}
+
+fn maybe(value: &MaybeUndefined<Uuid>) -> Option<Option<Uuid>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(*v)),
+    }
+}
+
+pub struct AdminCatalogApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
+impl AdminCatalogApi {
+    /// Create a product (staff).
+    #[oai(path = "/products", method = "post", operation_id = "createProduct")]
+    async fn create_product(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<ProductCreate>,
+    ) -> ApiResult<CreatedProduct> {
+        let actor = auth.staff()?;
+        let new = NewProduct {
+            name: parse_name(&body.name)?,
+            sku: Sku::parse(&body.sku)?,
+            price: Money::parse("price", &body.price)?,
+            stock: parse_stock(body.stock)?,
+            slug: slug(body.slug.as_deref())?,
+            description: parse_description(body.description.as_deref().unwrap_or_default())?,
+            category_id: body.category_id,
+            images: images(body.images.as_ref())?.unwrap_or_default(),
+            is_active: body.is_active.unwrap_or(true),
+        };
+        let product = service::create_product(&state, new, actor.id).await?;
+        Ok(CreatedProduct::Created(Json(ProductBody::new(
+            &product,
+            state.config.store_currency.as_str(),
+        ))))
+    }
+
+    /// Change some fields of a product (staff).
+    #[oai(
+        path = "/products/:id",
+        method = "patch",
+        operation_id = "updateProduct"
+    )]
+    async fn update_product(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<ProductUpdate>,
+    ) -> ApiResult<Json<ProductBody>> {
+        let actor = auth.staff()?;
+        let patch = ProductPatch {
+            name: body.name.as_deref().map(parse_name).transpose()?,
+            sku: body.sku.as_deref().map(Sku::parse).transpose()?,
+            price: body
+                .price
+                .as_deref()
+                .map(|p| Money::parse("price", p))
+                .transpose()?,
+            stock: body.stock.map(parse_stock).transpose()?,
+            slug: slug(body.slug.as_deref())?,
+            description: body
+                .description
+                .as_deref()
+                .map(parse_description)
+                .transpose()?,
+            category_id: maybe(&body.category_id),
+            images: images(body.images.as_ref())?,
+            is_active: body.is_active,
+        };
+        let product = service::update_product(&state, id.0, patch, actor.id).await?;
+        Ok(Json(ProductBody::new(
+            &product,
+            state.config.store_currency.as_str(),
+        )))
+    }
+
+    /// Archive a product: it leaves the storefront, orders keep it (staff).
+    #[oai(
+        path = "/products/:id",
+        method = "delete",
+        operation_id = "archiveProduct"
+    )]
+    async fn archive_product(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        auth.staff()?;
+        service::archive_product(&state, id.0).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Add or remove stock, recorded in the inventory ledger; never below zero (staff).
+    #[oai(
+        path = "/products/:id/stock",
+        method = "post",
+        operation_id = "adjustStock"
+    )]
+    async fn adjust_stock(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<StockAdjustment>,
+    ) -> ApiResult<Json<ProductBody>> {
+        let actor = auth.staff()?;
+        let reason = plain_text("reason", &body.reason, 200)?;
+        let product = service::adjust_stock(&state, id.0, body.delta, &reason, actor.id).await?;
+        Ok(Json(ProductBody::new(
+            &product,
+            state.config.store_currency.as_str(),
+        )))
+    }
+
+    /// Create a category (staff).
+    #[oai(path = "/categories", method = "post", operation_id = "createCategory")]
+    async fn create_category(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<CategoryCreate>,
+    ) -> ApiResult<CreatedCategory> {
+        auth.staff()?;
+        let new = NewCategory {
+            name: parse_name(&body.name)?,
+            slug: slug(body.slug.as_deref())?,
+            description: parse_description(body.description.as_deref().unwrap_or_default())?,
+            parent_id: body.parent_id,
+            position: body.position.unwrap_or(0),
+        };
+        Ok(CreatedCategory::Created(Json(
+            service::create_category(&state, new).await?.into(),
+        )))
+    }
+
+    /// Change some fields of a category; a move that would make a cycle is 409 (staff).
+    #[oai(
+        path = "/categories/:id",
+        method = "patch",
+        operation_id = "updateCategory"
+    )]
+    async fn update_category(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<CategoryUpdate>,
+    ) -> ApiResult<Json<CategoryBody>> {
+        auth.staff()?;
+        let patch = CategoryPatch {
+            name: body.name.as_deref().map(parse_name).transpose()?,
+            slug: slug(body.slug.as_deref())?,
+            description: body
+                .description
+                .as_deref()
+                .map(parse_description)
+                .transpose()?,
+            parent_id: maybe(&body.parent_id),
+            position: body.position,
+        };
+        Ok(Json(
+            service::update_category(&state, id.0, patch).await?.into(),
+        ))
+    }
+
+    /// Delete an empty category; one with products or subcategories is 409 (staff).
+    #[oai(
+        path = "/categories/:id",
+        method = "delete",
+        operation_id = "deleteCategory"
+    )]
+    async fn delete_category(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        auth.staff()?;
+        service::delete_category(&state, id.0).await?;
+        Ok(NoContent::Done)
+    }
+}

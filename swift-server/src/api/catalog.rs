@@ -1,0 +1,268 @@
+//! `/api/v1/categories` and `/api/v1/products`: public catalog reads.
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::{Enum, Object, OpenApi};
+use swift_core::catalog::types::Category;
+use swift_core::catalog::{Product, ProductFilter, ProductOrdering, Slug, service};
+use swift_core::money::Money;
+use swift_core::pagination::PageRequest;
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::admin::{default_page, default_page_size};
+use super::caching::{Conditional, conditional};
+use super::money::MoneyString;
+use crate::AppState;
+use crate::problem::ApiResult;
+
+/// A node of the category tree.
+#[derive(Object, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct CategoryBody {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    /// Absent for top-level categories.
+    pub parent_id: Option<Uuid>,
+    pub position: i32,
+}
+
+impl From<Category> for CategoryBody {
+    fn from(c: Category) -> Self {
+        Self {
+            id: c.id,
+            slug: c.slug,
+            name: c.name,
+            description: c.description,
+            parent_id: c.parent_id,
+            position: c.position,
+        }
+    }
+}
+
+/// The category a product belongs to.
+#[derive(Object, Clone)]
+pub struct CategoryRef {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Object, Clone)]
+pub struct ImageBody {
+    pub url: String,
+    pub alt: String,
+}
+
+/// A product (API.md "Product").
+#[derive(Object, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ProductBody {
+    pub id: Uuid,
+    pub slug: String,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price: MoneyString,
+    /// ISO 4217 code of the store currency.
+    pub currency: String,
+    pub stock: i32,
+    pub in_stock: bool,
+    /// Absent when the product has no category.
+    pub category: Option<CategoryRef>,
+    pub images: Vec<ImageBody>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ProductBody {
+    pub fn new(p: &Product, currency: &str) -> Self {
+        Self {
+            id: p.id,
+            slug: p.slug.clone(),
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            price: MoneyString(p.price()),
+            currency: currency.to_owned(),
+            stock: p.stock,
+            in_stock: p.stock > 0,
+            category: match (&p.category_id, &p.category_slug, &p.category_name) {
+                (Some(id), Some(slug), Some(name)) => Some(CategoryRef {
+                    id: *id,
+                    slug: slug.clone(),
+                    name: name.clone(),
+                }),
+                _ => None,
+            },
+            images: p
+                .images
+                .iter()
+                .map(|i| ImageBody {
+                    url: i.url.clone(),
+                    alt: i.alt.clone(),
+                })
+                .collect(),
+            is_active: p.is_active,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// A page of products.
+#[derive(Object)]
+pub struct ProductPage {
+    pub items: Vec<ProductBody>,
+    pub total: i64,
+    pub page: u32,
+    pub page_size: u32,
+    pub pages: u32,
+}
+
+/// Sort orders; `-` means descending.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum Ordering {
+    #[oai(rename = "price")]
+    Price,
+    #[oai(rename = "-price")]
+    PriceDesc,
+    #[oai(rename = "name")]
+    Name,
+    #[oai(rename = "-name")]
+    NameDesc,
+    #[oai(rename = "created_at")]
+    CreatedAt,
+    #[oai(rename = "-created_at")]
+    CreatedAtDesc,
+    #[oai(rename = "relevance")]
+    Relevance,
+}
+
+impl From<Ordering> for ProductOrdering {
+    fn from(o: Ordering) -> Self {
+        match o {
+            Ordering::Price => Self::PriceAsc,
+            Ordering::PriceDesc => Self::PriceDesc,
+            Ordering::Name => Self::NameAsc,
+            Ordering::NameDesc => Self::NameDesc,
+            Ordering::CreatedAt => Self::CreatedAsc,
+            Ordering::CreatedAtDesc => Self::CreatedDesc,
+            Ordering::Relevance => Self::Relevance,
+        }
+    }
+}
+
+fn money_param(
+    field: &'static str,
+    raw: Option<String>,
+) -> Result<Option<Money>, swift_core::validation::Invalid> {
+    raw.map(|v| Money::parse(field, &v)).transpose()
+}
+
+pub struct CatalogApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Catalog")]
+impl CatalogApi {
+    /// All categories, ordered by position then name.
+    #[oai(path = "/categories", method = "get", operation_id = "listCategories")]
+    async fn list_categories(
+        &self,
+        state: Data<&AppState>,
+    ) -> ApiResult<poem_openapi::payload::Json<Vec<CategoryBody>>> {
+        let categories = service::list_categories(&state).await?;
+        Ok(poem_openapi::payload::Json(
+            categories.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// One category by slug.
+    #[oai(
+        path = "/categories/:slug",
+        method = "get",
+        operation_id = "getCategory"
+    )]
+    async fn get_category(
+        &self,
+        state: Data<&AppState>,
+        slug: Path<String>,
+    ) -> ApiResult<poem_openapi::payload::Json<CategoryBody>> {
+        Ok(poem_openapi::payload::Json(
+            service::get_category(&state, &slug.0).await?.into(),
+        ))
+    }
+
+    /// Active products: filter, search, sort, paginate. Supports `If-None-Match`.
+    #[oai(path = "/products", method = "get", operation_id = "listProducts")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_products(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        /// Category slug; products of its subcategories are included.
+        category: Query<Option<String>>,
+        /// Full-text search over name, sku and description (an exact sku ranks first).
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))] min_price: Query<Option<String>>,
+        #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))] max_price: Query<Option<String>>,
+        in_stock: Query<Option<bool>>,
+        /// Default `-created_at`, or `relevance` when `q` is given.
+        ordering: Query<Option<Ordering>>,
+        #[oai(default = "default_page")] page: Query<u32>,
+        #[oai(default = "default_page_size")] page_size: Query<u32>,
+    ) -> ApiResult<Conditional<ProductPage>> {
+        let page = PageRequest::new(page.0, page_size.0)?;
+        let filter = ProductFilter {
+            category: category
+                .0
+                .map(|c| Slug::parse("category", &c))
+                .transpose()?,
+            q: ProductFilter::parse_query(q.0.as_deref())?,
+            min_price: money_param("min_price", min_price.0)?,
+            max_price: money_param("max_price", max_price.0)?,
+            in_stock: in_stock.0,
+        };
+        let ordering = match ordering.0 {
+            Some(o) => o.into(),
+            None if filter.q.is_some() => ProductOrdering::Relevance,
+            None => ProductOrdering::CreatedDesc,
+        };
+        let result = service::list_products(&state, &filter, ordering, page).await?;
+        let currency = state.config.store_currency.as_str();
+        let body = ProductPage {
+            items: result
+                .items
+                .iter()
+                .map(|p| ProductBody::new(p, currency))
+                .collect(),
+            total: result.total,
+            page: result.page,
+            page_size: result.page_size,
+            pages: result.pages,
+        };
+        Ok(conditional(req, &body))
+    }
+
+    /// One active product by id or slug. Supports `If-None-Match`.
+    #[oai(
+        path = "/products/:id_or_slug",
+        method = "get",
+        operation_id = "getProduct"
+    )]
+    async fn get_product(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        id_or_slug: Path<String>,
+    ) -> ApiResult<Conditional<ProductBody>> {
+        let product = service::get_active_product(&state, &id_or_slug.0).await?;
+        let body = ProductBody::new(&product, state.config.store_currency.as_str());
+        Ok(conditional(req, &body))
+    }
+}

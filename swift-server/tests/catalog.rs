@@ -1,0 +1,775 @@
+//! The catalog over HTTP: categories, products, search, filters, caching headers, staff.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestApp, assert_problem};
+use poem::Route;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Shop {
+    app: TestApp,
+    staff: String,
+}
+
+impl Shop {
+    async fn new() -> Self {
+        let app = TestApp::spawn().await;
+        let staff = app.staff_token("staff@shop.example").await;
+        Self { app, staff }
+    }
+
+    async fn category(&self, name: &str, parent: Option<&str>, position: i32) -> Value {
+        let resp = self
+            .app
+            .post(
+                "/api/v1/admin/categories",
+                Some(&self.staff),
+                json!({"name": name, "parent_id": parent, "position": position}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201, "create category {name}");
+        resp.json().await.unwrap()
+    }
+
+    async fn product(&self, body: Value) -> Value {
+        let resp = self
+            .app
+            .post("/api/v1/admin/products", Some(&self.staff), body.clone())
+            .await;
+        assert_eq!(resp.status(), 201, "create product {body}");
+        resp.json().await.unwrap()
+    }
+
+    async fn list(&self, query: &str) -> Value {
+        let resp = self
+            .app
+            .get(&format!("/api/v1/products{query}"), None)
+            .await;
+        assert_eq!(resp.status(), 200, "{query}");
+        resp.json().await.unwrap()
+    }
+
+    async fn skus(&self, query: &str) -> Vec<String> {
+        self.list(query).await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["sku"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn product(name: &str, sku: &str, price: &str, stock: i64, category: Option<&Value>) -> Value {
+    json!({"name": name, "sku": sku, "price": price, "stock": stock, "category_id": category.map(|c| c["id"].clone())})
+}
+
+#[tokio::test]
+async fn categories_form_a_tree_without_cycles() {
+    let shop = Shop::new().await;
+    let coffee = shop.category("Coffee", None, 2).await;
+    let tea = shop.category("Tea", None, 1).await;
+    let beans = shop
+        .category("Coffee Beans", coffee["id"].as_str(), 0)
+        .await;
+    assert_eq!(beans["slug"], "coffee-beans");
+    assert_eq!(beans["parent_id"], coffee["id"]);
+
+    let list: Vec<Value> = shop
+        .app
+        .get("/api/v1/categories", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["Coffee Beans", "Tea", "Coffee"],
+        "by position, then name"
+    );
+    let got: Value = shop
+        .app
+        .get("/api/v1/categories/tea", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["id"], tea["id"]);
+    assert_problem(
+        shop.app.get("/api/v1/categories/nope", None).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Cycles: itself, or one of its descendants, as parent.
+    let path = format!(
+        "/api/v1/admin/categories/{}",
+        coffee["id"].as_str().unwrap()
+    );
+    let resp = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"parent_id": coffee["id"]}),
+        )
+        .await;
+    assert_problem(resp, 409, "category_cycle").await;
+    let resp = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"parent_id": beans["id"]}),
+        )
+        .await;
+    assert_problem(resp, 409, "category_cycle").await;
+    // A legal move, then back to the top level with null.
+    let resp = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"parent_id": tea["id"]}),
+        )
+        .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["parent_id"], tea["id"]);
+    let resp = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"parent_id": null, "name": "Coffee & More"}),
+        )
+        .await;
+    let moved: Value = resp.json().await.unwrap();
+    assert!(moved.get("parent_id").is_none(), "{moved}");
+    assert_eq!(moved["name"], "Coffee & More");
+
+    // Deleting: refused while it has children or products.
+    let resp = shop
+        .app
+        .request(Method::DELETE, &path)
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 409, "category_in_use").await;
+    shop.product(product("Espresso", "ESP-1", "9.50", 3, Some(&beans)))
+        .await;
+    let beans_path = format!("/api/v1/admin/categories/{}", beans["id"].as_str().unwrap());
+    let resp = shop
+        .app
+        .request(Method::DELETE, &beans_path)
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 409, "category_in_use").await;
+    let tea_path = format!("/api/v1/admin/categories/{}", tea["id"].as_str().unwrap());
+    let resp = shop
+        .app
+        .request(Method::DELETE, &tea_path)
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_problem(
+        shop.app.get("/api/v1/categories/tea", None).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn products_get_unique_slugs_skus_and_exact_prices() {
+    let shop = Shop::new().await;
+    let a = shop
+        .product(product("Café Crème", "CC-1", "12.50", 5, None))
+        .await;
+    assert_eq!(a["slug"], "cafe-creme");
+    assert_eq!(a["price"], "12.50");
+    assert_eq!(a["currency"], "USD");
+    assert_eq!(a["in_stock"], true);
+    assert_eq!(a["is_active"], true);
+    assert!(a.get("category").is_none());
+    let b = shop
+        .product(product("Café Crème", "CC-2", "100.00", 0, None))
+        .await;
+    assert_eq!(b["slug"], "cafe-creme-2");
+    assert_eq!(b["price"], "100.00");
+    assert_eq!(b["in_stock"], false);
+
+    let dup_sku = shop
+        .app
+        .post(
+            "/api/v1/admin/products",
+            Some(&shop.staff),
+            product("Other", "CC-1", "1.00", 1, None),
+        )
+        .await;
+    assert_problem(dup_sku, 409, "sku_taken").await;
+    let mut explicit = product("Other", "CC-3", "1.00", 1, None);
+    explicit["slug"] = json!("cafe-creme");
+    assert_problem(
+        shop.app
+            .post("/api/v1/admin/products", Some(&shop.staff), explicit)
+            .await,
+        409,
+        "slug_taken",
+    )
+    .await;
+
+    for (price, why) in [
+        (json!(12.5), "a number"),
+        (json!("12.5"), "one decimal"),
+        (json!("-1.00"), "negative"),
+    ] {
+        let mut body = product("Bad", "BAD-1", "1.00", 1, None);
+        body["price"] = price;
+        let resp = shop
+            .app
+            .post("/api/v1/admin/products", Some(&shop.staff), body)
+            .await;
+        let problem = assert_problem(resp, 400, "validation_error").await;
+        assert_eq!(problem["errors"][0]["field"], "price", "{why}");
+    }
+    let mut body = product("Bad", "BAD-1", "1.00", -1, None);
+    assert_problem(
+        shop.app
+            .post("/api/v1/admin/products", Some(&shop.staff), body.clone())
+            .await,
+        400,
+        "validation_error",
+    )
+    .await;
+    body["stock"] = json!(1);
+    body["images"] = json!([{"url": "javascript:alert(1)", "alt": "x"}]);
+    assert_problem(
+        shop.app
+            .post("/api/v1/admin/products", Some(&shop.staff), body)
+            .await,
+        400,
+        "validation_error",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn products_are_found_by_id_or_slug_while_active() {
+    let shop = Shop::new().await;
+    let p = shop
+        .product(product("Green Tea", "GT-1", "4.00", 2, None))
+        .await;
+    let id = p["id"].as_str().unwrap();
+    for key in [id, "green-tea"] {
+        let got: Value = shop
+            .app
+            .get(&format!("/api/v1/products/{key}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(got["id"], p["id"]);
+    }
+    let resp = shop
+        .app
+        .request(Method::DELETE, &format!("/api/v1/admin/products/{id}"))
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_problem(
+        shop.app.get(&format!("/api/v1/products/{id}"), None).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(shop.list("").await["total"], 0);
+    let archived: bool = sqlx::query_scalar("SELECT NOT is_active FROM products")
+        .fetch_one(&shop.app.db.pool)
+        .await
+        .unwrap();
+    assert!(archived, "archived, not deleted");
+}
+
+#[tokio::test]
+async fn listing_filters_orders_and_paginates() {
+    let shop = Shop::new().await;
+    let drinks = shop.category("Drinks", None, 0).await;
+    let hot = shop.category("Hot Drinks", drinks["id"].as_str(), 0).await;
+    let food = shop.category("Food", None, 0).await;
+    shop.product(product("Assam Tea", "P-1", "3.00", 10, Some(&hot)))
+        .await;
+    shop.product(product("Cola", "P-2", "1.50", 0, Some(&drinks)))
+        .await;
+    shop.product(product("Bagel", "P-3", "2.25", 4, Some(&food)))
+        .await;
+    shop.product(product("Decaf Coffee", "P-4", "7.80", 1, Some(&hot)))
+        .await;
+    let hidden = shop
+        .product(product("Hidden", "P-5", "5.00", 1, Some(&hot)))
+        .await;
+    let path = format!("/api/v1/admin/products/{}", hidden["id"].as_str().unwrap());
+    shop.app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"is_active": false}),
+        )
+        .await;
+
+    assert_eq!(
+        shop.skus("").await,
+        ["P-4", "P-3", "P-2", "P-1"],
+        "newest first by default"
+    );
+    assert_eq!(
+        shop.skus("?category=drinks&ordering=price").await,
+        ["P-2", "P-1", "P-4"],
+        "descendants included"
+    );
+    assert_eq!(
+        shop.skus("?category=hot-drinks&ordering=-price").await,
+        ["P-4", "P-1"]
+    );
+    assert!(shop.skus("?category=no-such-category").await.is_empty());
+    assert_eq!(
+        shop.skus("?min_price=2.25&max_price=3.00&ordering=price")
+            .await,
+        ["P-3", "P-1"]
+    );
+    assert_eq!(shop.skus("?in_stock=false").await, ["P-2"]);
+    assert_eq!(
+        shop.skus("?in_stock=true&ordering=name").await,
+        ["P-1", "P-3", "P-4"]
+    );
+    assert_eq!(
+        shop.skus("?ordering=-name").await,
+        ["P-4", "P-2", "P-3", "P-1"]
+    );
+    assert_eq!(
+        shop.skus("?ordering=created_at").await,
+        ["P-1", "P-2", "P-3", "P-4"]
+    );
+
+    let page = shop.list("?page=2&page_size=3").await;
+    assert_eq!(
+        (
+            page["total"].as_i64(),
+            page["pages"].as_i64(),
+            page["page"].as_i64()
+        ),
+        (Some(4), Some(2), Some(2))
+    );
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let past = shop.list("?page=9&page_size=3").await;
+    assert_eq!(past["items"].as_array().unwrap().len(), 0);
+    assert_eq!(past["total"], 4);
+    for bad in [
+        "?page_size=0",
+        "?page_size=101",
+        "?page=0",
+        "?min_price=2",
+        "?ordering=price_up",
+        "?in_stock=maybe",
+        "?category=Bad%20Slug",
+    ] {
+        assert_problem(
+            shop.app.get(&format!("/api/v1/products{bad}"), None).await,
+            400,
+            "validation_error",
+        )
+        .await;
+    }
+    let long = "x".repeat(201);
+    assert_problem(
+        shop.app
+            .get(&format!("/api/v1/products?q={long}"), None)
+            .await,
+        400,
+        "validation_error",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn search_ranks_an_exact_sku_first() {
+    let shop = Shop::new().await;
+    shop.product(json!({"name": "Ceramic Mug", "sku": "MUG-100", "price": "8.00", "stock": 5, "description": "A mug for tea. Pairs with MUG-200 saucer."})).await;
+    shop.product(json!({"name": "Tea Mug Deluxe", "sku": "MUG-200", "price": "12.00", "stock": 5, "description": "The mug of mugs, mug mug mug."})).await;
+    shop.product(json!({"name": "Kettle", "sku": "KET-1", "price": "30.00", "stock": 5, "description": "Boils water"})).await;
+    assert_eq!(
+        shop.skus("?q=MUG-200").await.first().map(String::as_str),
+        Some("MUG-200")
+    );
+    assert_eq!(
+        shop.skus("?q=mug-100").await.first().map(String::as_str),
+        Some("MUG-100")
+    );
+    let mugs = shop.skus("?q=mug").await;
+    assert_eq!(mugs.len(), 2);
+    assert_eq!(mugs[0], "MUG-200", "more and heavier matches rank higher");
+    assert_eq!(
+        shop.skus("?q=boils").await,
+        ["KET-1"],
+        "description is searched (stemmed)"
+    );
+    assert_eq!(
+        shop.skus("?q=mug%20-deluxe").await,
+        ["MUG-100"],
+        "web search syntax"
+    );
+    assert_eq!(
+        shop.skus("?q=mug&ordering=-price").await,
+        ["MUG-200", "MUG-100"]
+    );
+    assert!(shop.skus("?q=nothing-matches-this").await.is_empty());
+}
+
+#[tokio::test]
+async fn etags_answer_304_and_change_with_the_data() {
+    let shop = Shop::new().await;
+    let p = shop
+        .product(product("Oolong", "OO-1", "6.00", 3, None))
+        .await;
+    let path = format!("/api/v1/products/{}", p["id"].as_str().unwrap());
+    for url in [
+        path.as_str(),
+        "/api/v1/products",
+        "/api/v1/products?q=oolong",
+    ] {
+        let resp = shop.app.get(url, None).await;
+        assert!(
+            resp.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("public")
+        );
+        let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+        let again = shop
+            .app
+            .request(Method::GET, url)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{url}");
+        assert_eq!(again.headers()["etag"], etag.as_str());
+        assert!(again.bytes().await.unwrap().is_empty());
+        let other = shop
+            .app
+            .request(Method::GET, url)
+            .header("if-none-match", "\"stale\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 200);
+    }
+    let before = shop.app.get("/api/v1/products", None).await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let admin_path = format!("/api/v1/admin/products/{}", p["id"].as_str().unwrap());
+    let resp = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &admin_path,
+            Some(&shop.staff),
+            json!({"price": "6.50"}),
+        )
+        .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["price"], "6.50");
+    let resp = shop
+        .app
+        .request(Method::GET, "/api/v1/products")
+        .header("if-none-match", &before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "the list changed, so the old tag no longer matches"
+    );
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["items"][0]["price"],
+        "6.50"
+    );
+}
+
+#[tokio::test]
+async fn stock_moves_are_recorded_and_never_go_below_zero() {
+    let shop = Shop::new().await;
+    let p = shop
+        .product(product("Matcha", "MA-1", "15.00", 5, None))
+        .await;
+    let path = format!("/api/v1/admin/products/{}/stock", p["id"].as_str().unwrap());
+    let resp = shop
+        .app
+        .post(
+            &path,
+            Some(&shop.staff),
+            json!({"delta": -3, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["stock"], 2);
+    let resp = shop
+        .app
+        .post(
+            &path,
+            Some(&shop.staff),
+            json!({"delta": -3, "reason": "sold offline"}),
+        )
+        .await;
+    assert_problem(resp, 409, "insufficient_stock").await;
+    let resp = shop
+        .app
+        .post(
+            &path,
+            Some(&shop.staff),
+            json!({"delta": 10, "reason": "delivery"}),
+        )
+        .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["stock"], 12);
+    assert_problem(
+        shop.app
+            .post(&path, Some(&shop.staff), json!({"delta": 0, "reason": "x"}))
+            .await,
+        400,
+        "validation_error",
+    )
+    .await;
+    assert_problem(
+        shop.app
+            .post(&path, Some(&shop.staff), json!({"delta": 1, "reason": ""}))
+            .await,
+        400,
+        "validation_error",
+    )
+    .await;
+    let missing = format!("/api/v1/admin/products/{}/stock", uuid::Uuid::new_v4());
+    assert_problem(
+        shop.app
+            .post(
+                &missing,
+                Some(&shop.staff),
+                json!({"delta": 1, "reason": "x"}),
+            )
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    // Setting stock through PATCH is a movement too.
+    let admin_path = format!("/api/v1/admin/products/{}", p["id"].as_str().unwrap());
+    shop.app
+        .send_json(
+            Method::PATCH,
+            &admin_path,
+            Some(&shop.staff),
+            json!({"stock": 7}),
+        )
+        .await;
+    let ledger: Vec<(i32, i32, String)> =
+        sqlx::query_as("SELECT delta, stock_after, reason FROM inventory_movements ORDER BY id")
+            .fetch_all(&shop.app.db.pool)
+            .await
+            .unwrap();
+    let expected = vec![
+        (5, 5, "initial stock".to_owned()),
+        (-3, 2, "damaged".to_owned()),
+        (10, 12, "delivery".to_owned()),
+        (-5, 7, "set by staff".to_owned()),
+    ];
+    assert_eq!(ledger, expected);
+    let sum: i64 = sqlx::query_scalar("SELECT sum(delta) FROM inventory_movements")
+        .fetch_one(&shop.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sum, 7, "the ledger adds up to the stock");
+}
+
+#[tokio::test]
+async fn partial_updates_change_only_what_is_sent() {
+    let shop = Shop::new().await;
+    let cat = shop.category("Snacks", None, 0).await;
+    let p = shop.product(json!({"name": "Pretzel", "sku": "PR-1", "price": "2.00", "stock": 4, "category_id": cat["id"], "description": "Salty", "images": [{"url": "https://cdn.example/p.jpg", "alt": "A pretzel"}]})).await;
+    assert_eq!(p["category"]["slug"], "snacks");
+    assert_eq!(p["images"][0]["alt"], "A pretzel");
+    let path = format!("/api/v1/admin/products/{}", p["id"].as_str().unwrap());
+    let updated: Value = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"name": "Big Pretzel"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(updated["name"], "Big Pretzel");
+    assert_eq!(updated["price"], "2.00");
+    assert_eq!(updated["description"], "Salty");
+    assert_eq!(updated["slug"], "pretzel", "slugs stay stable unless set");
+    let updated: Value = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"category_id": null}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(updated.get("category").is_none());
+    let resp = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&shop.staff),
+            json!({"category_id": uuid::Uuid::new_v4()}),
+        )
+        .await;
+    assert_problem(resp, 400, "validation_error").await;
+    let resp = shop
+        .app
+        .send_json(
+            Method::PATCH,
+            &format!("/api/v1/admin/products/{}", uuid::Uuid::new_v4()),
+            Some(&shop.staff),
+            json!({"name": "x"}),
+        )
+        .await;
+    assert_problem(resp, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn catalog_administration_is_staff_only() {
+    let shop = Shop::new().await;
+    let customer = shop.app.access_token("shopper@example.com").await;
+    let id = uuid::Uuid::new_v4();
+    let attempts = [
+        (
+            Method::POST,
+            "/api/v1/admin/products".to_owned(),
+            product("X", "X-1", "1.00", 1, None),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/admin/products/{id}"),
+            json!({"name": "x"}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/admin/products/{id}"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/products/{id}/stock"),
+            json!({"delta": 1, "reason": "x"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/categories".to_owned(),
+            json!({"name": "x"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/admin/categories/{id}"),
+            json!({"name": "x"}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/admin/categories/{id}"),
+            json!({}),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let resp = shop
+            .app
+            .send_json(method.clone(), &path, Some(&customer), body.clone())
+            .await;
+        assert_problem(resp, 403, "permission_denied").await;
+        let resp = shop.app.send_json(method, &path, None, body).await;
+        assert_problem(resp, 401, "not_authenticated").await;
+    }
+    assert_eq!(shop.list("").await["total"], 0);
+}
+
+#[tokio::test]
+async fn another_instances_writes_invalidate_cached_listings() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_on(Arc::clone(&a.db), &[], Route::new()).await;
+    let staff = b.staff_token("staff@shop.example").await;
+    let created: Value = b
+        .post(
+            "/api/v1/admin/products",
+            Some(&staff),
+            product("Chai", "CH-1", "3.00", 1, None),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if a.ctx.catalog_cache.is_listening() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(a.ctx.catalog_cache.is_listening());
+    // Warm A's cache, then change the price behind the triggers' back: A keeps serving
+    // its cached page, which shows the cache is really in use.
+    let list: Value = a.get("/api/v1/products", None).await.json().await.unwrap();
+    assert_eq!(list["items"][0]["price"], "3.00");
+    let mut tx = a.db.pool.begin().await.unwrap();
+    sqlx::query("ALTER TABLE products DISABLE TRIGGER products_changed")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE products SET price = 3.25")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE products ENABLE TRIGGER products_changed")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let list: Value = a.get("/api/v1/products", None).await.json().await.unwrap();
+    assert_eq!(list["items"][0]["price"], "3.00", "served from A's cache");
+    // A write through instance B notifies every instance.
+    let path = format!("/api/v1/admin/products/{}", created["id"].as_str().unwrap());
+    b.send_json(Method::PATCH, &path, Some(&staff), json!({"price": "3.50"}))
+        .await;
+    let mut price = Value::Null;
+    for _ in 0..50 {
+        let list: Value = a.get("/api/v1/products", None).await.json().await.unwrap();
+        price = list["items"][0]["price"].clone();
+        if price == "3.50" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(price, "3.50", "instance A saw B's change");
+}
