@@ -8,7 +8,9 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use swift_core::accounts::repository::UserFilter;
 use swift_core::accounts::{AccountsError, Email, NewPassword, User, service};
+use swift_core::catalog::transfer;
 use swift_core::pagination::PageRequest;
+use swift_core::seed::SeedSpec;
 use swift_core::{Config, Context, db};
 use uuid::Uuid;
 
@@ -33,6 +35,32 @@ enum Command {
     /// Delete expired sessions, tokens and rate-limit windows now (the server also does
     /// this every 15 minutes).
     Prune,
+    /// Fill the database with a deterministic demo shop; a second run adds nothing.
+    Seed {
+        #[arg(long, default_value_t = 1000)]
+        products: u64,
+        #[arg(long, default_value_t = 40)]
+        categories: u32,
+        #[arg(long, default_value_t = 5)]
+        users: u32,
+        /// Same seed, same shop.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Parallel COPY streams.
+        #[arg(long, default_value_t = 2)]
+        jobs: u32,
+    },
+    /// Product CSV import and export (layout: see `catalog export` output or README).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Upsert products by sku from a CSV file, all or nothing.
+    Import { file: std::path::PathBuf },
+    /// Write every product as CSV, to a file or standard output.
+    Export { file: Option<std::path::PathBuf> },
 }
 
 #[derive(Subcommand)]
@@ -152,6 +180,56 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Migrate(m) => migrate(&ctx, m).await,
         Command::User(u) => user(&ctx, u).await,
+        Command::Seed {
+            products,
+            categories,
+            users,
+            seed,
+            jobs,
+        } => {
+            run_seed(
+                &ctx,
+                SeedSpec {
+                    products,
+                    categories,
+                    users,
+                    seed,
+                    jobs,
+                },
+            )
+            .await
+        }
+        Command::Catalog(CatalogCommand::Import { file }) => {
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            match transfer::import(&ctx, input).await {
+                Ok(report) => {
+                    println!(
+                        "imported {}: {} created, {} updated",
+                        file.display(),
+                        report.created,
+                        report.updated
+                    );
+                    Ok(())
+                }
+                Err(e @ transfer::TransferError::Row { .. }) => {
+                    Err(BadInput(format!("{}: {e}; nothing was imported", file.display())).into())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Catalog(CatalogCommand::Export { file }) => {
+            let count = match &file {
+                Some(path) => {
+                    let out = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    transfer::export(&ctx, std::io::BufWriter::new(out)).await?
+                }
+                None => transfer::export(&ctx, std::io::stdout().lock()).await?,
+            };
+            eprintln!("exported {count} product(s)");
+            Ok(())
+        }
         Command::Prune => {
             let p = swift_core::maintenance::prune(&ctx.pool).await?;
             println!(
@@ -161,6 +239,48 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn run_seed(ctx: &Context, spec: SeedSpec) -> anyhow::Result<()> {
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let bar = indicatif::ProgressBar::new(spec.products);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} products [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
+        )
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.load(std::sync::atomic::Ordering::Relaxed));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let result = swift_core::seed::seed(ctx, spec, progress.clone()).await;
+    ticker.abort();
+    bar.set_position(progress.load(std::sync::atomic::Ordering::Relaxed));
+    bar.finish();
+    let report = result?;
+    println!(
+        "seeded in {:.1} s: {} categories, {} products, {} users created (existing ones kept)",
+        started.elapsed().as_secs_f64(),
+        report.categories_created,
+        report.products_created,
+        report.users_created
+    );
+    println!(
+        "staff:     {}  password: {}",
+        report.staff_email, report.staff_password
+    );
+    for email in &report.customer_emails {
+        println!("customer:  {email}  password: {}", report.customer_password);
+    }
+    Ok(())
 }
 
 async fn migrate(ctx: &Context, command: MigrateCommand) -> anyhow::Result<()> {

@@ -280,3 +280,193 @@ async fn user_commands_manage_accounts() {
         .unwrap();
     assert_eq!(left, 1);
 }
+
+fn seeded_state(
+    db: &TestDb,
+) -> impl std::future::Future<Output = Vec<(String, String, String, i32, String)>> + '_ {
+    async move {
+        sqlx::query_as(
+            "SELECT p.sku, p.name, p.price::text, p.stock, coalesce(c.slug, '') \
+             FROM products p LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn seed_is_deterministic_and_idempotent() {
+    let (a, b, c) = (
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    );
+    let args = [
+        "seed",
+        "--products",
+        "300",
+        "--categories",
+        "12",
+        "--users",
+        "2",
+        "--seed",
+        "7",
+    ];
+    let out = cli(&a, &args, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("12 categories, 300 products, 3 users created"),
+        "{text}"
+    );
+    assert!(
+        text.contains("staff:     staff@swift.example  password: "),
+        "{text}"
+    );
+    assert!(cli(&b, &args, None).status.success());
+    let first = seeded_state(&a).await;
+    assert_eq!(first.len(), 300);
+    assert_eq!(first, seeded_state(&b).await, "same seed, same shop");
+
+    // A second run adds nothing.
+    let again = stdout(&cli(&a, &args, None));
+    assert!(
+        again.contains("0 categories, 0 products, 0 users created"),
+        "{again}"
+    );
+    assert_eq!(seeded_state(&a).await, first);
+
+    // Another seed gives another shop.
+    let other = [
+        "seed",
+        "--products",
+        "300",
+        "--categories",
+        "12",
+        "--users",
+        "2",
+        "--seed",
+        "8",
+    ];
+    assert!(cli(&c, &other, None).status.success());
+    assert_ne!(seeded_state(&c).await, first);
+
+    // The categories nest, and the staff login works with the printed password.
+    let nested: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM categories WHERE parent_id IS NOT NULL")
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+    assert!(nested > 0);
+    let password = text
+        .lines()
+        .find(|l| l.starts_with("staff:"))
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap();
+    let hash: String = sqlx::query_scalar(
+        "SELECT password_hash FROM users WHERE email = 'staff@swift.example' AND is_staff",
+    )
+    .fetch_one(&a.pool)
+    .await
+    .unwrap();
+    assert!(swift_core::accounts::password::verify(password, &hash));
+}
+
+const HEADER: &str = "sku,name,slug,description,price,stock,category,is_active,images\n";
+
+#[tokio::test]
+async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
+    let db = TestDb::new().await;
+    sqlx::query("INSERT INTO categories (id, slug, name) VALUES (gen_random_uuid(), 'tea', 'Tea')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("swift-csv-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        path.display().to_string()
+    };
+
+    // Line 3 has a bad price: nothing is written, and the error names the line.
+    let bad = file(
+        "bad.csv",
+        &format!(
+            "{HEADER}T-1,Green Tea,,Fresh,4.50,10,tea,true,\nT-2,Black Tea,,Strong,4.5,3,tea,true,\nT-3,White Tea,,Rare,9.00,1,,true,\n"
+        ),
+    );
+    let out = cli(&db, &["catalog", "import", &bad], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("line 3") && stderr(&out).contains("price"),
+        "{}",
+        stderr(&out)
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    // An unknown category on the last line: caught while writing, still nothing written.
+    let bad = file(
+        "bad2.csv",
+        &format!(
+            "{HEADER}T-1,Green Tea,,Fresh,4.50,10,tea,true,\nT-2,Black Tea,,Strong,4.50,3,coffee,true,\n"
+        ),
+    );
+    let out = cli(&db, &["catalog", "import", &bad], None);
+    assert!(
+        stderr(&out).contains("line 3") && stderr(&out).contains("coffee"),
+        "{}",
+        stderr(&out)
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+
+    let good = file(
+        "good.csv",
+        &format!(
+            "{HEADER}T-1,Green Tea,,\"Fresh, grassy\nand light\",4.50,10,tea,true,\"[{{\"\"url\"\": \"\"https://cdn.example/t1.jpg\"\", \"\"alt\"\": \"\"Green\"\"}}]\"\nT-2,Black Tea,black-tea,Strong,4.50,3,tea,false,\n"
+        ),
+    );
+    let out = cli(&db, &["catalog", "import", &good], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 created, 0 updated"));
+    let exported = dir.join("export.csv").display().to_string();
+    assert!(
+        cli(&db, &["catalog", "export", &exported], None)
+            .status
+            .success()
+    );
+    let first = std::fs::read_to_string(&exported).unwrap();
+    assert!(first.starts_with(HEADER));
+    // Importing the export changes nothing (round trip), and updates by sku.
+    let out = cli(&db, &["catalog", "import", &exported], None);
+    assert!(
+        stdout(&out).contains("0 created, 2 updated"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        cli(&db, &["catalog", "export", &exported], None)
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read_to_string(&exported).unwrap(), first);
+    // Stock set by import is in the ledger.
+    let ledger: i64 = sqlx::query_scalar(
+        "SELECT sum(delta) FROM inventory_movements WHERE reason = 'csv import'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger, 13);
+    std::fs::remove_dir_all(dir).ok();
+}

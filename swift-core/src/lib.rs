@@ -13,6 +13,7 @@ pub mod money;
 pub mod oauth;
 pub mod pagination;
 pub mod ratelimit;
+pub mod seed;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod validation;

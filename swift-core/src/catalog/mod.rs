@@ -4,6 +4,7 @@ pub mod cache;
 pub mod error;
 pub mod repository;
 pub mod service;
+pub mod transfer;
 pub mod types;
 
 pub use error::CatalogError;
