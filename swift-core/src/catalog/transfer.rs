@@ -248,15 +248,28 @@ pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, Tra
     Ok(report)
 }
 
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    sku: String,
+    name: String,
+    slug: String,
+    description: String,
+    price: rust_decimal::Decimal,
+    stock: i32,
+    category: Option<String>,
+    is_active: bool,
+    images: sqlx::types::Json<Vec<Image>>,
+}
+
 /// Writes every product (archived ones too), ordered by sku, in the import layout.
 pub async fn export(ctx: &Context, output: impl Write) -> Result<u64, TransferError> {
-    let rows: Vec<(String, String, String, String, rust_decimal::Decimal, i32, Option<String>, bool, sqlx::types::Json<Vec<Image>>)> =
-        sqlx::query_as(
-            "SELECT p.sku, p.name, p.slug, p.description, p.price, p.stock, c.slug, p.is_active, p.images \
-             FROM products p LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
-        )
-        .fetch_all(&ctx.pool)
-        .await?;
+    let rows: Vec<ExportRow> = sqlx::query_as(
+        "SELECT p.sku, p.name, p.slug, p.description, p.price, p.stock, c.slug AS category, \
+                p.is_active, p.images \
+         FROM products p LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
+    )
+    .fetch_all(&ctx.pool)
+    .await?;
     let mut writer = csv::Writer::from_writer(output);
     writer.write_record(COLUMNS)?;
     for (sku, name, slug, description, price, stock, category, active, images) in &rows {
