@@ -272,21 +272,21 @@ pub async fn export(ctx: &Context, output: impl Write) -> Result<u64, TransferEr
     .await?;
     let mut writer = csv::Writer::from_writer(output);
     writer.write_record(COLUMNS)?;
-    for (sku, name, slug, description, price, stock, category, active, images) in &rows {
-        let images = if images.is_empty() {
+    for r in &rows {
+        let images = if r.images.is_empty() {
             String::new()
         } else {
-            serde_json::to_string(&images.0).unwrap_or_default()
+            serde_json::to_string(&r.images.0).unwrap_or_default()
         };
         writer.write_record([
-            sku.as_str(),
-            name,
-            slug,
-            description,
-            &Money::from_decimal(*price).to_string(),
-            &stock.to_string(),
-            category.as_deref().unwrap_or_default(),
-            if *active { "true" } else { "false" },
+            r.sku.as_str(),
+            &r.name,
+            &r.slug,
+            &r.description,
+            &Money::from_decimal(r.price).to_string(),
+            &r.stock.to_string(),
+            r.category.as_deref().unwrap_or_default(),
+            if r.is_active { "true" } else { "false" },
             &images,
         ])?;
     }
