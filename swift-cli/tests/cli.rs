@@ -281,18 +281,17 @@ async fn user_commands_manage_accounts() {
     assert_eq!(left, 1);
 }
 
-fn seeded_state(
-    db: &TestDb,
-) -> impl std::future::Future<Output = Vec<(String, String, String, i32, String)>> + '_ {
-    async move {
-        sqlx::query_as(
-            "SELECT p.sku, p.name, p.price::text, p.stock, coalesce(c.slug, '') \
-             FROM products p LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
-        )
-        .fetch_all(&db.pool)
-        .await
-        .unwrap()
-    }
+/// What a seed produced, comparable across databases.
+type SeededRow = (String, String, String, i32, String);
+
+async fn seeded_state(db: &TestDb) -> Vec<SeededRow> {
+    sqlx::query_as(
+        "SELECT p.sku, p.name, p.price::text, p.stock, coalesce(c.slug, '') \
+         FROM products p LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
