@@ -180,6 +180,9 @@ pub struct Config {
     pub frontend_url: String,
     pub store_currency: Currency,
     pub migrate_on_start: bool,
+    /// In-process catalog cache (invalidated across instances by LISTEN/NOTIFY); off is for
+    /// measuring the database path.
+    pub catalog_cache: bool,
     pub auth: AuthConfig,
     pub mail_backend: MailBackend,
     /// The `From:` of every mail.
@@ -387,6 +390,7 @@ impl Config {
             frontend_url,
             store_currency: env.parse("STORE_CURRENCY", Currency("USD".into()))?,
             migrate_on_start: env.parse_bool("MIGRATE_ON_START", true)?,
+            catalog_cache: env.parse_bool("CATALOG_CACHE", true)?,
             auth,
             mail_backend,
             email_from,

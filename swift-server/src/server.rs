@@ -20,7 +20,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let pool = state.pool.clone();
     let pruner = tokio::spawn(prune_periodically(pool.clone()));
-    let listener = state.catalog_cache.spawn_listener(pool.clone());
+    // Without the listener the catalog cache stays off (CATALOG_CACHE=false).
+    let listener = state
+        .config
+        .catalog_cache
+        .then(|| state.catalog_cache.spawn_listener(pool.clone()));
     if let Some(addr) = acceptor
         .local_addr()
         .first()
@@ -32,7 +36,9 @@ pub async fn serve(
         .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
         .await;
     pruner.abort();
-    listener.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     pool.close().await;
     tracing::info!("shut down");
     result

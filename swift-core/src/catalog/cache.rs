@@ -28,13 +28,25 @@ const MAX_ENTRIES: usize = 10_000;
 /// The notification channel the catalog triggers use.
 pub const CHANNEL: &str = "catalog_changed";
 
-/// Listing pages and counts by query.
+/// A response body ready to send, with its entity tag: cached so that a hot product or
+/// listing is not even serialised again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub body: String,
+    pub etag: String,
+}
+
+/// Listing pages, counts and rendered bodies by query.
 #[derive(Default)]
 pub struct ListCache {
     generation: AtomicU64,
     enabled: AtomicBool,
     pages: Mutex<HashMap<String, Arc<Page<Product>>>>,
+    rendered: Mutex<HashMap<String, Arc<Rendered>>>,
     counts: Mutex<HashMap<String, i64>>,
+    /// One computation per key at a time: after an invalidation, 64 clients asking for the
+    /// home page cost one query, not 64.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ListCache {
@@ -52,6 +64,23 @@ impl ListCache {
             return None;
         }
         self.pages.lock().expect("cache lock").get(key).cloned()
+    }
+
+    pub fn rendered(&self, key: &str) -> Option<Arc<Rendered>> {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.rendered.lock().expect("cache lock").get(key).cloned()
+    }
+
+    pub fn put_rendered(&self, key: String, generation: u64, value: Arc<Rendered>) {
+        let mut rendered = self.rendered.lock().expect("cache lock");
+        if self.enabled.load(Ordering::SeqCst) && self.generation() == generation {
+            if rendered.len() >= MAX_ENTRIES {
+                rendered.clear();
+            }
+            rendered.insert(key, value);
+        }
     }
 
     pub fn count(&self, key: &str) -> Option<i64> {
@@ -81,13 +110,31 @@ impl ListCache {
         }
     }
 
+    /// Waits until no other request computes `key`; hold the guard while computing it, then
+    /// check the cache again before querying.
+    pub async fn single_flight(&self, key: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if !self.is_listening() {
+            return None;
+        }
+        let lock = {
+            let mut inflight = self.inflight.lock().expect("cache lock");
+            if inflight.len() >= MAX_ENTRIES {
+                inflight.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            Arc::clone(inflight.entry(key.to_owned()).or_default())
+        };
+        Some(lock.lock_owned().await)
+    }
+
     /// Drops everything; answers computed before this call are not stored afterwards.
     pub fn invalidate(&self) {
         let mut pages = self.pages.lock().expect("cache lock");
         let mut counts = self.counts.lock().expect("cache lock");
+        let mut rendered = self.rendered.lock().expect("cache lock");
         self.generation.fetch_add(1, Ordering::SeqCst);
         pages.clear();
         counts.clear();
+        rendered.clear();
     }
 
     /// Whether the change listener is connected (and so the cache in use).
@@ -101,7 +148,8 @@ impl ListCache {
     }
 
     /// Listens for catalog changes for as long as the process runs, reconnecting after
-    /// database outages (the cache is off meanwhile).
+    /// database outages (the cache is off meanwhile). Without a running listener nothing
+    /// is cached, which is also how `CATALOG_CACHE=off` works.
     pub fn spawn_listener(self: &Arc<Self>, pool: PgPool) -> tokio::task::JoinHandle<()> {
         let cache = Arc::clone(self);
         tokio::spawn(async move {

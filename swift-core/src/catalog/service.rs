@@ -26,6 +26,24 @@ pub async fn get_category(ctx: &Context, slug: &str) -> Result<Category> {
         .ok_or(CatalogError::NotFound)
 }
 
+/// Relevance without a query has nothing to rank: newest first.
+fn effective_ordering(filter: &ProductFilter, ordering: ProductOrdering) -> ProductOrdering {
+    match (ordering, &filter.q) {
+        (ProductOrdering::Relevance, None) => ProductOrdering::CreatedDesc,
+        (o, _) => o,
+    }
+}
+
+/// The cache key of one listing page (also used for its rendered body).
+pub fn list_key(filter: &ProductFilter, ordering: ProductOrdering, page: PageRequest) -> String {
+    let ordering = effective_ordering(filter, ordering);
+    format!(
+        "list|{filter:?}|{ordering:?}|{}|{}",
+        page.page(),
+        page.page_size()
+    )
+}
+
 /// Active products matching the filter: one query for the page and one for the count on a
 /// miss, nothing but a memory lookup on a hit (see [`super::cache`]).
 pub async fn list_products(
@@ -34,10 +52,6 @@ pub async fn list_products(
     ordering: ProductOrdering,
     page: PageRequest,
 ) -> Result<Arc<Page<Product>>> {
-    let ordering = match (ordering, &filter.q) {
-        (ProductOrdering::Relevance, None) => ProductOrdering::CreatedDesc,
-        (o, _) => o,
-    };
     let count_key = format!("{filter:?}");
     let page_key = format!(
         "{count_key}|{ordering:?}|{}|{}",
@@ -45,6 +59,10 @@ pub async fn list_products(
         page.page_size()
     );
     let cache = &ctx.catalog_cache;
+    if let Some(hit) = cache.page(&page_key) {
+        return Ok(hit);
+    }
+    let _computing = cache.single_flight(&page_key).await;
     if let Some(hit) = cache.page(&page_key) {
         return Ok(hit);
     }

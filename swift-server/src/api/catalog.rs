@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::admin::{default_page, default_page_size};
-use super::caching::{Conditional, conditional};
+use super::caching::{Conditional, cached};
 use super::money::MoneyString;
 use crate::AppState;
 use crate::problem::ApiResult;
@@ -233,20 +233,25 @@ impl CatalogApi {
             None if filter.q.is_some() => ProductOrdering::Relevance,
             None => ProductOrdering::CreatedDesc,
         };
-        let result = service::list_products(&state, &filter, ordering, page).await?;
-        let currency = state.config.store_currency.as_str();
-        let body = ProductPage {
-            items: result
-                .items
-                .iter()
-                .map(|p| ProductBody::new(p, currency))
-                .collect(),
-            total: result.total,
-            page: result.page,
-            page_size: result.page_size,
-            pages: result.pages,
-        };
-        Ok(conditional(req, &body))
+        // "r|": the rendered body has its own key; the service caches the page under the
+        // plain one (and takes its own single-flight lock on it).
+        let key = format!("r|{}", service::list_key(&filter, ordering, page));
+        cached(req, &state.catalog_cache, key, || async {
+            let result = service::list_products(&state, &filter, ordering, page).await?;
+            let currency = state.config.store_currency.as_str();
+            Ok(ProductPage {
+                items: result
+                    .items
+                    .iter()
+                    .map(|p| ProductBody::new(p, currency))
+                    .collect(),
+                total: result.total,
+                page: result.page,
+                page_size: result.page_size,
+                pages: result.pages,
+            })
+        })
+        .await
     }
 
     /// One active product by id or slug. Supports `If-None-Match`.
@@ -261,8 +266,14 @@ impl CatalogApi {
         req: &Request,
         id_or_slug: Path<String>,
     ) -> ApiResult<Conditional<ProductBody>> {
-        let product = service::get_active_product(&state, &id_or_slug.0).await?;
-        let body = ProductBody::new(&product, state.config.store_currency.as_str());
-        Ok(conditional(req, &body))
+        let key = format!("detail|{}", id_or_slug.0);
+        cached(req, &state.catalog_cache, key, || async {
+            let product = service::get_active_product(&state, &id_or_slug.0).await?;
+            Ok(ProductBody::new(
+                &product,
+                state.config.store_currency.as_str(),
+            ))
+        })
+        .await
     }
 }
