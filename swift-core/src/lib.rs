@@ -11,6 +11,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod money;
 pub mod oauth;
+pub mod orders;
 pub mod pagination;
 pub mod ratelimit;
 pub mod seed;

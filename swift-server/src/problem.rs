@@ -13,6 +13,7 @@ use poem_openapi::{ApiResponse, Object};
 use swift_core::accounts::AccountsError;
 use swift_core::catalog::CatalogError;
 use swift_core::oauth::OAuthError;
+use swift_core::orders::OrdersError;
 use swift_core::validation::Invalid;
 
 /// The media type of every error body.
@@ -24,6 +25,16 @@ pub struct FieldError {
     /// The field's name as sent by the client (`email`, `page_size`, ...).
     pub field: String,
     pub message: String,
+}
+
+/// A cart line that cannot be bought as asked (on 409 `insufficient_stock`).
+#[derive(Debug, Clone, Object, PartialEq, Eq)]
+pub struct StockShortage {
+    pub product_id: uuid::Uuid,
+    pub sku: String,
+    pub requested: i32,
+    /// 0 when the product is no longer sold.
+    pub available: i32,
 }
 
 /// The error body of every failing request.
@@ -40,6 +51,8 @@ pub struct Problem {
     pub code: String,
     /// Present on validation failures: what is wrong with which field.
     pub errors: Option<Vec<FieldError>>,
+    /// Present on `insufficient_stock`: each line that cannot be bought as asked.
+    pub lines: Option<Vec<StockShortage>>,
 }
 
 /// A failure that a handler or middleware answers with; rendered as problem+json.
@@ -49,6 +62,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    pub lines: Vec<StockShortage>,
     /// Seconds for the `Retry-After` header of a 429 or 503.
     pub retry_after: Option<u64>,
 }
@@ -60,6 +74,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            lines: Vec::new(),
             retry_after: None,
         }
     }
@@ -160,6 +175,7 @@ impl ApiError {
             detail: Some(self.detail.clone()),
             code: self.code.to_owned(),
             errors: (!self.errors.is_empty()).then(|| self.errors.clone()),
+            lines: (!self.lines.is_empty()).then(|| self.lines.clone()),
         }
     }
 }
@@ -357,6 +373,37 @@ impl From<CatalogError> for ApiError {
             E::CategoryCycle => Self::new(StatusCode::CONFLICT, "category_cycle", detail),
             E::StockBelowZero { .. } => {
                 Self::new(StatusCode::CONFLICT, "insufficient_stock", detail)
+            }
+            E::Database(db) => database_error(&db),
+        }
+    }
+}
+
+impl From<OrdersError> for ApiError {
+    fn from(e: OrdersError) -> Self {
+        use OrdersError as E;
+        let detail = e.to_string();
+        match e {
+            E::Invalid(invalid) => invalid.into(),
+            E::NotFound => Self::not_found(),
+            E::EmptyCart => Self::new(StatusCode::BAD_REQUEST, "bad_request", detail),
+            E::InsufficientStock(shortages) => Self {
+                lines: shortages
+                    .into_iter()
+                    .map(|s| StockShortage {
+                        product_id: s.product_id,
+                        sku: s.sku,
+                        requested: s.requested,
+                        available: s.available,
+                    })
+                    .collect(),
+                ..Self::new(StatusCode::CONFLICT, "insufficient_stock", detail)
+            },
+            E::IdempotencyConflict => {
+                Self::new(StatusCode::CONFLICT, "idempotency_conflict", detail)
+            }
+            E::InvalidTransition { .. } => {
+                Self::new(StatusCode::CONFLICT, "invalid_transition", detail)
             }
             E::Database(db) => database_error(&db),
         }

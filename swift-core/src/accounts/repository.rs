@@ -105,10 +105,23 @@ pub async fn mark_email_verified(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Res
     .await
 }
 
-pub async fn delete_user(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+/// Deletes a user. Their orders stay (the shop's books need them) but lose the link to the
+/// account and the personal parts of the address: name, street lines and phone are
+/// replaced, notes cleared; city, region, postal code and country stay for tax records.
+pub async fn delete_user(conn: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE orders SET notes = '', shipping_address = jsonb_strip_nulls(jsonb_build_object( \
+             'full_name', 'deleted customer', 'line1', 'removed', \
+             'city', shipping_address->>'city', 'region', shipping_address->>'region', \
+             'postal_code', shipping_address->>'postal_code', 'country', shipping_address->>'country')) \
+         WHERE user_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
-        .execute(ex)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }

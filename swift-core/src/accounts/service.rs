@@ -377,7 +377,9 @@ pub async fn delete_account(ctx: &Context, user_id: Uuid, password: Option<&str>
             return Err(Invalid::new("password", "the password is incorrect").into());
         }
     }
-    repo::delete_user(&ctx.pool, user_id).await?;
+    let mut tx = ctx.pool.begin().await?;
+    repo::delete_user(&mut tx, user_id).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -616,9 +618,10 @@ pub async fn set_password(ctx: &Context, user_id: Uuid, password: &NewPassword) 
 
 /// Deletes a user from the operator CLI.
 pub async fn delete_user(ctx: &Context, user_id: Uuid) -> Result<()> {
-    if repo::delete_user(&ctx.pool, user_id).await? {
-        Ok(())
-    } else {
-        Err(AccountsError::NotFound)
+    let mut tx = ctx.pool.begin().await?;
+    if !repo::delete_user(&mut tx, user_id).await? {
+        return Err(AccountsError::NotFound);
     }
+    tx.commit().await?;
+    Ok(())
 }

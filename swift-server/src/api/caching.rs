@@ -46,6 +46,14 @@ impl<T: Send> IntoResponse for JsonBytes<T> {
 }
 
 impl<T> JsonBytes<T> {
+    /// Wraps an already serialised body (e.g. a replayed checkout answer).
+    pub fn new(body: String) -> Self {
+        Self {
+            body,
+            _schema: PhantomData,
+        }
+    }
+
     fn content_type() -> &'static str {
         "application/json; charset=utf-8"
     }

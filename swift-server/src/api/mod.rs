@@ -4,10 +4,12 @@ mod admin;
 mod admin_catalog;
 mod auth;
 mod caching;
+mod cart;
 mod catalog;
 mod google;
 mod money;
 mod ops;
+mod orders;
 
 pub use auth::{TokenPairBody, UserBody, token_response};
 
@@ -37,8 +39,11 @@ pub type Api = (
     auth::AuthApi,
     google::GoogleApi,
     catalog::CatalogApi,
+    cart::CartApi,
+    orders::OrdersApi,
     admin::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
+    orders::AdminOrdersApi,
 );
 
 pub fn apis() -> Api {
@@ -47,7 +52,10 @@ pub fn apis() -> Api {
         auth::AuthApi,
         google::GoogleApi,
         catalog::CatalogApi,
+        cart::CartApi,
+        orders::OrdersApi,
         admin::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
+        orders::AdminOrdersApi,
     )
 }

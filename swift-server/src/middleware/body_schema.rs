@@ -132,6 +132,21 @@ impl BodySchemas {
             push(format!("must be one of: {}", names.join(", ")));
             return;
         }
+        if let Value::String(text) = value {
+            let chars = text.chars().count() as u64;
+            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+                && chars > max
+            {
+                push(format!("at most {max} characters"));
+                return;
+            }
+            if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+                && chars < min
+            {
+                push(format!("at least {min} characters"));
+                return;
+            }
+        }
         match value {
             Value::Object(obj) => {
                 for required in schema
@@ -199,7 +214,7 @@ mod tests {
       "paths": {"/x/{id}": {"post": {"requestBody": {"content": {"application/json; charset=utf-8":
         {"schema": {"$ref": "#/components/schemas/X"}}}}}}},
       "components": {"schemas": {"X": {"type": "object", "required": ["name", "qty"],
-        "properties": {"name": {"type": "string"}, "qty": {"type": "integer"},
+        "properties": {"name": {"type": "string", "maxLength": 5}, "qty": {"type": "integer"},
                        "tags": {"type": "array", "items": {"type": "string"}},
                        "kind": {"type": "string", "enum": ["a", "b"]}}}}}
     }"##;
@@ -224,5 +239,6 @@ mod tests {
         );
         assert_eq!(fields(r#"{"name": "n", "qty": 1, "kind": "c"}"#), ["kind"]);
         assert_eq!(fields(r#"[1]"#), ["body"]);
+        assert_eq!(fields(r#"{"name": "toolong", "qty": 1}"#), ["name"]);
     }
 }

@@ -1,0 +1,34 @@
+//! What cart and order operations can refuse.
+
+use uuid::Uuid;
+
+use super::types::OrderStatus;
+use crate::validation::Invalid;
+
+/// One cart line that cannot be bought as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortage {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub requested: i32,
+    /// 0 for a product that is no longer sold.
+    pub available: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("not found")]
+    NotFound,
+    #[error("the cart is empty")]
+    EmptyCart,
+    #[error("not enough stock for {} line(s)", .0.len())]
+    InsufficientStock(Vec<Shortage>),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyConflict,
+    #[error("an order cannot go from {from} to {to}")]
+    InvalidTransition { from: OrderStatus, to: OrderStatus },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}

@@ -1,0 +1,98 @@
+//! Reading orders and moving them through the status machine.
+
+use uuid::Uuid;
+
+use super::OrdersError;
+use super::repository::{self as repo, OrderFilter};
+use super::types::{Actor, Order, OrderStatus};
+use crate::Context;
+use crate::pagination::{Page, PageRequest};
+
+type Result<T> = std::result::Result<T, OrdersError>;
+
+/// The caller's own order; anyone else's is simply not found.
+pub async fn get_own(ctx: &Context, user_id: Uuid, id: Uuid) -> Result<Order> {
+    let mut conn = ctx.pool.acquire().await?;
+    repo::find(&mut conn, id, Some(user_id))
+        .await?
+        .ok_or(OrdersError::NotFound)
+}
+
+pub async fn get_any(ctx: &Context, id: Uuid) -> Result<Order> {
+    let mut conn = ctx.pool.acquire().await?;
+    repo::find(&mut conn, id, None)
+        .await?
+        .ok_or(OrdersError::NotFound)
+}
+
+/// Orders matching the filter, newest first.
+pub async fn list(ctx: &Context, filter: &OrderFilter, page: PageRequest) -> Result<Page<Order>> {
+    let mut conn = ctx.pool.acquire().await?;
+    let (orders, total) = repo::list(&mut conn, filter, page).await?;
+    Ok(Page::new(orders, total, page))
+}
+
+/// A customer cancels their own order, while it is pending.
+pub async fn cancel_own(ctx: &Context, user_id: Uuid, id: Uuid) -> Result<Order> {
+    move_order(ctx, id, OrderStatus::Cancelled, Actor::Customer(user_id)).await
+}
+
+/// Staff move an order along the status machine.
+pub async fn transition(ctx: &Context, staff_id: Uuid, id: Uuid, to: OrderStatus) -> Result<Order> {
+    move_order(ctx, id, to, Actor::Staff(staff_id)).await
+}
+
+/// Applies one move under a row lock: checks it against the status machine (customers may
+/// only cancel pending orders), records who and when, and on cancellation puts the stock
+/// back with ledger rows, all in one transaction.
+async fn move_order(ctx: &Context, id: Uuid, to: OrderStatus, actor: Actor) -> Result<Order> {
+    let mut tx = ctx.pool.begin().await?;
+    let (owner, status) = repo::lock(&mut *tx, id)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    if let Actor::Customer(user) = actor
+        && owner != Some(user)
+    {
+        return Err(OrdersError::NotFound);
+    }
+    let from = OrderStatus::parse(&status).unwrap_or(OrderStatus::Pending);
+    let customer_may = from == OrderStatus::Pending && to == OrderStatus::Cancelled;
+    if !from.can_become(to) || (matches!(actor, Actor::Customer(_)) && !customer_may) {
+        return Err(OrdersError::InvalidTransition { from, to });
+    }
+    sqlx::query("UPDATE orders SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(to.as_str())
+        .execute(&mut *tx)
+        .await?;
+    repo::record_history(&mut *tx, id, to, actor.role(), Some(actor.id())).await?;
+    if to.restores_stock() {
+        // Same lock order as checkout (by product id), so the two never deadlock.
+        sqlx::query(
+            "SELECT p.id FROM products p WHERE p.id IN (SELECT product_id FROM order_items WHERE order_id = $1) \
+             ORDER BY p.id FOR UPDATE",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "WITH lines AS (SELECT product_id, sum(quantity)::int AS qty FROM order_items WHERE order_id = $1 GROUP BY product_id), \
+             moved AS (UPDATE products p SET stock = p.stock + l.qty, updated_at = now() FROM lines l \
+                       WHERE p.id = l.product_id RETURNING p.id, l.qty, p.stock) \
+             INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id) \
+             SELECT id, qty, stock, 'order cancelled', $2, $1 FROM moved",
+        )
+        .bind(id)
+        .bind(actor.id())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let order = repo::find(&mut tx, id, None)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    tx.commit().await?;
+    if to.restores_stock() {
+        ctx.catalog_cache.invalidate();
+    }
+    Ok(order)
+}

@@ -1,0 +1,259 @@
+//! Order domain types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::money::Money;
+use crate::validation::{Invalid, plain_text};
+
+/// A cart quantity: 1 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(i32);
+
+impl Quantity {
+    pub const MAX: i32 = 100;
+
+    pub fn parse(raw: i64) -> Result<Self, Invalid> {
+        if (1..=i64::from(Self::MAX)).contains(&raw) {
+            Ok(Self(raw as i32))
+        } else {
+            Err(Invalid::new("quantity", "must be between 1 and 100"))
+        }
+    }
+
+    pub fn get(&self) -> i32 {
+        self.0
+    }
+}
+
+/// A shipping address (API.md "Address").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub full_name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// The raw fields of an address as a client sends them.
+pub struct AddressInput<'a> {
+    pub full_name: &'a str,
+    pub line1: &'a str,
+    pub line2: Option<&'a str>,
+    pub city: &'a str,
+    pub region: Option<&'a str>,
+    pub postal_code: &'a str,
+    pub country: &'a str,
+    pub phone: Option<&'a str>,
+}
+
+fn required(field: &'static str, raw: &str, max: usize) -> Result<String, Invalid> {
+    let v = plain_text(field, raw, max)?;
+    if v.is_empty() {
+        return Err(Invalid::new(field, "is required"));
+    }
+    Ok(v)
+}
+
+fn optional(field: &'static str, raw: Option<&str>, max: usize) -> Result<Option<String>, Invalid> {
+    Ok(raw
+        .map(|v| plain_text(field, v, max))
+        .transpose()?
+        .filter(|v| !v.is_empty()))
+}
+
+impl Address {
+    pub fn parse(a: AddressInput<'_>) -> Result<Self, Invalid> {
+        let country = a.country.trim().to_uppercase();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(Invalid::new(
+                "shipping_address.country",
+                "must be an ISO 3166-1 alpha-2 code, e.g. US",
+            ));
+        }
+        let phone = optional("shipping_address.phone", a.phone, 32)?;
+        if let Some(p) = &phone
+            && !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            return Err(Invalid::new(
+                "shipping_address.phone",
+                "digits, spaces and + - ( ) . only",
+            ));
+        }
+        Ok(Self {
+            full_name: required("shipping_address.full_name", a.full_name, 200)?,
+            line1: required("shipping_address.line1", a.line1, 200)?,
+            line2: optional("shipping_address.line2", a.line2, 200)?,
+            city: required("shipping_address.city", a.city, 100)?,
+            region: optional("shipping_address.region", a.region, 100)?,
+            postal_code: required("shipping_address.postal_code", a.postal_code, 20)?,
+            country,
+            phone,
+        })
+    }
+}
+
+/// The order life cycle of API.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "paid" => Self::Paid,
+            "shipped" => Self::Shipped,
+            "delivered" => Self::Delivered,
+            "cancelled" => Self::Cancelled,
+            "refunded" => Self::Refunded,
+            _ => return None,
+        })
+    }
+
+    /// The one place the status machine lives: pending → paid → shipped → delivered;
+    /// pending or paid → cancelled; paid, shipped or delivered → refunded.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Paid)
+                | (Paid, Shipped)
+                | (Shipped, Delivered)
+                | (Pending | Paid, Cancelled)
+                | (Paid | Shipped | Delivered, Refunded)
+        )
+    }
+
+    /// Moving here puts the goods back on the shelf.
+    pub fn restores_stock(self) -> bool {
+        self == OrderStatus::Cancelled
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who moved an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Customer(Uuid),
+    Staff(Uuid),
+}
+
+impl Actor {
+    pub fn role(&self) -> &'static str {
+        match self {
+            Self::Customer(_) => "customer",
+            Self::Staff(_) => "staff",
+        }
+    }
+
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Customer(id) | Self::Staff(id) => *id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderItem {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit_price: rust_decimal::Decimal,
+    pub quantity: i32,
+    pub line_total: rust_decimal::Decimal,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub status: String,
+    pub at: DateTime<Utc>,
+    pub by_role: String,
+}
+
+/// An order with its lines and history.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: Uuid,
+    pub number: String,
+    pub user_id: Option<Uuid>,
+    pub status: OrderStatus,
+    pub subtotal: Money,
+    pub total: Money,
+    pub currency: String,
+    pub shipping_address: Address,
+    pub notes: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub items: Vec<OrderItem>,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    #[test]
+    fn the_status_machine_allows_exactly_the_documented_moves() {
+        let all = [Pending, Paid, Shipped, Delivered, Cancelled, Refunded];
+        let allowed: Vec<(OrderStatus, OrderStatus)> = all
+            .iter()
+            .flat_map(|a| all.iter().map(move |b| (*a, *b)))
+            .filter(|(a, b)| a.can_become(*b))
+            .collect();
+        assert_eq!(
+            allowed,
+            vec![
+                (Pending, Paid),
+                (Pending, Cancelled),
+                (Paid, Shipped),
+                (Paid, Cancelled),
+                (Paid, Refunded),
+                (Shipped, Delivered),
+                (Shipped, Refunded),
+                (Delivered, Refunded),
+            ]
+        );
+    }
+
+    #[test]
+    fn quantities_are_bounded() {
+        assert!(Quantity::parse(0).is_err());
+        assert!(Quantity::parse(101).is_err());
+        assert_eq!(Quantity::parse(100).unwrap().get(), 100);
+    }
+}

@@ -1,0 +1,174 @@
+//! `/api/v1/cart`: the signed-in user's cart.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use swift_core::orders::Quantity;
+use swift_core::orders::cart::{self, Cart};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::auth::NoContent;
+use super::money::MoneyString;
+use crate::AppState;
+use crate::auth::Auth;
+use crate::problem::ApiResult;
+
+/// The product of a cart line, at today's price.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct CartProduct {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub price: MoneyString,
+    pub image_url: Option<String>,
+    pub in_stock: bool,
+}
+
+#[derive(Object)]
+pub struct CartLineBody {
+    pub id: Uuid,
+    pub product: CartProduct,
+    pub quantity: i32,
+    pub line_total: MoneyString,
+}
+
+#[derive(Object)]
+pub struct CartBody {
+    pub items: Vec<CartLineBody>,
+    pub subtotal: MoneyString,
+    pub currency: String,
+    /// Units in the cart.
+    pub item_count: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CartBody {
+    fn new(cart: Cart, currency: &str) -> Self {
+        Self {
+            subtotal: MoneyString(cart.subtotal),
+            currency: currency.to_owned(),
+            item_count: cart.item_count,
+            updated_at: cart.updated_at,
+            items: cart
+                .items
+                .into_iter()
+                .map(|l| CartLineBody {
+                    id: l.id,
+                    quantity: l.quantity,
+                    line_total: MoneyString(l.line_total()),
+                    product: CartProduct {
+                        price: MoneyString(l.price()),
+                        id: l.product_id,
+                        slug: l.slug,
+                        name: l.name,
+                        image_url: l.image_url,
+                        in_stock: l.in_stock,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct AddCartItem {
+    pub product_id: Uuid,
+    /// 1 to 100; added to the line when the product is already in the cart.
+    #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+    pub quantity: i64,
+}
+
+#[derive(Object)]
+pub struct UpdateCartItem {
+    #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+    pub quantity: i64,
+}
+
+#[derive(ApiResponse)]
+pub enum CartCreated {
+    /// The cart after adding.
+    #[oai(status = 201)]
+    Created(Json<CartBody>),
+}
+
+pub struct CartApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Cart")]
+impl CartApi {
+    /// The cart (empty when there is none yet).
+    #[oai(path = "/cart", method = "get", operation_id = "getCart")]
+    async fn get_cart(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<CartBody>> {
+        let cart = cart::get(&state, auth.0.id).await?;
+        Ok(Json(CartBody::new(
+            cart,
+            state.config.store_currency.as_str(),
+        )))
+    }
+
+    /// Add a product (404 when it is not sold).
+    #[oai(path = "/cart/items", method = "post", operation_id = "addCartItem")]
+    async fn add_item(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<AddCartItem>,
+    ) -> ApiResult<CartCreated> {
+        let quantity = Quantity::parse(body.quantity)?;
+        let cart = cart::add(&state, auth.0.id, body.product_id, quantity).await?;
+        Ok(CartCreated::Created(Json(CartBody::new(
+            cart,
+            state.config.store_currency.as_str(),
+        ))))
+    }
+
+    /// Set a line's quantity.
+    #[oai(
+        path = "/cart/items/:item_id",
+        method = "patch",
+        operation_id = "updateCartItem"
+    )]
+    async fn update_item(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        item_id: Path<Uuid>,
+        body: Json<UpdateCartItem>,
+    ) -> ApiResult<Json<CartBody>> {
+        let quantity = Quantity::parse(body.quantity)?;
+        let cart = cart::update(&state, auth.0.id, item_id.0, quantity).await?;
+        Ok(Json(CartBody::new(
+            cart,
+            state.config.store_currency.as_str(),
+        )))
+    }
+
+    /// Remove a line.
+    #[oai(
+        path = "/cart/items/:item_id",
+        method = "delete",
+        operation_id = "removeCartItem"
+    )]
+    async fn remove_item(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        item_id: Path<Uuid>,
+    ) -> ApiResult<Json<CartBody>> {
+        let cart = cart::remove(&state, auth.0.id, item_id.0).await?;
+        Ok(Json(CartBody::new(
+            cart,
+            state.config.store_currency.as_str(),
+        )))
+    }
+
+    /// Empty the cart.
+    #[oai(path = "/cart", method = "delete", operation_id = "clearCart")]
+    async fn clear(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<NoContent> {
+        cart::clear(&state, auth.0.id).await?;
+        Ok(NoContent::Done)
+    }
+}

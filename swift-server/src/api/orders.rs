@@ -1,0 +1,365 @@
+//! `/api/v1/orders` (customers) and `/api/v1/admin/orders` (staff).
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use swift_core::orders::checkout::{self, CheckoutOutcome, CheckoutRequest, IdempotencyKey};
+use swift_core::orders::lifecycle;
+use swift_core::orders::repository::OrderFilter;
+use swift_core::orders::types::{Address, AddressInput};
+use swift_core::orders::{Order, OrderStatus};
+use swift_core::pagination::PageRequest;
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::admin::{default_page, default_page_size};
+use super::caching::JsonBytes;
+use super::money::MoneyString;
+use crate::AppState;
+use crate::auth::Auth;
+use crate::problem::ApiResult;
+
+/// Order statuses (API.md).
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "OrderStatus", rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
+}
+
+impl From<OrderStatus> for Status {
+    fn from(s: OrderStatus) -> Self {
+        match s {
+            OrderStatus::Pending => Self::Pending,
+            OrderStatus::Paid => Self::Paid,
+            OrderStatus::Shipped => Self::Shipped,
+            OrderStatus::Delivered => Self::Delivered,
+            OrderStatus::Cancelled => Self::Cancelled,
+            OrderStatus::Refunded => Self::Refunded,
+        }
+    }
+}
+
+impl From<Status> for OrderStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Pending => Self::Pending,
+            Status::Paid => Self::Paid,
+            Status::Shipped => Self::Shipped,
+            Status::Delivered => Self::Delivered,
+            Status::Cancelled => Self::Cancelled,
+            Status::Refunded => Self::Refunded,
+        }
+    }
+}
+
+/// A shipping address.
+#[derive(Object, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AddressBody {
+    #[oai(validator(max_length = 200))]
+    pub full_name: String,
+    #[oai(validator(max_length = 200))]
+    pub line1: String,
+    #[oai(validator(max_length = 200))]
+    pub line2: Option<String>,
+    #[oai(validator(max_length = 100))]
+    pub city: String,
+    #[oai(validator(max_length = 100))]
+    pub region: Option<String>,
+    #[oai(validator(max_length = 20))]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, e.g. `US`.
+    #[oai(validator(max_length = 2))]
+    pub country: String,
+    #[oai(validator(max_length = 32))]
+    pub phone: Option<String>,
+}
+
+impl From<Address> for AddressBody {
+    fn from(a: Address) -> Self {
+        Self {
+            full_name: a.full_name,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+            phone: a.phone,
+        }
+    }
+}
+
+/// A line as bought: name and price are those of the moment of purchase.
+#[derive(Object)]
+pub struct OrderItemBody {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit_price: MoneyString,
+    pub quantity: i32,
+    pub line_total: MoneyString,
+}
+
+/// One status change.
+#[derive(Object)]
+pub struct HistoryBody {
+    pub status: String,
+    pub at: DateTime<Utc>,
+    /// `customer`, `staff` or `system`.
+    pub by: String,
+}
+
+/// An order (API.md "Order").
+#[derive(Object)]
+pub struct OrderBody {
+    pub id: Uuid,
+    /// Human-friendly, e.g. `SW-100042`.
+    pub number: String,
+    pub status: Status,
+    pub items: Vec<OrderItemBody>,
+    pub subtotal: MoneyString,
+    pub total: MoneyString,
+    pub currency: String,
+    pub shipping_address: AddressBody,
+    pub notes: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub history: Vec<HistoryBody>,
+}
+
+impl From<Order> for OrderBody {
+    fn from(o: Order) -> Self {
+        Self {
+            id: o.id,
+            number: o.number,
+            status: o.status.into(),
+            items: o
+                .items
+                .into_iter()
+                .map(|i| OrderItemBody {
+                    product_id: i.product_id,
+                    sku: i.sku,
+                    name: i.name,
+                    unit_price: MoneyString(swift_core::money::Money::from_decimal(i.unit_price)),
+                    quantity: i.quantity,
+                    line_total: MoneyString(swift_core::money::Money::from_decimal(i.line_total)),
+                })
+                .collect(),
+            subtotal: MoneyString(o.subtotal),
+            total: MoneyString(o.total),
+            currency: o.currency,
+            shipping_address: o.shipping_address.into(),
+            notes: o.notes,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            history: o
+                .history
+                .into_iter()
+                .map(|h| HistoryBody {
+                    status: h.status,
+                    at: h.at,
+                    by: h.by_role,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A page of orders.
+#[derive(Object)]
+pub struct OrderPage {
+    pub items: Vec<OrderBody>,
+    pub total: i64,
+    pub page: u32,
+    pub page_size: u32,
+    pub pages: u32,
+}
+
+impl From<swift_core::pagination::Page<Order>> for OrderPage {
+    fn from(p: swift_core::pagination::Page<Order>) -> Self {
+        Self {
+            total: p.total,
+            page: p.page,
+            page_size: p.page_size,
+            pages: p.pages,
+            items: p.items.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct CreateOrder {
+    pub shipping_address: AddressBody,
+    #[oai(validator(max_length = 1000))]
+    pub notes: Option<String>,
+}
+
+#[derive(Object)]
+pub struct Transition {
+    pub status: Status,
+}
+
+#[derive(ApiResponse)]
+pub enum OrderCreated {
+    /// The order (or, for a repeated Idempotency-Key, the first answer again).
+    #[oai(status = 201)]
+    Created(JsonBytes<OrderBody>),
+}
+
+pub struct OrdersApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Orders")]
+impl OrdersApi {
+    /// Check out the whole cart. Never oversells; with `Idempotency-Key` a retry replays
+    /// the first answer.
+    #[oai(path = "/orders", method = "post", operation_id = "createOrder")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        /// Makes retries safe: the same key and body replay the first 201 (24 hours).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+        body: Json<CreateOrder>,
+    ) -> ApiResult<OrderCreated> {
+        let a = &body.shipping_address;
+        let address = Address::parse(AddressInput {
+            full_name: &a.full_name,
+            line1: &a.line1,
+            line2: a.line2.as_deref(),
+            city: &a.city,
+            region: a.region.as_deref(),
+            postal_code: &a.postal_code,
+            country: &a.country,
+            phone: a.phone.as_deref(),
+        })?;
+        let request = CheckoutRequest::new(address, body.notes.as_deref())?;
+        let key = idempotency_key
+            .0
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()?;
+        let outcome = checkout::checkout(&state, auth.0.id, &request, key.as_ref(), |order| {
+            OrderBody::from(order.clone()).to_json_string()
+        })
+        .await?;
+        let body = match outcome {
+            CheckoutOutcome::Created { body, .. } | CheckoutOutcome::Replayed { body, .. } => body,
+        };
+        Ok(OrderCreated::Created(JsonBytes::new(body)))
+    }
+
+    /// The user's orders, newest first.
+    #[oai(path = "/orders", method = "get", operation_id = "listOrders")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        #[oai(default = "default_page")] page: Query<u32>,
+        #[oai(default = "default_page_size")] page_size: Query<u32>,
+    ) -> ApiResult<Json<OrderPage>> {
+        let page = PageRequest::new(page.0, page_size.0)?;
+        let filter = OrderFilter {
+            user_id: Some(auth.0.id),
+            status: None,
+        };
+        Ok(Json(lifecycle::list(&state, &filter, page).await?.into()))
+    }
+
+    /// One of the user's orders (404 for anyone else's).
+    #[oai(path = "/orders/:id", method = "get", operation_id = "getOrder")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<OrderBody>> {
+        Ok(Json(
+            lifecycle::get_own(&state, auth.0.id, id.0).await?.into(),
+        ))
+    }
+
+    /// Cancel one of the user's orders while it is pending; the stock goes back.
+    #[oai(
+        path = "/orders/:id/cancel",
+        method = "post",
+        operation_id = "cancelOrder"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<OrderBody>> {
+        Ok(Json(
+            lifecycle::cancel_own(&state, auth.0.id, id.0).await?.into(),
+        ))
+    }
+}
+
+pub struct AdminOrdersApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
+impl AdminOrdersApi {
+    /// All orders, newest first, by status and customer (staff).
+    #[oai(path = "/orders", method = "get", operation_id = "adminListOrders")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        status: Query<Option<Status>>,
+        user_id: Query<Option<Uuid>>,
+        #[oai(default = "default_page")] page: Query<u32>,
+        #[oai(default = "default_page_size")] page_size: Query<u32>,
+    ) -> ApiResult<Json<OrderPage>> {
+        auth.staff()?;
+        let page = PageRequest::new(page.0, page_size.0)?;
+        let filter = OrderFilter {
+            user_id: user_id.0,
+            status: status.0.map(Into::into),
+        };
+        Ok(Json(lifecycle::list(&state, &filter, page).await?.into()))
+    }
+
+    /// Any order (staff).
+    #[oai(path = "/orders/:id", method = "get", operation_id = "adminGetOrder")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<OrderBody>> {
+        auth.staff()?;
+        Ok(Json(lifecycle::get_any(&state, id.0).await?.into()))
+    }
+
+    /// Move an order along its life cycle; any other move is 409 `invalid_transition` (staff).
+    #[oai(
+        path = "/orders/:id/transition",
+        method = "post",
+        operation_id = "transitionOrder"
+    )]
+    async fn transition(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<Transition>,
+    ) -> ApiResult<Json<OrderBody>> {
+        let staff = auth.staff()?;
+        Ok(Json(
+            lifecycle::transition(&state, staff.id, id.0, body.status.into())
+                .await?
+                .into(),
+        ))
+    }
+}
