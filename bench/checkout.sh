@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Checkout throughput: seeds a shop, starts the release server, and runs the checkout driver
+# (swift-server/examples/checkout_bench.rs) with N customers looping "add to cart, check out"
+# on one hot product and spread over 100 products. Prints checkouts/s and p50/p99.
+#
+# Usage: bench/checkout.sh [customers] [seconds]     (defaults: 32 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+customers=${1:-32}
+secs=${2:-10}
+port=18082
+db=swift_bench_checkout
+target_dir=${CARGO_TARGET_DIR:-target}
+cargo build -q --release -p swift-server -p swift-cli --bins --example checkout_bench
+psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+"$target_dir/release/swift-cli" migrate run >/dev/null
+seed_out=$("$target_dir/release/swift-cli" seed --products 2000 --categories 20 --users "$customers")
+staff_password=$(echo "$seed_out" | awk '/^staff:/ {print $NF}')
+customer_password=$(echo "$seed_out" | awk '/^customer:/ {print $NF; exit}')
+LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn DB_MAX_CONNECTIONS=32 "$target_dir/release/swift-server" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '$db' WITH (FORCE)" >/dev/null' EXIT
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+for mode in hot spread; do
+  "$target_dir/release/examples/checkout_bench" "http://127.0.0.1:$port" "$staff_password" "$customer_password" "$customers" "$secs" "$mode"
+done
+orders=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM orders")
+oversold=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM products WHERE stock < 0")
+echo "orders in the database: $orders; products with negative stock: $oversold"

@@ -1,0 +1,155 @@
+//! Checkout load driver for `bench/checkout.sh` (not a test): N signed-in customers each
+//! loop "add to cart, check out" for a fixed time against a running server, on one hot
+//! product or spread over many, and report checkouts per second with p50/p99 latency.
+//!
+//! cargo run --release -p swift-server --example checkout_bench -- \
+//!   BASE_URL STAFF_PASSWORD CUSTOMER_PASSWORD CUSTOMERS SECONDS hot|spread
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let resp: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login body");
+    resp["access"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login failed for {email}: {resp}"))
+        .to_owned()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [
+        base,
+        staff_password,
+        customer_password,
+        customers,
+        seconds,
+        mode,
+    ] = &args[..]
+    else {
+        eprintln!(
+            "usage: checkout_bench BASE STAFF_PASSWORD CUSTOMER_PASSWORD CUSTOMERS SECONDS hot|spread"
+        );
+        std::process::exit(2);
+    };
+    let customers: usize = customers.parse().expect("customers");
+    let seconds: u64 = seconds.parse().expect("seconds");
+    let client = reqwest::Client::new();
+
+    // Products to buy, restocked so that stock never runs out during the run.
+    let staff = login(&client, base, "staff@swift.example", staff_password).await;
+    let page: Value = client
+        .get(format!(
+            "{base}/api/v1/products?page_size=100&ordering=price"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut products: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    if mode == "hot" {
+        products.truncate(1);
+    }
+    for id in &products {
+        let resp = client
+            .post(format!("{base}/api/v1/admin/products/{id}/stock"))
+            .bearer_auth(&staff)
+            .json(&json!({"delta": 10_000_000, "reason": "benchmark restock"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "restock: {}", resp.status());
+    }
+
+    let mut tokens = Vec::new();
+    for n in 1..=customers {
+        tokens.push(
+            login(
+                &client,
+                base,
+                &format!("customer{n}@swift.example"),
+                customer_password,
+            )
+            .await,
+        );
+    }
+    let address = json!({"shipping_address": {"full_name": "Bench Customer", "line1": "1 Load St", "city": "Testville", "postal_code": "12345", "country": "US"}});
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (n, token) in tokens.into_iter().enumerate() {
+        let (client, base, products, address) = (
+            client.clone(),
+            base.clone(),
+            products.clone(),
+            address.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            let mut i = n;
+            while Instant::now() < deadline {
+                let product = &products[i % products.len()];
+                i += 7;
+                let add = client
+                    .post(format!("{base}/api/v1/cart/items"))
+                    .bearer_auth(&token)
+                    .json(&json!({"product_id": product, "quantity": 1}))
+                    .send()
+                    .await;
+                if !matches!(&add, Ok(r) if r.status().as_u16() == 201) {
+                    failures += 1;
+                    continue;
+                }
+                let started = Instant::now();
+                let resp = client
+                    .post(format!("{base}/api/v1/orders"))
+                    .bearer_auth(&token)
+                    .json(&address)
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status().as_u16() == 201 => latencies.push(started.elapsed()),
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, f) = t.await.unwrap();
+        all.extend(l);
+        failures += f;
+    }
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "RESULT {mode} customers={customers} checkouts={} per_second={:.0} p50_ms={:.2} p99_ms={:.2} failures={failures}",
+        all.len(),
+        all.len() as f64 / seconds as f64,
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+    );
+}
