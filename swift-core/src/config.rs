@@ -170,6 +170,11 @@ pub const PLACEHOLDER_JWT_SECRET: &str =
 pub struct Config {
     pub environment: Environment,
     pub database_url: String,
+    /// Where the catalog-change listener connects, when DATABASE_URL goes through a pooler
+    /// in transaction mode (LISTEN needs a session); `None`: DATABASE_URL.
+    pub database_listen_url: Option<String>,
+    /// Prepared statements cached per connection; 0 for poolers that cannot keep them.
+    pub db_statement_cache_capacity: usize,
     pub listen_addr: SocketAddr,
     pub db_max_connections: u32,
     pub log_format: LogFormat,
@@ -379,9 +384,20 @@ impl Config {
             }
         };
 
+        let database_listen_url = env.raw("DATABASE_LISTEN_URL");
+        if let Some(url) = &database_listen_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "DATABASE_LISTEN_URL",
+                "expected a postgres:// URL",
+            ));
+        }
         let config = Self {
             environment,
             database_url,
+            database_listen_url,
+            db_statement_cache_capacity: env.parse("DB_STATEMENT_CACHE_CAPACITY", 100usize)?,
             listen_addr: env.parse("LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             db_max_connections,
             log_format,

@@ -32,7 +32,8 @@ fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
 /// A pool that connects on first use: the server can start (and report `/readyz` 503)
 /// while the database is still coming up.
 pub fn lazy_pool(config: &Config) -> Result<PgPool, DbError> {
-    let options = connect_options(&config.database_url)?;
+    let options = connect_options(&config.database_url)?
+        .statement_cache_capacity(config.db_statement_cache_capacity);
     Ok(PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         // A request waiting longer than this for a connection is better answered with an

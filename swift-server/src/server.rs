@@ -21,10 +21,10 @@ pub async fn serve(
     let pool = state.pool.clone();
     let pruner = tokio::spawn(prune_periodically(pool.clone()));
     // Without the listener the catalog cache stays off (CATALOG_CACHE=false).
-    let listener = state
-        .config
-        .catalog_cache
-        .then(|| state.catalog_cache.spawn_listener(pool.clone()));
+    let listener = state.config.catalog_cache.then(|| {
+        let url = state.config.database_listen_url.clone();
+        state.catalog_cache.spawn_listener(pool.clone(), url)
+    });
     if let Some(addr) = acceptor
         .local_addr()
         .first()

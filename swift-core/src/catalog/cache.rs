@@ -150,11 +150,17 @@ impl ListCache {
     /// Listens for catalog changes for as long as the process runs, reconnecting after
     /// database outages (the cache is off meanwhile). Without a running listener nothing
     /// is cached, which is also how `CATALOG_CACHE=off` works.
-    pub fn spawn_listener(self: &Arc<Self>, pool: PgPool) -> tokio::task::JoinHandle<()> {
+    /// `listen_url` is a direct (session) connection when the pool goes through a pooler in
+    /// transaction mode.
+    pub fn spawn_listener(
+        self: &Arc<Self>,
+        pool: PgPool,
+        listen_url: Option<String>,
+    ) -> tokio::task::JoinHandle<()> {
         let cache = Arc::clone(self);
         tokio::spawn(async move {
             loop {
-                match listen(&pool).await {
+                match listen(&pool, listen_url.as_deref()).await {
                     Ok(mut listener) => {
                         cache.set_enabled(true);
                         // Ok(None): the connection dropped; notifications may be lost.
@@ -177,8 +183,11 @@ impl ListCache {
     }
 }
 
-async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
+async fn listen(pool: &PgPool, url: Option<&str>) -> Result<PgListener, sqlx::Error> {
+    let mut listener = match url {
+        Some(url) => PgListener::connect(url).await?,
+        None => PgListener::connect_with(pool).await?,
+    };
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }
