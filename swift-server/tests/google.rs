@@ -449,6 +449,17 @@ async fn frontend_obtained_codes_and_extra_audiences_sign_in() {
     assert_eq!(resp.status(), 200);
     let resp = app.post("/api/v1/auth/google", None, json!({})).await;
     assert_problem(resp, 400, "validation_error").await;
+    // Found by schemathesis: a malformed redirect_uri is the client's mistake, not a 502.
+    for redirect_uri in ["", "not a url", "/relative"] {
+        let body = json!({"code": "x", "redirect_uri": redirect_uri});
+        let problem = assert_problem(
+            app.post("/api/v1/auth/google", None, body).await,
+            400,
+            "validation_error",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "redirect_uri");
+    }
 }
 
 #[tokio::test]

@@ -116,7 +116,9 @@ impl OidcProvider {
             ClientId::new(self.config.client_id.clone()),
             Some(ClientSecret::new(self.config.client_secret.clone())),
         )
-        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(provider_error)?))
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| {
+            crate::validation::Invalid::new("redirect_uri", "must be an absolute http(s) URL")
+        })?))
     }
 
     /// Builds the authorization URL: code flow, PKCE S256, fresh state and nonce, scopes

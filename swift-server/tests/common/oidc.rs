@@ -3,6 +3,8 @@
 //! that redirects back with a code, and a token endpoint that checks the client secret and
 //! the PKCE verifier and returns an RS256-signed id_token. Knobs make it misbehave.
 
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -88,7 +90,12 @@ fn random() -> String {
 
 impl TestProvider {
     pub async fn start() -> Self {
-        let acceptor = TcpListener::bind("127.0.0.1:0")
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// On a fixed address (CI's stand-in for Google, see examples/oidc_provider.rs).
+    pub async fn start_on(addr: &str) -> Self {
+        let acceptor = TcpListener::bind(addr.to_owned())
             .into_acceptor()
             .await
             .unwrap();

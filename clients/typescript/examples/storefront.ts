@@ -1,0 +1,96 @@
+// A storefront's journey through the API with the typed client: register, sign in, browse
+// and search, add to cart, check out, list orders, refresh, log out. Every step is checked;
+// any surprise exits non-zero. Run against a live server with some products:
+//   BASE_URL=http://127.0.0.1:8000 npm run build && npm run example
+import { randomUUID } from "node:crypto";
+import { Session, swiftClient, type Problem } from "../src/client.js";
+
+const baseUrl = process.env.BASE_URL ?? "http://127.0.0.1:8000";
+const session = new Session();
+const api = swiftClient(baseUrl, session);
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) {
+    console.error(`storefront example failed: ${message}`);
+    process.exit(1);
+  }
+}
+
+function problem(error: Problem | undefined, what: string): never {
+  console.error(`storefront example failed at ${what}: ${JSON.stringify(error)}`);
+  process.exit(1);
+}
+
+const email = `shopper-${randomUUID()}@example.com`;
+const password = "plum-Orbit-cactus-42";
+
+// Register, then sign in again as a returning customer would.
+{
+  const { data, error } = await api.POST("/api/v1/auth/register", {
+    body: { email, password, first_name: "Sam" },
+  });
+  if (!data) problem(error, "register");
+  check("access" in data, "registration signs in when verification is optional");
+}
+{
+  const { data, error } = await api.POST("/api/v1/auth/login", { body: { email, password } });
+  if (!data) problem(error, "login");
+  session.remember(data);
+  check(data.user.email === email, "login returns the user");
+}
+const me = await api.GET("/api/v1/auth/user");
+check(me.data?.first_name === "Sam", "getCurrentUser");
+
+// Browse and search.
+const categories = await api.GET("/api/v1/categories");
+check(categories.data !== undefined, "listCategories");
+const listing = await api.GET("/api/v1/products", {
+  params: { query: { in_stock: true, ordering: "price", page_size: 5 } },
+});
+if (!listing.data) problem(listing.error, "listProducts");
+const product = listing.data.items[0];
+check(product !== undefined, "an in-stock product to buy");
+check(/^\d+\.\d{2}$/.test(product.price), "prices are two-decimal strings");
+const word = product.name.split(" ")[1] ?? product.name;
+const search = await api.GET("/api/v1/products", { params: { query: { q: word } } });
+check((search.data?.total ?? 0) > 0, `search for ${word}`);
+const detail = await api.GET("/api/v1/products/{id_or_slug}", {
+  params: { path: { id_or_slug: product.slug } },
+});
+check(detail.data?.id === product.id, "getProduct by slug");
+
+// Cart and checkout.
+const added = await api.POST("/api/v1/cart/items", { body: { product_id: product.id, quantity: 2 } });
+if (!added.data) problem(added.error, "addCartItem");
+check(added.data.item_count === 2, "cart holds two units");
+const order = await api.POST("/api/v1/orders", {
+  params: { header: { "Idempotency-Key": randomUUID() } },
+  body: {
+    shipping_address: {
+      full_name: "Sam Shopper",
+      line1: "1 Market Street",
+      city: "Springfield",
+      postal_code: "12345",
+      country: "US",
+    },
+  },
+});
+if (!order.data) problem(order.error, "createOrder");
+check(order.data.status === "pending", "a new order is pending");
+const orders = await api.GET("/api/v1/orders");
+check(orders.data?.items[0]?.id === order.data.id, "listOrders shows the order first");
+const emptied = await api.GET("/api/v1/cart");
+check(emptied.data?.item_count === 0, "checkout empties the cart");
+
+// Refresh, then log out; the old access token stops working at once.
+{
+  const { data, error } = await api.POST("/api/v1/auth/token/refresh", { body: { refresh: session.refresh } });
+  if (!data) problem(error, "refreshToken");
+  session.remember(data);
+}
+const logout = await api.POST("/api/v1/auth/logout", { body: { refresh: session.refresh } });
+check(logout.response.status === 204, "logout");
+const after = await api.GET("/api/v1/auth/user");
+check(after.response.status === 401 && after.error?.code === "token_invalid", "logged out");
+
+console.log(`storefront example passed: ${email} bought ${product.name} as order ${order.data.number}`);
