@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real clients against a live server on a fresh database: the generated TypeScript client
-# (types current, type-checked, storefront example run) and schemathesis over every
+# (types current, type-checked, storefront example run), Swagger UI in headless Chromium
+# (Debian's chromium, installed when missing) and schemathesis over every
 # operation with a customer's and a staff member's token. Google sign-in points at the
 # tests' local OpenID Provider (swift-server/examples/oidc_provider.rs).
 # Called by .ci/run after the test suite; needs node/npm and python3.
@@ -37,6 +38,11 @@ pids+=($!)
 for _ in $(seq 1 100); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.1; done
 curl -fs "$base/readyz" >/dev/null
 
+token() {  # email password
+  curl -fs -H 'content-type: application/json' -d "{\"email\":\"$1\",\"password\":\"$2\"}" "$base/api/v1/auth/login" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access"])'
+}
+
 echo "--- TypeScript client"
 (
   cd clients/typescript
@@ -51,14 +57,21 @@ echo "--- TypeScript client"
   BASE_URL="$base" node dist/examples/storefront.js
 )
 
+echo "--- Swagger UI in headless Chromium"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+(
+  cd clients/browser
+  npm ci --no-audit --no-fund --loglevel=error
+  BASE_URL="$base" TOKEN="$(token customer3@swift.example "$customer_password")" node swagger-ui.mjs
+)
+
 echo "--- schemathesis"
 venv=target/ci-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 [ -x "$venv/bin/schemathesis" ] || "$venv/bin/pip" install -q schemathesis==4.32.5
-token() {  # email password
-  curl -fs -H 'content-type: application/json' -d "{\"email\":\"$1\",\"password\":\"$2\"}" "$base/api/v1/auth/login" \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access"])'
-}
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 st() {  # token, then selection flags
   local bearer=$1
