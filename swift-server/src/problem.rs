@@ -279,10 +279,22 @@ impl From<Invalid> for ApiError {
     }
 }
 
+/// SQLSTATE classes of an unavailable database: 08 connection exception, 53 insufficient
+/// resources (too many connections), 57 operator intervention (shutdown, restart).
+fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
 /// A database failure: an outage is 503 (retryable), anything else a logged 500.
 fn database_error(e: &sqlx::Error) -> ApiError {
     match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+        e if is_outage(e) => {
             tracing::error!(error = %e, "database unavailable");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

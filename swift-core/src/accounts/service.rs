@@ -52,8 +52,20 @@ impl AuthUser {
     }
 }
 
-/// Runs argon2 off the async workers.
+/// Each argon2 run holds 19 MiB: without a bound, a burst of sign-ins (or an attacker)
+/// could make the blocking pool's hundreds of threads allocate gigabytes. Two per core keeps
+/// the CPUs busy and memory flat; the rest queue.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores * 2)
+});
+
+/// Runs argon2 off the async workers, a bounded number at a time.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AccountsError::Internal(format!("hashing semaphore closed: {e}")))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AccountsError::Internal(format!("blocking task failed: {e}")))
