@@ -113,6 +113,29 @@ run "text search (q=walnut mug), no cache" "$base/products?q=walnut%20mug"
 run "product detail by id, no cache" "$base/products" "$work/detail.lua"
 api_detail_uncached=$(cat "$work/last_rps")
 
+# PostgreSQL's ceiling for the same list queries (the uncached path: page + count).
+cols="p.id, p.slug, p.sku, p.name, p.description, p.price, p.stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p LEFT JOIN categories c ON c.id = p.category_id"
+cat > "$work/list.sql" <<SQL
+SELECT $cols WHERE p.is_active ORDER BY p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
+SELECT count(*) FROM products p WHERE p.is_active;
+SQL
+tree="WITH RECURSIVE tree AS (SELECT id FROM categories WHERE slug = '$category' UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id)"
+cat > "$work/category.sql" <<SQL
+$tree SELECT $cols WHERE p.is_active AND p.category_id IN (SELECT id FROM tree) ORDER BY p.price, p.id LIMIT 20 OFFSET 0;
+$tree SELECT count(*) FROM products p WHERE p.is_active AND p.category_id IN (SELECT id FROM tree);
+SQL
+match="(p.search @@ websearch_to_tsquery('english', 'walnut mug') OR lower(p.sku) = lower('walnut mug'))"
+cat > "$work/search.sql" <<SQL
+SELECT $cols WHERE p.is_active AND $match ORDER BY (lower(p.sku) = lower('walnut mug')) DESC, ts_rank(p.search, websearch_to_tsquery('english', 'walnut mug')) DESC, p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
+SELECT count(*) FROM products p WHERE p.is_active AND $match;
+SQL
+echo
+echo "PostgreSQL's own rate for the list queries (pgbench -M prepared -c $conns -j 2 -T $secs, page + count per transaction):"
+for q in list category search; do
+  tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$conns" -j 2 -T "$secs" -f "$work/$q.sql" "$db" 2>/dev/null | awk '/^tps/ {print int($3)}')
+  echo "  $q: $tps tps"
+done
+
 # PostgreSQL's ceiling for the same detail query: one pgbench script per id (100, pgbench's
 # limit is 128), picked at random.
 mkdir -p "$work/pgb"
@@ -129,5 +152,6 @@ pg_tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$conns" -j 2 -T "$s
   | awk '/^tps/ {print int($3)}')
 echo
 echo "pgbench -M prepared -c $conns -j 2 -T $secs, same detail SQL: $pg_tps tps"
+echo "server peak memory (VmHWM): $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"
 awk -v a="$api_detail" -v u="$api_detail_uncached" -v p="$pg_tps" 'BEGIN {
   printf "product detail through the API: %.0f%% of PostgreSQL'"'"'s ceiling with the cache, %.0f%% without\n", 100 * a / p, 100 * u / p }'

@@ -28,3 +28,4 @@ done
 orders=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM orders")
 oversold=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM products WHERE stock < 0")
 echo "orders in the database: $orders; products with negative stock: $oversold"
+echo "server peak memory (VmHWM): $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"
