@@ -25,6 +25,21 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null &&
 for mode in hot spread; do
   "$target_dir/release/examples/checkout_bench" "http://127.0.0.1:$port" "$staff_password" "$customer_password" "$customers" "$secs" "$mode"
 done
+
+# PostgreSQL's own rate for the same statements (bench/checkout-ceiling.sql), same clients.
+psql -h 127.0.0.1 -U postgres -d "$db" -q <<SQL
+CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY email) AS n, id FROM users WHERE email LIKE 'customer%';
+CREATE TABLE bench_products AS SELECT row_number() OVER (ORDER BY price, id) AS n, id FROM products WHERE is_active LIMIT 100;
+UPDATE products SET stock = stock + 10000000 WHERE id IN (SELECT id FROM bench_products);
+DELETE FROM cart_items;
+SQL
+for mode in hot spread; do
+  products=1
+  [ "$mode" = spread ] && products=100
+  tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$customers" -j 2 -T "$secs" -D products="$products" \
+    -f bench/checkout-ceiling.sql "$db" 2>/dev/null | awk '/^tps/ {print int($3)}')
+  echo "pgbench $mode (same statements, $customers clients): $tps checkouts/s"
+done
 orders=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM orders")
 oversold=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM products WHERE stock < 0")
 echo "orders in the database: $orders; products with negative stock: $oversold"

@@ -59,6 +59,17 @@ async fn redirect_flow(start: &TestApp, finish: &TestApp, browser: &Client, next
     location(&resp)
 }
 
+/// authorize → provider; returns the provider's redirect to our callback, not yet followed.
+async fn to_callback(app: &TestApp, browser: &Client) -> String {
+    let resp = browser
+        .get(app.url("/api/v1/auth/google/authorize"))
+        .send()
+        .await
+        .unwrap();
+    let resp = browser.get(location(&resp)).send().await.unwrap();
+    location(&resp)
+}
+
 async fn exchange(app: &TestApp, frontend_url: &str) -> reqwest::Response {
     let code = query_param(frontend_url, "login_code");
     app.post("/api/v1/auth/exchange", None, json!({"login_code": code}))
@@ -231,13 +242,7 @@ async fn denied_consent_reaches_the_frontend_as_an_error() {
 async fn replayed_unknown_or_foreign_state_is_refused() {
     let (_provider, app) = setup().await;
     let b = browser();
-    let resp = b
-        .get(app.url("/api/v1/auth/google/authorize"))
-        .send()
-        .await
-        .unwrap();
-    let resp = b.get(location(&resp)).send().await.unwrap();
-    let callback = location(&resp);
+    let callback = to_callback(&app, &b).await;
     let first = location(&b.get(&callback).send().await.unwrap());
     assert!(first.contains("login_code="), "{first}");
     // Replayed state.
@@ -252,13 +257,7 @@ async fn replayed_unknown_or_foreign_state_is_refused() {
     // A state started in another browser (no binding cookie here): login CSRF refused.
     let victim = browser();
     let attacker = browser();
-    let resp = attacker
-        .get(app.url("/api/v1/auth/google/authorize"))
-        .send()
-        .await
-        .unwrap();
-    let resp = attacker.get(location(&resp)).send().await.unwrap();
-    let planted = location(&resp);
+    let planted = to_callback(&app, &attacker).await;
     assert_eq!(
         query_param(
             &location(&victim.get(&planted).send().await.unwrap()),
@@ -272,13 +271,7 @@ async fn replayed_unknown_or_foreign_state_is_refused() {
 async fn expired_flows_are_refused() {
     let (_provider, app) = setup().await;
     let b = browser();
-    let resp = b
-        .get(app.url("/api/v1/auth/google/authorize"))
-        .send()
-        .await
-        .unwrap();
-    let resp = b.get(location(&resp)).send().await.unwrap();
-    let callback = location(&resp);
+    let callback = to_callback(&app, &b).await;
     sqlx::query("UPDATE oauth_flows SET expires_at = now() - interval '1 second'")
         .execute(&app.db.pool)
         .await
@@ -510,13 +503,7 @@ async fn cookie_mode_callback_sets_the_session_cookies() {
     let (_provider, app) =
         setup_with(&[("AUTH_COOKIES", "true"), ("AUTH_COOKIE_SECURE", "false")]).await;
     let b = browser();
-    let resp = b
-        .get(app.url("/api/v1/auth/google/authorize"))
-        .send()
-        .await
-        .unwrap();
-    let resp = b.get(location(&resp)).send().await.unwrap();
-    let resp = b.get(location(&resp)).send().await.unwrap();
+    let resp = b.get(to_callback(&app, &b).await).send().await.unwrap();
     let cookies: Vec<String> = resp
         .headers()
         .get_all("set-cookie")

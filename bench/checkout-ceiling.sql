@@ -1,0 +1,36 @@
+-- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do:
+-- add a line to the cart (and read the cart back), then the checkout transaction with the
+-- same statements as swift-core/src/orders/checkout.rs (locks in id order, stock, order,
+-- lines, ledger, history, cart emptied, order read back). Variables: :products (how many
+-- products to spread over, 1 = one hot product); bench_users/bench_products map numbers to ids.
+\set n random(1, :products)
+\set u :client_id + 1
+SELECT id AS uid FROM bench_users WHERE n = :u \gset
+SELECT id AS prod FROM bench_products WHERE n = :n \gset
+BEGIN;
+SELECT is_active FROM products WHERE id = :prod;
+INSERT INTO carts (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET updated_at = now();
+INSERT INTO cart_items (id, user_id, product_id, quantity) VALUES (gen_random_uuid(), :uid, :prod, 1)
+  ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity;
+COMMIT;
+SELECT ci.id, p.id, p.slug, p.name, p.price, p.images->0->>'url', p.stock > 0, ci.quantity
+  FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = :uid AND p.is_active;
+SELECT updated_at FROM carts WHERE user_id = :uid;
+BEGIN;
+SELECT p.id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active
+  FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = :uid ORDER BY p.id FOR UPDATE;
+SELECT nextval('order_number_seq') AS num \gset
+SELECT gen_random_uuid() AS oid \gset
+INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)
+  SELECT :oid, 'SW-' || :num, :uid, 'pending', price, price, 'USD', '{"full_name": "Bench"}', '' FROM products WHERE id = :prod;
+UPDATE products p SET stock = p.stock - 1, updated_at = now() WHERE p.id = :prod;
+INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id)
+  SELECT id, -1, stock, 'order placed', :uid, :oid FROM products WHERE id = :prod;
+INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total)
+  SELECT :oid, 1, id, sku, name, price, 1, price FROM products WHERE id = :prod;
+INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES (:oid, 'pending', 'customer', :uid);
+DELETE FROM cart_items WHERE user_id = :uid;
+SELECT id, number, user_id, status, subtotal, total, currency, shipping_address, notes, created_at, updated_at FROM orders WHERE id = :oid;
+SELECT order_id, product_id, sku, name, unit_price, quantity, line_total FROM order_items WHERE order_id = :oid;
+SELECT order_id, status, at, by_role FROM order_history WHERE order_id = :oid;
+COMMIT;
