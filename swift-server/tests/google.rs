@@ -418,12 +418,16 @@ async fn frontend_obtained_codes_and_extra_audiences_sign_in() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
     };
     let redirect_uri = "http://localhost:3000/auth/google";
-    let url = format!(
-        "{}/authorize?response_type=code&client_id={CLIENT_ID}&redirect_uri={redirect_uri}&scope=openid%20email&state=s&code_challenge={challenge}&code_challenge_method=S256",
-        provider.issuer
-    );
-    let resp = browser().get(url).send().await.unwrap();
-    let code = query_param(&location(&resp), "code");
+    // The frontend's own trip to the provider: a fresh code each time.
+    let frontend_code = || async {
+        let url = format!(
+            "{}/authorize?response_type=code&client_id={CLIENT_ID}&redirect_uri={redirect_uri}&scope=openid%20email&state=s&code_challenge={challenge}&code_challenge_method=S256",
+            provider.issuer
+        );
+        let resp = browser().get(url).send().await.unwrap();
+        query_param(&location(&resp), "code")
+    };
+    let code = frontend_code().await;
     let body =
         json!({"code": code, "redirect_uri": redirect_uri, "code_verifier": "wrong-verifier"});
     assert_problem(
@@ -432,12 +436,7 @@ async fn frontend_obtained_codes_and_extra_audiences_sign_in() {
         "token_invalid",
     )
     .await;
-    let resp = browser().get(format!(
-        "{}/authorize?response_type=code&client_id={CLIENT_ID}&redirect_uri={redirect_uri}&scope=openid%20email&state=s&code_challenge={challenge}&code_challenge_method=S256",
-        provider.issuer
-    )).send().await.unwrap();
-    let code = query_param(&location(&resp), "code");
-    let body = json!({"code": code, "redirect_uri": redirect_uri, "code_verifier": verifier});
+    let body = json!({"code": frontend_code().await, "redirect_uri": redirect_uri, "code_verifier": verifier});
     let resp = app.post("/api/v1/auth/google", None, body).await;
     assert_eq!(resp.status(), 200);
     let resp = app.post("/api/v1/auth/google", None, json!({})).await;
