@@ -438,6 +438,55 @@ mod tests {
         assert_eq!(e.errors[0].field, "body");
     }
 
+    /// A database error with a given SQLSTATE, as PostgreSQL would send it.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "sqlstate {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "terminating connection due to administrator command"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn database_outages_are_503_and_other_failures_500() {
+        // Seen in the soak test: a PostgreSQL restart ends sessions with 57P01.
+        for code in ["57P01", "08006", "53300"] {
+            let e = database_error(&sqlx::Error::Database(Box::new(Sqlstate(code))));
+            assert_eq!((e.status.as_u16(), e.code), (503, "not_ready"), "{code}");
+        }
+        assert_eq!(
+            database_error(&sqlx::Error::PoolTimedOut).status.as_u16(),
+            503
+        );
+        let e = database_error(&sqlx::Error::Database(Box::new(Sqlstate("42601"))));
+        assert_eq!((e.status.as_u16(), e.code), (500, "internal_error"));
+        assert!(!e.detail.contains("administrator"));
+    }
+
     #[test]
     fn internal_errors_disclose_nothing() {
         let body = ApiError::internal().to_problem().to_json_string();
