@@ -469,3 +469,48 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
     assert_eq!(ledger, 13);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn prune_removes_only_expired_rows() {
+    let db = TestDb::new().await;
+    let out = cli(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "p@example.com",
+            "--password-stdin",
+        ],
+        Some("plum-Orbit-cactus-42\n"),
+    );
+    assert!(out.status.success());
+    sqlx::query(
+        "INSERT INTO auth_sessions (id, user_id, expires_at) \
+         SELECT gen_random_uuid(), id, now() - interval '1 hour' FROM users \
+         UNION ALL SELECT gen_random_uuid(), id, now() + interval '1 day' FROM users",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO rate_limits (key, window_start, hits) VALUES \
+         ('old', now() - interval '2 days', 1), ('fresh', now(), 1)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let out = cli(&db, &["prune"], None);
+    assert!(
+        stdout(&out).contains("pruned 1 sessions"),
+        "{}",
+        stdout(&out)
+    );
+    let left: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM auth_sessions), (SELECT count(*) FROM rate_limits)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, (1, 1));
+}

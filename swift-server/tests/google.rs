@@ -382,6 +382,35 @@ async fn provider_down_is_a_clear_502() {
 }
 
 #[tokio::test]
+async fn a_hanging_provider_times_out_into_a_502() {
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::spawn_with(&[
+        ("GOOGLE_CLIENT_ID", CLIENT_ID),
+        ("GOOGLE_CLIENT_SECRET", "x"),
+        ("GOOGLE_REDIRECT_URI", "{base}/api/v1/auth/google/callback"),
+        ("OIDC_ISSUER_URL", &format!("http://{addr}")),
+        ("OIDC_HTTP_TIMEOUT_SECONDS", "1"),
+    ])
+    .await;
+    let started = std::time::Instant::now();
+    let resp = app.get("/api/v1/auth/google/authorize", None).await;
+    assert_problem(resp, 502, "oauth_provider_error").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn not_configured_answers_503_and_the_rest_runs() {
     let app = TestApp::spawn().await;
     assert_problem(
