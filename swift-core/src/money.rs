@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 
 use crate::validation::Invalid;
 
-/// Largest amount NUMERIC(12,2) holds.
-const MAX: &str = "9999999999.99";
+/// Largest amount NUMERIC(12,2) holds: 9,999,999,999.99.
+const MAX: Decimal = Decimal::from_parts(0xD4A5_0FFF, 0xE8, 0, false, 2);
 
 /// An amount in the store currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -50,12 +50,12 @@ impl Money {
     /// `price × quantity`, exact; `None` past NUMERIC(12,2).
     pub fn times(&self, quantity: u32) -> Option<Money> {
         let total = self.0.checked_mul(Decimal::from(quantity))?;
-        (total <= Decimal::from_str(MAX).expect("max")).then_some(Money(total))
+        (total <= MAX).then_some(Money(total))
     }
 
     pub fn checked_add(&self, other: Money) -> Option<Money> {
         let total = self.0.checked_add(other.0)?;
-        (total <= Decimal::from_str(MAX).expect("max")).then_some(Money(total))
+        (total <= MAX).then_some(Money(total))
     }
 }
 
@@ -89,6 +89,11 @@ mod tests {
         ] {
             assert!(Money::parse("price", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_ceiling_is_numeric_12_2s() {
+        assert_eq!(MAX.to_string(), "9999999999.99");
     }
 
     #[test]

@@ -548,27 +548,18 @@ async fn staff_list_and_update_users() {
         app.register(&format!("{name}@shop.example")).await;
     }
     let page: Value = app
-        .get("/api/v1/admin/users?q=b&page_size=10", Some(&staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/admin/users?q=b&page_size=10", Some(&staff))
+        .await;
     assert_eq!(page["total"], 2, "{page}");
     assert_eq!(page["pages"], 1);
     let page: Value = app
-        .get("/api/v1/admin/users?is_staff=true", Some(&staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/admin/users?is_staff=true", Some(&staff))
+        .await;
     assert_eq!(page["total"], 1);
     assert_eq!(page["items"][0]["email"], "root@example.com");
     let page: Value = app
-        .get("/api/v1/admin/users?page=2&page_size=3", Some(&staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/admin/users?page=2&page_size=3", Some(&staff))
+        .await;
     assert_eq!(
         (
             page["total"].as_i64(),
@@ -591,11 +582,8 @@ async fn staff_list_and_update_users() {
     .await;
 
     let ann: Value = app
-        .get("/api/v1/admin/users?q=ann", Some(&staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/admin/users?q=ann", Some(&staff))
+        .await;
     let id = ann["items"][0]["id"].as_str().unwrap();
     let resp = app
         .send_json(

@@ -35,11 +35,8 @@ async fn register_returns_a_token_pair_and_user() {
     assert_eq!(user["has_password"], true);
     assert_eq!(user["email_verified"], false);
     let me: Value = app
-        .get("/api/v1/auth/user", body["access"].as_str())
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/auth/user", body["access"].as_str())
+        .await;
     assert_eq!(me["id"], user["id"]);
     // Only a hash is stored.
     let hash: String =
@@ -475,12 +472,7 @@ async fn sessions_list_mark_current_and_revoke_own_only() {
         .unwrap();
     let b: Value = resp.json().await.unwrap();
     let ta = a["access"].as_str().unwrap();
-    let sessions: Vec<Value> = app
-        .get("/api/v1/auth/sessions", Some(ta))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sessions: Vec<Value> = app.get_json("/api/v1/auth/sessions", Some(ta)).await;
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
     let other = sessions.iter().find(|s| s["current"] == false).unwrap();
@@ -511,12 +503,7 @@ async fn sessions_list_mark_current_and_revoke_own_only() {
         "token_invalid",
     )
     .await;
-    let sessions: Vec<Value> = app
-        .get("/api/v1/auth/sessions", Some(ta))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sessions: Vec<Value> = app.get_json("/api/v1/auth/sessions", Some(ta)).await;
     assert_eq!(sessions.len(), 1);
 }
 

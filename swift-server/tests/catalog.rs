@@ -77,26 +77,14 @@ async fn categories_form_a_tree_without_cycles() {
     assert_eq!(beans["slug"], "coffee-beans");
     assert_eq!(beans["parent_id"], coffee["id"]);
 
-    let list: Vec<Value> = shop
-        .app
-        .get("/api/v1/categories", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = shop.app.get_json("/api/v1/categories", None).await;
     let names: Vec<&str> = list.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
         ["Coffee Beans", "Tea", "Coffee"],
         "by position, then name"
     );
-    let got: Value = shop
-        .app
-        .get("/api/v1/categories/tea", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = shop.app.get_json("/api/v1/categories/tea", None).await;
     assert_eq!(got["id"], tea["id"]);
     assert_problem(
         shop.app.get("/api/v1/categories/nope", None).await,
@@ -275,11 +263,8 @@ async fn products_are_found_by_id_or_slug_while_active() {
     for key in [id, "green-tea"] {
         let got: Value = shop
             .app
-            .get(&format!("/api/v1/products/{key}"), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/api/v1/products/{key}"), None)
+            .await;
         assert_eq!(got["id"], p["id"]);
     }
     let resp = shop
@@ -740,7 +725,7 @@ async fn another_instances_writes_invalidate_cached_listings() {
     assert!(a.ctx.catalog_cache.is_listening());
     // Warm A's cache, then change the price behind the triggers' back: A keeps serving
     // its cached page, which shows the cache is really in use.
-    let list: Value = a.get("/api/v1/products", None).await.json().await.unwrap();
+    let list: Value = a.get_json("/api/v1/products", None).await;
     assert_eq!(list["items"][0]["price"], "3.00");
     let mut tx = a.db.pool.begin().await.unwrap();
     sqlx::query("ALTER TABLE products DISABLE TRIGGER products_changed")
@@ -756,7 +741,7 @@ async fn another_instances_writes_invalidate_cached_listings() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let list: Value = a.get("/api/v1/products", None).await.json().await.unwrap();
+    let list: Value = a.get_json("/api/v1/products", None).await;
     assert_eq!(list["items"][0]["price"], "3.00", "served from A's cache");
     // A write through instance B notifies every instance.
     let path = format!("/api/v1/admin/products/{}", created["id"].as_str().unwrap());
@@ -764,7 +749,7 @@ async fn another_instances_writes_invalidate_cached_listings() {
         .await;
     let mut price = Value::Null;
     for _ in 0..50 {
-        let list: Value = a.get("/api/v1/products", None).await.json().await.unwrap();
+        let list: Value = a.get_json("/api/v1/products", None).await;
         price = list["items"][0]["price"].clone();
         if price == "3.50" {
             break;

@@ -76,13 +76,7 @@ fn order_body() -> Value {
 async fn the_cart_adds_updates_removes_and_clears() {
     let shop = Shop::new().await;
     let token = shop.app.access_token("cart@example.com").await;
-    let empty: Value = shop
-        .app
-        .get("/api/v1/cart", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let empty: Value = shop.app.get_json("/api/v1/cart", Some(&token)).await;
     assert_eq!(empty["items"].as_array().unwrap().len(), 0);
     assert_eq!(empty["subtotal"], "0.00");
 
@@ -143,13 +137,7 @@ async fn the_cart_adds_updates_removes_and_clears() {
             json!({"price": "5.00"}),
         )
         .await;
-    let cart: Value = shop
-        .app
-        .get("/api/v1/cart", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = shop.app.get_json("/api/v1/cart", Some(&token)).await;
     assert_eq!(cart["items"].as_array().unwrap().len(), 1);
     assert_eq!(cart["subtotal"], "5.00");
     assert_problem(shop.add(&token, &mug, 1).await, 404, "not_found").await;
@@ -176,13 +164,7 @@ async fn the_cart_adds_updates_removes_and_clears() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    let cart: Value = shop
-        .app
-        .get("/api/v1/cart", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = shop.app.get_json("/api/v1/cart", Some(&token)).await;
     assert_eq!(cart["item_count"], 0);
     assert_problem(
         shop.app.get("/api/v1/cart", None).await,
@@ -223,13 +205,7 @@ async fn another_users_cart_lines_are_not_found() {
         .await
         .unwrap();
     assert_problem(resp, 404, "not_found").await;
-    let cart: Value = shop
-        .app
-        .get("/api/v1/cart", Some(&alice))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = shop.app.get_json("/api/v1/cart", Some(&alice)).await;
     assert_eq!(cart["items"][0]["quantity"], 2);
 }
 
@@ -277,13 +253,7 @@ async fn checkout_snapshots_prices_and_totals_to_the_cent() {
     assert_eq!(order["history"][0]["status"], "pending");
     assert_eq!(order["history"][0]["by"], "customer");
     assert_eq!((shop.stock(&dime).await, shop.stock(&book).await), (7, 3));
-    let cart: Value = shop
-        .app
-        .get("/api/v1/cart", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = shop.app.get_json("/api/v1/cart", Some(&token)).await;
     assert_eq!(cart["item_count"], 0, "the cart is emptied");
 
     // Later price changes do not touch the order.
@@ -297,13 +267,7 @@ async fn checkout_snapshots_prices_and_totals_to_the_cent() {
         )
         .await;
     let path = format!("/api/v1/orders/{}", order["id"].as_str().unwrap());
-    let again: Value = shop
-        .app
-        .get(&path, Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again: Value = shop.app.get_json(&path, Some(&token)).await;
     assert_eq!(again["subtotal"], "140.23");
     assert!(
         again["items"]
@@ -641,13 +605,7 @@ async fn cancelling_restores_stock_and_customers_cancel_only_pending_own_orders(
         "not_found",
     )
     .await;
-    let mine: Value = shop
-        .app
-        .get("/api/v1/orders", Some(&mallory))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = shop.app.get_json("/api/v1/orders", Some(&mallory)).await;
     assert_eq!(mine["total"], 0);
 
     let cancelled: Value = shop
@@ -709,11 +667,8 @@ async fn order_lists_for_customers_and_staff() {
     shop.transition(&first, "paid").await;
     let mine: Value = shop
         .app
-        .get("/api/v1/orders?page_size=1", Some(&a))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/orders?page_size=1", Some(&a))
+        .await;
     assert_eq!(
         (mine["total"].as_i64(), mine["pages"].as_i64()),
         (Some(2), Some(2))
@@ -721,40 +676,25 @@ async fn order_lists_for_customers_and_staff() {
     assert_eq!(mine["items"][0]["id"], second["id"], "newest first");
     let all: Value = shop
         .app
-        .get("/api/v1/admin/orders", Some(&shop.staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/admin/orders", Some(&shop.staff))
+        .await;
     assert_eq!(all["total"], 3);
     let paid: Value = shop
         .app
-        .get("/api/v1/admin/orders?status=paid", Some(&shop.staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/admin/orders?status=paid", Some(&shop.staff))
+        .await;
     assert_eq!(paid["total"], 1);
-    let user_a: Value = shop
-        .app
-        .get("/api/v1/auth/user", Some(&a))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let user_a: Value = shop.app.get_json("/api/v1/auth/user", Some(&a)).await;
     let by_user: Value = shop
         .app
-        .get(
+        .get_json(
             &format!(
                 "/api/v1/admin/orders?user_id={}",
                 user_a["id"].as_str().unwrap()
             ),
             Some(&shop.staff),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(by_user["total"], 2);
     let one = format!("/api/v1/admin/orders/{}", first["id"].as_str().unwrap());
     assert_eq!(shop.app.get(&one, Some(&shop.staff)).await.status(), 200);
@@ -792,13 +732,7 @@ async fn deleted_accounts_leave_anonymised_orders() {
         .await;
     assert_eq!(resp.status(), 204);
     let path = format!("/api/v1/admin/orders/{}", order["id"].as_str().unwrap());
-    let kept: Value = shop
-        .app
-        .get(&path, Some(&shop.staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let kept: Value = shop.app.get_json(&path, Some(&shop.staff)).await;
     assert_eq!(kept["total"], "4.50");
     let address = &kept["shipping_address"];
     assert_eq!(address["full_name"], "deleted customer");

@@ -1,4 +1,5 @@
-//! Cached product listings that stay correct across server instances.
+//! Cached catalog reads (rendered bodies, listing counts) that stay correct across server
+//! instances.
 //!
 //! A listing's count (and, for searches, its ranking) costs far more than the page itself,
 //! and the storefront asks the same few questions over and over. Each instance keeps
@@ -19,9 +20,6 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use super::types::Product;
-use crate::pagination::Page;
-
 /// Entries kept before the cache starts over.
 const MAX_ENTRIES: usize = 10_000;
 
@@ -36,12 +34,11 @@ pub struct Rendered {
     pub etag: String,
 }
 
-/// Listing pages, counts and rendered bodies by query.
+/// Rendered bodies and listing counts by query.
 #[derive(Default)]
 pub struct ListCache {
     generation: AtomicU64,
     enabled: AtomicBool,
-    pages: Mutex<HashMap<String, Arc<Page<Product>>>>,
     rendered: Mutex<HashMap<String, Arc<Rendered>>>,
     counts: Mutex<HashMap<String, i64>>,
     /// One computation per key at a time: after an invalidation, 64 clients asking for the
@@ -57,13 +54,6 @@ impl ListCache {
     /// Read before computing an answer; pass to the `put_*` calls.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
-    }
-
-    pub fn page(&self, key: &str) -> Option<Arc<Page<Product>>> {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return None;
-        }
-        self.pages.lock().expect("cache lock").get(key).cloned()
     }
 
     pub fn rendered(&self, key: &str) -> Option<Arc<Rendered>> {
@@ -88,16 +78,6 @@ impl ListCache {
             return None;
         }
         self.counts.lock().expect("cache lock").get(key).copied()
-    }
-
-    pub fn put_page(&self, key: String, generation: u64, page: Arc<Page<Product>>) {
-        let mut pages = self.pages.lock().expect("cache lock");
-        if self.enabled.load(Ordering::SeqCst) && self.generation() == generation {
-            if pages.len() >= MAX_ENTRIES {
-                pages.clear();
-            }
-            pages.insert(key, page);
-        }
     }
 
     pub fn put_count(&self, key: String, generation: u64, count: i64) {
@@ -128,11 +108,9 @@ impl ListCache {
 
     /// Drops everything; answers computed before this call are not stored afterwards.
     pub fn invalidate(&self) {
-        let mut pages = self.pages.lock().expect("cache lock");
         let mut counts = self.counts.lock().expect("cache lock");
         let mut rendered = self.rendered.lock().expect("cache lock");
         self.generation.fetch_add(1, Ordering::SeqCst);
-        pages.clear();
         counts.clear();
         rendered.clear();
     }
@@ -195,10 +173,12 @@ async fn listen(pool: &PgPool, url: Option<&str>) -> Result<PgListener, sqlx::Er
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pagination::PageRequest;
 
-    fn page() -> Arc<Page<Product>> {
-        Arc::new(Page::new(vec![], 0, PageRequest::new(1, 20).unwrap()))
+    fn body() -> Arc<Rendered> {
+        Arc::new(Rendered {
+            body: "{}".into(),
+            etag: "\"e\"".into(),
+        })
     }
 
     #[test]
@@ -207,10 +187,10 @@ mod tests {
         cache.enabled.store(true, Ordering::SeqCst);
         let before = cache.generation();
         cache.invalidate();
-        cache.put_page("k".into(), before, page());
-        assert!(cache.page("k").is_none());
-        cache.put_page("k".into(), cache.generation(), page());
-        assert!(cache.page("k").is_some());
+        cache.put_rendered("k".into(), before, body());
+        assert!(cache.rendered("k").is_none());
+        cache.put_rendered("k".into(), cache.generation(), body());
+        assert!(cache.rendered("k").is_some());
     }
 
     #[test]

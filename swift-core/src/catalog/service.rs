@@ -1,7 +1,5 @@
 //! Catalog operations: public reads (cached listings) and staff writes.
 
-use std::sync::Arc;
-
 use uuid::Uuid;
 
 use super::CatalogError;
@@ -34,7 +32,7 @@ fn effective_ordering(filter: &ProductFilter, ordering: ProductOrdering) -> Prod
     }
 }
 
-/// The cache key of one listing page (also used for its rendered body).
+/// The cache key of one listing page's rendered body.
 pub fn list_key(filter: &ProductFilter, ordering: ProductOrdering, page: PageRequest) -> String {
     let ordering = effective_ordering(filter, ordering);
     format!(
@@ -44,30 +42,20 @@ pub fn list_key(filter: &ProductFilter, ordering: ProductOrdering, page: PageReq
     )
 }
 
-/// Active products matching the filter: one query for the page and one for the count on a
-/// miss, nothing but a memory lookup on a hit (see [`super::cache`]).
+/// Active products matching the filter: one query for the page, whatever its size, and one
+/// for the count unless this filter was counted since the last catalog change (counts are
+/// the expensive part; see [`super::cache`]). The HTTP layer caches whole rendered pages.
 pub async fn list_products(
     ctx: &Context,
     filter: &ProductFilter,
     ordering: ProductOrdering,
     page: PageRequest,
-) -> Result<Arc<Page<Product>>> {
-    let count_key = format!("{filter:?}");
-    let page_key = format!(
-        "{count_key}|{ordering:?}|{}|{}",
-        page.page(),
-        page.page_size()
-    );
+) -> Result<Page<Product>> {
+    let ordering = effective_ordering(filter, ordering);
     let cache = &ctx.catalog_cache;
-    if let Some(hit) = cache.page(&page_key) {
-        return Ok(hit);
-    }
-    let _computing = cache.single_flight(&page_key).await;
-    if let Some(hit) = cache.page(&page_key) {
-        return Ok(hit);
-    }
     let generation = cache.generation();
     let items = repo::list_products(&ctx.pool, filter, ordering, page).await?;
+    let count_key = format!("{filter:?}");
     let total = match cache.count(&count_key) {
         Some(total) => total,
         None => {
@@ -76,9 +64,7 @@ pub async fn list_products(
             total
         }
     };
-    let result = Arc::new(Page::new(items, total, page));
-    cache.put_page(page_key, generation, Arc::clone(&result));
-    Ok(result)
+    Ok(Page::new(items, total, page))
 }
 
 /// An active product by id or slug (the storefront's detail page).

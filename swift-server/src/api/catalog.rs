@@ -233,9 +233,7 @@ impl CatalogApi {
             None if filter.q.is_some() => ProductOrdering::Relevance,
             None => ProductOrdering::CreatedDesc,
         };
-        // "r|": the rendered body has its own key; the service caches the page under the
-        // plain one (and takes its own single-flight lock on it).
-        let key = format!("r|{}", service::list_key(&filter, ordering, page));
+        let key = service::list_key(&filter, ordering, page);
         cached(req, &state.catalog_cache, key, || async {
             let result = service::list_products(&state, &filter, ordering, page).await?;
             let currency = state.config.store_currency.as_str();

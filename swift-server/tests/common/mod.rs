@@ -123,6 +123,15 @@ impl TestApp {
         rb.send().await.unwrap()
     }
 
+    /// GET and parse the JSON body (for reads whose status is not the point).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> T {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     pub async fn send_json(
         &self,
         method: Method,
