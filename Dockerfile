@@ -4,6 +4,9 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
+# Release binaries without symbols: a smaller image (local release builds keep them for
+# profiling).
+ENV CARGO_PROFILE_RELEASE_STRIP=symbols
 # 1. Dependencies only: manifests plus empty sources, so this layer is reused until
 #    Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
@@ -17,7 +20,7 @@ RUN mkdir -p swift-core/src swift-server/src swift-cli/src migrations \
  && echo 'fn main() {}' > swift-cli/src/main.rs \
  && cargo build --release --locked --workspace \
  && rm -rf swift-core swift-server/src swift-cli/src
-# 2. The project itself.
+# 2. The project itself (.dockerignore keeps target/, .env, node_modules and .git out).
 COPY . .
 RUN touch swift-core/src/lib.rs swift-server/src/lib.rs swift-server/src/main.rs swift-cli/src/main.rs \
  && cargo build --release --locked --workspace

@@ -158,6 +158,8 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
+        // `swift-cli catalog export | head`: the reader has all it wanted.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<BadInput>().is_some() {
@@ -169,14 +171,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether the error is standard output closing under us (a pipe whose reader exited).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            cause
+                .downcast_ref::<csv::Error>()
+                .and_then(|c| match c.kind() {
+                    csv::ErrorKind::Io(io) => Some(io),
+                    _ => None,
+                })
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
-    if let Command::Migrate(MigrateCommand::Run) = command {
+    // Commands that build a shop from nothing create the database as the server does.
+    let creates_database = matches!(
+        command,
+        Command::Migrate(MigrateCommand::Run) | Command::Seed { .. }
+    );
+    if creates_database {
         db::ensure_database(&config.database_url)
             .await
-            .context("cannot reach or create the database")?;
+            .map_err(|e| database_error(&config, e))?;
     }
     let pool = db::lazy_pool(&config)?;
     let ctx = Context::new(pool, config).map_err(|e| BadInput(e.to_string()))?;
+    if let Command::Seed { .. } = command {
+        db::migrate(&ctx.pool)
+            .await
+            .map_err(|e| database_error(&ctx.config, e))?;
+    }
     match command {
         Command::Migrate(m) => migrate(&ctx, m).await,
         Command::User(u) => user(&ctx, u).await,
@@ -241,14 +268,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// A database that does not answer gets the one-line hint; anything else keeps its chain.
+fn database_error(config: &Config, e: db::DbError) -> anyhow::Error {
+    if e.is_unreachable() {
+        anyhow::anyhow!(db::unreachable_hint(&config.database_url, &e))
+    } else {
+        anyhow::Error::new(e).context("creating or migrating the database")
+    }
+}
+
 async fn run_seed(ctx: &Context, spec: SeedSpec) -> anyhow::Result<()> {
     let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // Drawn on standard error only when it is a terminal (indicatif hides it otherwise).
     let bar = indicatif::ProgressBar::new(spec.products);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} products [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
+            "{spinner} products [{bar:40}] {pos}/{len} {rate} eta {eta}",
         )
         .expect("template")
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
         .progress_chars("=> "),
     );
     let ticker = {
@@ -263,8 +306,9 @@ async fn run_seed(ctx: &Context, spec: SeedSpec) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let result = swift_core::seed::seed(ctx, spec, progress.clone()).await;
     ticker.abort();
-    bar.set_position(progress.load(std::sync::atomic::Ordering::Relaxed));
-    bar.finish();
+    // The summary below says what the bar said; clearing it leaves no half-ended line on
+    // any terminal.
+    bar.finish_and_clear();
     let report = result?;
     println!(
         "seeded in {:.1} s: {} categories, {} products, {} users created (existing ones kept)",

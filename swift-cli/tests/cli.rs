@@ -514,3 +514,70 @@ async fn prune_removes_only_expired_rows() {
     .unwrap();
     assert_eq!(left, (1, 1));
 }
+
+#[tokio::test]
+async fn seed_creates_and_migrates_a_missing_database() {
+    let db = TestDb::absent();
+    let out = cli(
+        &db,
+        &["seed", "--products", "30", "--categories", "4"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("30 products"), "{}", stdout(&out));
+    let products: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(products, 30);
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_line() {
+    for args in [&["seed"][..], &["migrate", "run"], &["user", "list"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_swift-cli"))
+            .args(args)
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/swift")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(stdout(&out).is_empty(), "{args:?}: no bar, no output");
+        if args[0] != "user" {
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert!(
+                err.contains("127.0.0.1:1") && err.contains("DATABASE_URL"),
+                "{err}"
+            );
+            assert!(err.contains("docker compose up -d db"), "{err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn export_into_a_closed_pipe_ends_quietly() {
+    let db = TestDb::new().await;
+    let seeded = cli(
+        &db,
+        &["seed", "--products", "3000", "--categories", "4"],
+        None,
+    );
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    // `swift-cli catalog export | head -1`: read one line, then close the pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_swift-cli"))
+        .args(["catalog", "export"])
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    }
+    assert!(first.starts_with("sku,"), "{first}");
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(!stderr(&done).contains("Broken pipe"), "{}", stderr(&done));
+}

@@ -101,7 +101,7 @@ pub struct AuthConfig {
     /// theft (browser tabs refreshing at once).
     pub refresh_reuse_grace_seconds: i64,
     pub email_verification: EmailVerification,
-    /// Cookie mode: token responses also set HttpOnly cookies (API.md "Cookie mode").
+    /// Cookie mode: token responses also set HttpOnly cookies (docs/API.md "Cookie mode").
     pub cookies: bool,
     pub cookie_secure: bool,
 }
@@ -423,11 +423,45 @@ impl Config {
         if self.environment != Environment::Production {
             return Ok(());
         }
-        let secret = &self.auth.jwt_secret;
-        if secret.len() < 32 || secret == PLACEHOLDER_JWT_SECRET.as_bytes() {
+        let secret = String::from_utf8_lossy(&self.auth.jwt_secret);
+        if secret.len() < MIN_SECRET_BYTES || is_placeholder(&secret) {
             return Err(ConfigError::new(
                 "JWT_SECRET",
-                "production needs a random secret of at least 32 bytes (not the example value)",
+                "production needs a random secret of at least 32 bytes, not an example value \
+                 (openssl rand -hex 32)",
+            ));
+        }
+        let placeholders = [
+            ("DATABASE_URL", url_password(&self.database_url)),
+            (
+                "SMTP_URL",
+                match &self.mail_backend {
+                    MailBackend::Smtp(url) => url_password(url),
+                    _ => None,
+                },
+            ),
+            (
+                "GOOGLE_CLIENT_SECRET",
+                self.google.as_ref().map(|g| g.client_secret.as_str()),
+            ),
+            (
+                "GOOGLE_CLIENT_ID",
+                self.google.as_ref().map(|g| g.client_id.as_str()),
+            ),
+        ];
+        for (name, value) in placeholders {
+            if value.is_some_and(is_placeholder) {
+                return Err(ConfigError::new(
+                    name,
+                    "production refuses a placeholder value (it contains change-me or example)",
+                ));
+            }
+        }
+        if self.mail_backend == MailBackend::Log {
+            return Err(ConfigError::new(
+                "EMAIL_BACKEND",
+                "production refuses log: it writes whole messages, reset links included, to the \
+                 log; use smtp",
             ));
         }
         if let MailBackend::Smtp(url) = &self.mail_backend {
@@ -465,6 +499,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The shortest secret production accepts (HS256 wants a key as long as its output).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Whether a secret is an example left in place: the shipped examples all say so.
+fn is_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    ["change-me", "change_me", "changeme", "example"]
+        .iter()
+        .any(|marker| lower.contains(marker))
+}
+
+/// The password of `scheme://user:password@host/...`, if the URL has one.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    userinfo.split_once(':').map(|(_, password)| password)
 }
 
 fn is_loopback_origin(origin: &str) -> bool {
@@ -588,60 +641,104 @@ mod tests {
 
     #[test]
     fn production_refuses_plain_http_origins() {
-        let secret = "k".repeat(40);
-        let err = parse(&[
-            ("SWIFT_ENV", "production"),
-            ("JWT_SECRET", &secret),
-            ("CORS_ALLOWED_ORIGINS", "http://shop.example"),
-            ("FRONTEND_URL", "https://shop.example"),
-        ])
-        .unwrap_err();
+        let err = production(&[("CORS_ALLOWED_ORIGINS", "http://shop.test")]).unwrap_err();
         assert_eq!(err.name, "CORS_ALLOWED_ORIGINS");
-        parse(&[
-            ("SWIFT_ENV", "production"),
-            ("JWT_SECRET", &secret),
-            ("CORS_ALLOWED_ORIGINS", "https://shop.example"),
-            ("FRONTEND_URL", "https://shop.example"),
-        ])
-        .unwrap();
+        let err = production(&[("FRONTEND_URL", "http://shop.test")]).unwrap_err();
+        assert_eq!(err.name, "FRONTEND_URL");
     }
 
     #[test]
     fn production_refuses_weak_or_example_jwt_secrets() {
         for secret in ["short", PLACEHOLDER_JWT_SECRET] {
-            let err = parse(&[
-                ("SWIFT_ENV", "production"),
-                ("JWT_SECRET", secret),
-                ("FRONTEND_URL", "https://shop.example"),
-                ("CORS_ALLOWED_ORIGINS", "https://shop.example"),
-            ])
-            .unwrap_err();
+            let err = production(&[("JWT_SECRET", secret)]).unwrap_err();
             assert_eq!(err.name, "JWT_SECRET");
         }
         assert!(parse(&[]).is_ok(), "development accepts the example secret");
     }
 
+    /// A production configuration that passes every check, to vary one value at a time.
+    fn production(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = vec![
+            ("SWIFT_ENV", "production"),
+            (
+                "JWT_SECRET",
+                "0f3c9a7d5e1b2c4d6e8f0a1b3c5d7e9f1a2b3c4d5e6f7a8b",
+            ),
+            ("FRONTEND_URL", "https://shop.test"),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.test"),
+            ("EMAIL_BACKEND", "smtp"),
+            ("SMTP_URL", "smtps://mailer:s3cr3t-Pw@mail.shop.test:465"),
+        ];
+        for (name, value) in extra {
+            pairs.retain(|(n, _)| n != name);
+            pairs.push((name, value));
+        }
+        parse(&pairs)
+    }
+
+    #[test]
+    fn production_refuses_placeholder_secrets_and_the_log_mailer() {
+        production(&[]).unwrap();
+        for (name, value) in [
+            // The Kubernetes example's values.
+            (
+                "JWT_SECRET",
+                "CHANGE-ME-to-64-random-hex-characters-openssl-rand-hex-32",
+            ),
+            ("JWT_SECRET", "a-perfectly-long-example-secret-value-here"),
+            ("JWT_SECRET", "changeme-changeme-changeme-changeme"),
+            ("JWT_SECRET", "31-bytes-of-entropy-is-too-few!"),
+            (
+                "DATABASE_URL",
+                "postgres://swift:CHANGE-ME@postgres.database.svc:5432/swift",
+            ),
+            (
+                "SMTP_URL",
+                "smtp://user:CHANGE-ME@smtp.example.com:587?tls=required",
+            ),
+            ("EMAIL_BACKEND", "log"),
+        ] {
+            let err = production(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{value}");
+        }
+        // A host named example is not a secret.
+        production(&[(
+            "DATABASE_URL",
+            "postgres://swift:Xk9-2pQ@db.example.com/swift",
+        )])
+        .unwrap();
+        let google = [
+            ("GOOGLE_CLIENT_ID", "CHANGE-ME.apps.googleusercontent.com"),
+            ("GOOGLE_CLIENT_SECRET", "GOCSPX-real-looking"),
+            ("GOOGLE_REDIRECT_URI", "https://api.shop.test/cb"),
+        ];
+        assert_eq!(production(&google).unwrap_err().name, "GOOGLE_CLIENT_ID");
+        let mut secret_placeholder = google;
+        secret_placeholder[0].1 = "123.apps.googleusercontent.com";
+        secret_placeholder[1].1 = "CHANGE-ME";
+        assert_eq!(
+            production(&secret_placeholder).unwrap_err().name,
+            "GOOGLE_CLIENT_SECRET"
+        );
+    }
+
+    #[test]
+    fn url_passwords_are_found_only_in_the_userinfo() {
+        assert_eq!(url_password("postgres://u:pw@h:5432/db"), Some("pw"));
+        assert_eq!(url_password("postgres://u@h/db"), None);
+        assert_eq!(url_password("postgres://h/db?user=x@y"), None);
+        assert_eq!(url_password("smtps://u:p:q@h:465"), Some("p:q"));
+    }
+
     #[test]
     fn production_refuses_unencrypted_remote_smtp() {
-        let secret = "k".repeat(40);
-        let base = [
-            ("SWIFT_ENV", "production"),
-            ("JWT_SECRET", secret.as_str()),
-            ("FRONTEND_URL", "https://shop.example"),
-            ("CORS_ALLOWED_ORIGINS", "https://shop.example"),
-            ("EMAIL_BACKEND", "smtp"),
-        ];
-        let with = |url: &'static str| {
-            let mut v = base.to_vec();
-            v.push(("SMTP_URL", url));
-            parse(&v)
-        };
+        let with = |url: &'static str| production(&[("SMTP_URL", url)]);
         assert_eq!(
-            with("smtp://user:pw@mail.example:587").unwrap_err().name,
+            with("smtp://user:pw@mail.shop.test:587").unwrap_err().name,
             "SMTP_URL"
         );
-        assert!(with("smtp://user:pw@mail.example:587?tls=required").is_ok());
-        assert!(with("smtps://mail.example:465").is_ok());
+        assert!(with("smtp://user:pw@mail.shop.test:587?tls=required").is_ok());
+        assert!(with("smtps://mail.shop.test:465").is_ok());
         assert!(with("smtp://localhost:25").is_ok());
     }
 }

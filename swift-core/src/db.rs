@@ -25,6 +25,52 @@ pub enum DbError {
     BadUrl(sqlx::Error),
 }
 
+impl DbError {
+    /// Whether nothing answered at the configured address (no server, wrong host or port),
+    /// as opposed to a server that answered and refused or failed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sqlx(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
+                | DbError::Migrate(MigrateError::Execute(
+                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut
+                ))
+        )
+    }
+}
+
+/// One line for an operator whose database does not answer: where we looked (without the
+/// password), why, and how to get one running.
+pub fn unreachable_hint(database_url: &str, error: &DbError) -> String {
+    let cause = match error {
+        DbError::Sqlx(sqlx::Error::Io(io))
+        | DbError::Migrate(MigrateError::Execute(sqlx::Error::Io(io))) => io.to_string(),
+        _ => "no answer".to_owned(),
+    };
+    format!(
+        "PostgreSQL does not answer at {} ({cause}). Start one with `docker compose up -d db`, \
+         or point DATABASE_URL (environment or .env) at a running server.",
+        redact_password(database_url)
+    )
+}
+
+/// The URL with its password replaced by `***`, fit for logs and messages.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
     url.parse::<PgConnectOptions>().map_err(DbError::BadUrl)
 }
@@ -149,5 +195,36 @@ pub async fn check_ready(pool: &PgPool) -> Result<(), NotReady> {
     match status.iter().filter(|m| !m.applied).count() {
         0 => Ok(()),
         n => Err(NotReady::PendingMigrations(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_password("postgres://swift:s3cret@db:5432/swift?sslmode=require"),
+            "postgres://swift:***@db:5432/swift?sslmode=require"
+        );
+        assert_eq!(
+            redact_password("postgres://postgres@127.0.0.1:5432/swift"),
+            "postgres://postgres@127.0.0.1:5432/swift"
+        );
+        assert_eq!(redact_password("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_reported_as_unreachable_with_a_hint() {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        let url = "postgres://postgres:pw@127.0.0.1:1/swift";
+        let err = ensure_database(url).await.unwrap_err();
+        assert!(err.is_unreachable(), "{err}");
+        let hint = unreachable_hint(url, &err);
+        assert!(hint.contains("127.0.0.1:1"), "{hint}");
+        assert!(hint.contains("DATABASE_URL"), "{hint}");
+        assert!(hint.contains("docker compose up -d db"), "{hint}");
+        assert!(!hint.contains(":pw@"), "{hint}");
     }
 }

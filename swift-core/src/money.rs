@@ -1,4 +1,4 @@
-//! Money: a non-negative amount with exactly two fraction digits, as API.md writes it
+//! Money: a non-negative amount with exactly two fraction digits, as docs/API.md writes it
 //! (`"19.99"`) and PostgreSQL stores it (`NUMERIC(12,2)`). Never a float.
 
 use std::str::FromStr;

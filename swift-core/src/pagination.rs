@@ -1,4 +1,4 @@
-//! Page requests and paginated results, shaped as API.md's list envelope.
+//! Page requests and paginated results, shaped as docs/API.md's list envelope.
 
 use crate::validation::Invalid;
 

@@ -37,6 +37,19 @@ impl TestDb {
         Self::create(&name, false).await
     }
 
+    /// A database name that does not exist yet (for code that must create it); a pool that
+    /// connects lazily, and the same clean-up on drop.
+    pub fn absent() -> Self {
+        let name = format!("swift_test_{}", uuid::Uuid::new_v4().simple());
+        let admin_options: PgConnectOptions = admin_url().parse().expect("SWIFT_TEST_DATABASE_URL");
+        let options = admin_options.database(&name);
+        Self {
+            pool: PgPoolOptions::new().connect_lazy_with(options.clone()),
+            url: options.to_url_lossy().to_string(),
+            name,
+        }
+    }
+
     async fn create(name: &str, migrated: bool) -> Self {
         let admin_options: PgConnectOptions = admin_url().parse().expect("SWIFT_TEST_DATABASE_URL");
         let mut admin = admin_options

@@ -1,4 +1,4 @@
-//! Cookie mode (API.md): the backend holds the tokens in HttpOnly cookies and a readable
+//! Cookie mode (docs/API.md): the backend holds the tokens in HttpOnly cookies and a readable
 //! CSRF cookie guards unsafe requests authenticated by cookie (double-submit).
 
 use base64::Engine;

@@ -17,7 +17,7 @@ use poem_openapi::OpenApiService;
 /// Handlers reach the pool, configuration, mailer and keys through this.
 pub use swift_core::Context as AppState;
 
-/// The OpenAPI service: every operation of API.md, grouped by tag.
+/// The OpenAPI service: every operation of docs/API.md, grouped by tag.
 pub fn api_service() -> OpenApiService<api::Api, ()> {
     OpenApiService::new(api::apis(), "SWIFT API", env!("CARGO_PKG_VERSION")).description(
         "The SWIFT shop backend. Errors are RFC 9457 application/problem+json with a stable \
@@ -60,7 +60,7 @@ pub fn app_with_routes(routes: Route, state: AppState) -> impl Endpoint + 'stati
 mod tests {
     use std::collections::HashSet;
 
-    /// API.md: every operation has a stable operationId and one of the documented tags, and
+    /// docs/API.md: every operation has a stable operationId and one of the documented tags, and
     /// every error it can answer is documented as problem+json.
     #[test]
     fn every_operation_has_an_id_a_tag_and_problem_errors() {

@@ -1,5 +1,6 @@
 //! `swift-server`: runs the HTTP API, or prints its OpenAPI document.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -76,12 +77,12 @@ fn main() -> ExitCode {
     })
 }
 
+/// The log is on standard error already, so a failure is said there once.
 fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -90,13 +91,17 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 async fn run(state: AppState) -> anyhow::Result<()> {
     let config = &state.config;
     if config.migrate_on_start {
-        swift_core::db::ensure_database(&config.database_url)
-            .await
-            .context("cannot reach or create the database (DATABASE_URL)")?;
-        swift_core::db::migrate(&state.pool)
-            .await
-            .context("applying migrations")?;
-        tracing::info!("migrations applied");
+        let prepared = match swift_core::db::ensure_database(&config.database_url).await {
+            Ok(()) => swift_core::db::migrate(&state.pool).await,
+            Err(e) => Err(e),
+        };
+        match prepared {
+            Ok(()) => tracing::info!("migrations applied"),
+            Err(e) if e.is_unreachable() => {
+                anyhow::bail!(swift_core::db::unreachable_hint(&config.database_url, &e))
+            }
+            Err(e) => return Err(e).context("creating or migrating the database (DATABASE_URL)"),
+        }
     }
     let acceptor = TcpListener::bind(config.listen_addr)
         .into_acceptor()
@@ -108,7 +113,10 @@ async fn run(state: AppState) -> anyhow::Result<()> {
 
 fn init_tracing(config: &Config) {
     let filter = EnvFilter::try_new(&config.rust_log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a person at a terminal; log collectors get plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     match config.log_format {
         LogFormat::Json => builder.json().with_current_span(true).init(),
         LogFormat::Pretty => builder.init(),

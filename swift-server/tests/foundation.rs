@@ -287,3 +287,108 @@ async fn openapi_and_docs_are_served() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
 }
+
+/// A GET whose `Accept-Encoding` is `accept`.
+async fn get_accepting(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
+    app.request(Method::GET, path)
+        .header("accept-encoding", accept)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Decodes a body in the coding the server named.
+fn decode(coding: &str, bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => {
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
+        }
+        "br" => {
+            brotli::BrotliDecompress(&mut &bytes[..], &mut out).unwrap();
+        }
+        other => panic!("unexpected coding {other}"),
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_private_ones_are_no_store() {
+    let app = TestApp::spawn().await;
+    let pair = app.register("basics@example.com").await;
+    let access = pair["access"].as_str().unwrap();
+    // Tokens, personal data and errors: never cached.
+    for resp in [
+        app.login("basics@example.com", common::PASSWORD).await,
+        app.get("/api/v1/auth/user", Some(access)).await,
+        app.get("/api/v1/cart", Some(access)).await,
+        app.get("/api/v1/nowhere", None).await,
+    ] {
+        let h = resp.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{}", resp.url());
+        assert_eq!(h["cache-control"], "no-store", "{}", resp.url());
+    }
+    // The public catalog keeps its own caching.
+    let resp = app.get("/api/v1/products", None).await;
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        resp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public")
+    );
+}
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_asks() {
+    let app = TestApp::spawn().await;
+    let plain = app.get("/openapi.json", None).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.text().await.unwrap();
+    for coding in ["gzip", "br"] {
+        let resp = get_accepting(&app, "/openapi.json", coding).await;
+        assert_eq!(resp.headers()["content-encoding"], coding);
+        assert_eq!(resp.headers()["vary"], "accept-encoding");
+        let bytes = resp.bytes().await.unwrap();
+        assert!(
+            bytes.len() < plain.len() / 4,
+            "{coding}: {} bytes",
+            bytes.len()
+        );
+        assert_eq!(decode(coding, &bytes), plain);
+    }
+    // Small bodies and refused codings stay as they are.
+    let resp = get_accepting(&app, "/healthz", "gzip").await;
+    assert!(resp.headers().get("content-encoding").is_none());
+    let resp = get_accepting(&app, "/openapi.json", "gzip;q=0").await;
+    assert!(resp.headers().get("content-encoding").is_none());
+}
+
+#[tokio::test]
+async fn a_compressed_catalog_page_has_a_weak_etag_that_still_revalidates() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff_token("etag-staff@example.com").await;
+    for i in 0..8 {
+        let resp = app
+            .post(
+                "/api/v1/admin/products",
+                Some(&staff),
+                json!({"name": format!("Walnut mug {i}"), "sku": format!("MUG-{i}"),
+                       "price": "12.50", "stock": 5, "description": "A mug ".repeat(40)}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+    }
+    let resp = get_accepting(&app, "/api/v1/products", "gzip").await;
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let resp = app
+        .request(Method::GET, "/api/v1/products")
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 304);
+}

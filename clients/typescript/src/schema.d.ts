@@ -959,7 +959,7 @@ export interface components {
         };
         /**
          * OrderBody
-         * @description An order (API.md "Order").
+         * @description An order (docs/API.md "Order").
          */
         OrderBody: {
             /** Format: uuid */
@@ -1029,7 +1029,7 @@ export interface components {
             pages: number;
         };
         /**
-         * @description Order statuses (API.md).
+         * @description Order statuses (docs/API.md).
          * @enum {string}
          */
         OrderStatus: "pending" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded";
@@ -1066,7 +1066,7 @@ export interface components {
         };
         /**
          * ProductBody
-         * @description A product (API.md "Product").
+         * @description A product (docs/API.md "Product").
          */
         ProductBody: {
             /** Format: uuid */
@@ -1249,7 +1249,7 @@ export interface components {
         };
         /**
          * UserBody
-         * @description A user as they see themselves (API.md "User").
+         * @description A user as they see themselves (docs/API.md "User").
          */
         UserBody: {
             /** Format: uuid */

@@ -17,7 +17,7 @@ fn argon2() -> Argon2<'static> {
 /// Longest accepted password: argon2 cost grows with input and nobody types more.
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
-/// Shortest accepted password (API.md).
+/// Shortest accepted password (docs/API.md).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Hashes a password into a PHC string (algorithm, parameters and salt included).
@@ -51,7 +51,7 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(password, &DUMMY_HASH);
 }
 
-/// API.md: at least 8 characters, not too similar to the account's email or names, not a
+/// docs/API.md: at least 8 characters, not too similar to the account's email or names, not a
 /// common or all-numeric password. zxcvbn estimates guessability, with the account's own
 /// details as extra dictionary words; score 3 means "safely unguessable" for online attacks.
 pub fn check_strength(password: &str, user_inputs: &[&str]) -> Result<(), String> {

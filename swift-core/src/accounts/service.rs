@@ -17,7 +17,7 @@ use crate::validation::Invalid;
 
 type Result<T> = std::result::Result<T, AccountsError>;
 
-/// Lifetime of a password-reset link (API.md: one hour).
+/// Lifetime of a password-reset link (docs/API.md: one hour).
 pub const RESET_TOKEN_TTL: Duration = Duration::hours(1);
 /// Lifetime of an email-verification link.
 pub const VERIFY_TOKEN_TTL: Duration = Duration::days(3);

@@ -16,7 +16,7 @@ use crate::config::AuthConfig;
 /// The `typ` claim of access tokens: a token of any other type is never accepted as one.
 pub const ACCESS_TYPE: &str = "access";
 
-/// Claims of an access token (API.md "Authentication"), plus `sid`, the session it belongs
+/// Claims of an access token (docs/API.md "Authentication"), plus `sid`, the session it belongs
 /// to, so that revoking a session or deactivating a user kills its tokens at once.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {

@@ -60,7 +60,7 @@ impl PersonName {
     }
 }
 
-/// A password that passed the strength rules of API.md for the account it will protect.
+/// A password that passed the strength rules of docs/API.md for the account it will protect.
 pub struct NewPassword(String);
 
 impl NewPassword {

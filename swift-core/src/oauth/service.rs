@@ -1,4 +1,4 @@
-//! Google sign-in, three ways (API.md): the redirect flow (`authorize` → provider →
+//! Google sign-in, three ways (docs/API.md): the redirect flow (`authorize` → provider →
 //! `callback` → frontend with a login code → `exchange_login_code`), an id_token the
 //! frontend already holds, or an authorization code the frontend obtained itself.
 
@@ -178,7 +178,7 @@ async fn sign_in(
     Ok((sign_in_verified_user(ctx, user, client).await?, created))
 }
 
-/// API.md's account rules: by (provider, subject); else link to the local account with the
+/// docs/API.md's account rules: by (provider, subject); else link to the local account with the
 /// same email only when the provider vouches for it; else create a password-less account.
 pub async fn resolve_account(ctx: &Context, identity: &Identity) -> Result<(User, bool)> {
     let allowed = &provider(ctx)?.config().allowed_domains;

@@ -27,7 +27,7 @@ impl Quantity {
     }
 }
 
-/// A shipping address (API.md "Address").
+/// A shipping address (docs/API.md "Address").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub full_name: String,
@@ -104,7 +104,7 @@ impl Address {
     }
 }
 
-/// The order life cycle of API.md.
+/// The order life cycle of docs/API.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
     Pending,

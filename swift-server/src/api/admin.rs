@@ -114,7 +114,7 @@ pub fn default_page() -> u32 {
     1
 }
 
-/// API.md's default page size.
+/// docs/API.md's default page size.
 pub fn default_page_size() -> u32 {
     20
 }

@@ -18,7 +18,7 @@ use crate::client::client_info;
 use crate::cookies::{REFRESH_COOKIE, clear_token_cookies, set_token_cookies};
 use crate::problem::{ApiError, ApiResult};
 
-/// A user as they see themselves (API.md "User").
+/// A user as they see themselves (docs/API.md "User").
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct UserBody {

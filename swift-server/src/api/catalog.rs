@@ -58,7 +58,7 @@ pub struct ImageBody {
     pub alt: String,
 }
 
-/// A product (API.md "Product").
+/// A product (docs/API.md "Product").
 #[derive(Object, Clone)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ProductBody {

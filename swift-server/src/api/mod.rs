@@ -1,4 +1,4 @@
-//! Operations, one module per API tag of API.md.
+//! Operations, one module per API tag of docs/API.md.
 
 mod admin;
 mod admin_catalog;
@@ -15,7 +15,7 @@ pub use auth::{TokenPairBody, UserBody, token_response};
 
 use poem_openapi::Tags;
 
-/// The tags of API.md; generated clients group operations by them.
+/// The tags of docs/API.md; generated clients group operations by them.
 #[derive(Tags)]
 #[oai(rename_all = "lowercase")]
 pub enum ApiTags {

@@ -11,7 +11,7 @@ use serde_json::Value;
 /// The pattern every money string matches.
 pub const MONEY_PATTERN: &str = r"^\d{1,10}\.\d{2}$";
 
-/// An amount in the store currency, as API.md writes it.
+/// An amount in the store currency, as docs/API.md writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoneyString(pub swift_core::money::Money);
 

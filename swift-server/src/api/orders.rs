@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::problem::ApiResult;
 
-/// Order statuses (API.md).
+/// Order statuses (docs/API.md).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[oai(rename = "OrderStatus", rename_all = "snake_case")]
 pub enum Status {
@@ -118,7 +118,7 @@ pub struct HistoryBody {
     pub by: String,
 }
 
-/// An order (API.md "Order").
+/// An order (docs/API.md "Order").
 #[derive(Object)]
 pub struct OrderBody {
     pub id: Uuid,

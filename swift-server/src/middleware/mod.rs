@@ -1,5 +1,5 @@
 //! The HTTP stack every request passes through, outermost first:
-//! request id + access log → problem+json → CORS → body-schema check, problem+json and
+//! request id + access log → nosniff, no-store default and compression → problem+json → CORS → body-schema check, problem+json and
 //! `Allow` on 405 → panic catcher → 1 MiB body limit → routes.
 //!
 //! problem+json conversion sits on both sides of CORS: inside, so that error answers still
@@ -10,6 +10,7 @@ mod body_limit;
 mod body_schema;
 mod problems;
 mod request_context;
+mod response_headers;
 
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoResponse, http::Method};
@@ -20,7 +21,7 @@ pub use request_context::RequestId;
 
 use crate::problem::ApiError;
 
-/// Largest accepted request body (API.md: bodies over 1 MiB are refused with 413).
+/// Largest accepted request body (docs/API.md: bodies over 1 MiB are refused with 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Wraps `routes` in the full middleware stack.
@@ -64,6 +65,7 @@ pub fn stack(
         })
         .with(cors)
         .around(problems::to_problem_json)
+        .around(response_headers::finish)
         .around(request_context::request_context)
 }
 
