@@ -494,8 +494,8 @@ async fn prune_removes_only_expired_rows() {
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO rate_limits (key, window_start, hits) VALUES \
-         ('old', now() - interval '2 days', 1), ('fresh', now(), 1)",
+        "INSERT INTO rate_limits (key, tat) VALUES \
+         ('replenished', now() - interval '1 second'), ('in use', now() + interval '1 minute')",
     )
     .execute(&db.pool)
     .await

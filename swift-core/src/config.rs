@@ -97,8 +97,8 @@ pub struct AuthConfig {
     pub jwt_audience: String,
     pub access_ttl_seconds: i64,
     pub refresh_ttl_seconds: i64,
-    /// A rotated refresh token presented again within this many seconds is not treated as
-    /// theft (browser tabs refreshing at once).
+    /// A rotated refresh token presented again within this many seconds gets the same
+    /// successor instead of revoking the session (clients refreshing at once).
     pub refresh_reuse_grace_seconds: i64,
     pub email_verification: EmailVerification,
     /// Cookie mode: token responses also set HttpOnly cookies (docs/API.md "Cookie mode").
@@ -188,6 +188,8 @@ pub struct Config {
     /// In-process catalog cache (invalidated across instances by LISTEN/NOTIFY); off is for
     /// measuring the database path.
     pub catalog_cache: bool,
+    /// Byte budget of that cache (bodies, keys and counts).
+    pub catalog_cache_max_bytes: u64,
     pub auth: AuthConfig,
     pub mail_backend: MailBackend,
     /// The `From:` of every mail.
@@ -198,6 +200,11 @@ pub struct Config {
     /// `None` when Google sign-in is not configured (its endpoints answer 503).
     pub google: Option<GoogleConfig>,
 }
+
+/// A rotated refresh token presented again this soon is a race between the user's own
+/// clients (a Next.js server and the browser, several tabs), answered with the same
+/// successor; later it is reuse.
+pub const DEFAULT_REFRESH_REUSE_GRACE_SECONDS: i64 = 30;
 
 /// The local default, matching the PostgreSQL that developers and CI run on 127.0.0.1.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/swift";
@@ -272,7 +279,12 @@ impl Config {
             jwt_audience: env.string("JWT_AUDIENCE", "swift-api"),
             access_ttl_seconds: env.parse_positive("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?,
             refresh_ttl_seconds: env.parse_positive("REFRESH_TOKEN_TTL_SECONDS", 7 * 24 * 3600)?,
-            refresh_reuse_grace_seconds: env.parse("REFRESH_REUSE_GRACE_SECONDS", 0i64)?.max(0),
+            refresh_reuse_grace_seconds: env
+                .parse(
+                    "REFRESH_REUSE_GRACE_SECONDS",
+                    DEFAULT_REFRESH_REUSE_GRACE_SECONDS,
+                )?
+                .max(0),
             email_verification: match env.string("EMAIL_VERIFICATION", "optional").as_str() {
                 "none" => EmailVerification::None,
                 "optional" => EmailVerification::Optional,
@@ -407,6 +419,10 @@ impl Config {
             store_currency: env.parse("STORE_CURRENCY", Currency("USD".into()))?,
             migrate_on_start: env.parse_bool("MIGRATE_ON_START", true)?,
             catalog_cache: env.parse_bool("CATALOG_CACHE", true)?,
+            catalog_cache_max_bytes: env.parse_positive(
+                "CATALOG_CACHE_MAX_BYTES",
+                crate::catalog::cache::DEFAULT_MAX_BYTES as i64,
+            )? as u64,
             auth,
             mail_backend,
             email_from,

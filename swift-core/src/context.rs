@@ -32,7 +32,7 @@ impl Context {
             .clone()
             .map(|g| Arc::new(OidcProvider::new(g)));
         Ok(Self {
-            catalog_cache: Arc::new(ListCache::new()),
+            catalog_cache: Arc::new(ListCache::new(config.catalog_cache_max_bytes)),
             oidc,
             pool,
             config: Arc::new(config),

@@ -15,7 +15,7 @@ pub mod orders;
 pub mod pagination;
 pub mod ratelimit;
 pub mod seed;
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod validation;
 

@@ -12,7 +12,7 @@ pub struct Pruned {
 }
 
 /// Deletes expired sessions (with their refresh tokens), expired or used one-time tokens
-/// (including abandoned sign-in flows and login codes) and rate-limit windows older than a day.
+/// (including abandoned sign-in flows and login codes) and rate-limit rows whose allowance is whole again.
 pub async fn prune(pool: &PgPool) -> Result<Pruned, sqlx::Error> {
     let sessions = sqlx::query(
         "DELETE FROM auth_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day'",
@@ -27,7 +27,8 @@ pub async fn prune(pool: &PgPool) -> Result<Pruned, sqlx::Error> {
             .rows_affected();
     let one_time_tokens = one_time_tokens + crate::oauth::repository::prune(pool).await?;
     let rate_limits =
-        sqlx::query("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")
+        // A TAT in the past is a full allowance, the same as no row at all.
+        sqlx::query("DELETE FROM rate_limits WHERE tat < now()")
             .execute(pool)
             .await?
             .rows_affected();

@@ -10,7 +10,7 @@ use swift_core::accounts::AccountsError;
 use swift_core::accounts::service::{self, AuthUser};
 
 use crate::AppState;
-use crate::cookies::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER};
+use crate::cookies::{CSRF_HEADER, csrf_token, names};
 use crate::problem::ApiError;
 
 /// The Bearer scheme as documented in the OpenAPI document (Swagger's Authorize button).
@@ -44,7 +44,7 @@ fn credentials(req: &Request, state: &AppState) -> Result<Option<(String, bool)>
         };
     }
     if state.config.auth.cookies
-        && let Some(cookie) = req.cookie().get(ACCESS_COOKIE)
+        && let Some(cookie) = req.cookie().get(names(state).access)
         && !cookie.value_str().is_empty()
     {
         return Ok(Some((cookie.value_str().to_owned(), true)));
@@ -52,24 +52,19 @@ fn credentials(req: &Request, state: &AppState) -> Result<Option<(String, bool)>
     Ok(None)
 }
 
-/// Double-submit CSRF check for cookie-authenticated unsafe requests.
-pub fn check_csrf(req: &Request) -> Result<(), ApiError> {
+/// The CSRF check for an unsafe request authenticated by a cookie of `session_id`:
+/// `X-CSRF-Token` must carry that session's token (the readable CSRF cookie's value).
+pub fn check_csrf(req: &Request, state: &AppState, session_id: uuid::Uuid) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let cookie = req
-        .cookie()
-        .get(CSRF_COOKIE)
-        .map(|c| c.value_str().to_owned());
-    let header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-    match (cookie, header) {
-        (Some(c), Some(h)) if !c.is_empty() && constant_time_eq(c.as_bytes(), h.as_bytes()) => {
-            Ok(())
-        }
+    let expected = csrf_token(state, session_id);
+    match req.headers().get(CSRF_HEADER) {
+        Some(h) if constant_time_eq(h.as_bytes(), expected.as_bytes()) => Ok(()),
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "csrf_failed",
-            "X-CSRF-Token must equal the swift_csrf cookie",
+            "X-CSRF-Token must carry the value of this session's CSRF cookie",
         )),
     }
 }
@@ -83,16 +78,29 @@ fn state(req: &Request) -> &AppState {
         .expect("AppState is attached to every request")
 }
 
-/// Authenticates the request when it carries credentials; `None` when it carries none.
-pub async fn optional_user(req: &Request) -> Result<Option<AuthUser>, ApiError> {
+/// The caller's access token, checked, and whether it came from a cookie.
+pub async fn authenticated(req: &Request) -> Result<Option<(AuthUser, bool)>, ApiError> {
     let state = state(req);
     let Some((token, from_cookie)) = credentials(req, state)? else {
         return Ok(None);
     };
-    if from_cookie {
-        check_csrf(req)?;
+    Ok(Some((
+        service::authenticate(state, &token).await?,
+        from_cookie,
+    )))
+}
+
+/// Authenticates the request when it carries credentials; `None` when it carries none.
+/// A cookie-authenticated unsafe request must pass the CSRF check of its session.
+pub async fn optional_user(req: &Request) -> Result<Option<AuthUser>, ApiError> {
+    match authenticated(req).await? {
+        Some((user, true)) => {
+            check_csrf(req, state(req), user.session_id)?;
+            Ok(Some(user))
+        }
+        Some((user, false)) => Ok(Some(user)),
+        None => Ok(None),
     }
-    Ok(Some(service::authenticate(state, &token).await?))
 }
 
 impl<'a> ApiExtractor<'a> for Auth {

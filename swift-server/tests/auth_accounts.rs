@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp, assert_problem, link, query_param};
+use common::{PASSWORD, TestApp, assert_problem, cookie_value, link, query_param};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -361,15 +361,6 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies() {
             .unwrap();
         assert_eq!(resp.status(), expected);
     }
-}
-
-fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.to_owned())
 }
 
 #[tokio::test]

@@ -121,6 +121,37 @@ async fn malformed_json_is_a_validation_error() {
     assert!(body["errors"].is_array(), "{body}");
 }
 
+/// Issue #12.15: media types are case-insensitive, so an upper-case `Content-Type` gets the
+/// same schema check and the same human messages.
+#[tokio::test]
+async fn upper_case_json_media_types_are_checked_like_any_other() {
+    let app = TestApp::spawn().await;
+    for content_type in ["APPLICATION/JSON", "Application/Json; Charset=UTF-8"] {
+        let resp = app
+            .request(Method::POST, "/api/v1/auth/login")
+            .header("content-type", content_type)
+            .body(r#"{"email": "a@example.com", "password": 5}"#)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(resp, 400, "validation_error").await;
+        assert_eq!(body["errors"][0]["field"], "password", "{body}");
+        let resp = app
+            .request(Method::POST, "/api/v1/auth/login")
+            .header("content-type", content_type)
+            .body("{\"email\": ")
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(resp, 400, "validation_error").await;
+        assert_eq!(body["errors"][0]["field"], "body", "{body}");
+        assert_eq!(
+            body["errors"][0]["message"], "must be valid JSON (line 1, column 10)",
+            "{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn wrong_field_types_name_the_field() {
     let app = TestApp::spawn().await;

@@ -93,10 +93,13 @@ async fn the_cart_adds_updates_removes_and_clears() {
     assert_eq!(cart["items"][0]["quantity"], 5);
     assert_eq!(cart["items"][0]["line_total"], "22.50");
     let cart: Value = shop.add(&token, &mug, 1).await.json().await.unwrap();
-    assert_eq!(cart["subtotal"], "34.50");
+    // The sold-out mug is listed but, unavailable, left out of the subtotal.
+    assert_eq!(cart["subtotal"], "22.50");
     assert_eq!(cart["item_count"], 6);
     assert_eq!(cart["currency"], "USD");
     assert_eq!(cart["items"][1]["product"]["in_stock"], false);
+    assert_eq!(cart["items"][1]["available"], false);
+    assert_eq!(cart["items"][1]["unavailable_reason"], "out_of_stock");
 
     let line = cart["items"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/cart/items/{line}");
@@ -107,7 +110,7 @@ async fn the_cart_adds_updates_removes_and_clears() {
         .json()
         .await
         .unwrap();
-    assert_eq!(cart["subtotal"], "16.50");
+    assert_eq!(cart["subtotal"], "4.50");
     for bad in [0, 101] {
         let resp = shop
             .app
@@ -118,7 +121,7 @@ async fn the_cart_adds_updates_removes_and_clears() {
     assert_problem(shop.add(&token, &tea, 100).await, 400, "validation_error").await;
     assert_problem(shop.add(&token, &tea, 0).await, 400, "validation_error").await;
 
-    // Prices shown are today's; archived products drop out of the view and the subtotal.
+    // Prices shown are today's; archived products stay in view, marked, out of the subtotal.
     let admin = format!("/api/v1/admin/products/{}", mug["id"].as_str().unwrap());
     shop.app
         .send_json(
@@ -138,7 +141,8 @@ async fn the_cart_adds_updates_removes_and_clears() {
         )
         .await;
     let cart: Value = shop.app.get_json("/api/v1/cart", Some(&token)).await;
-    assert_eq!(cart["items"].as_array().unwrap().len(), 1);
+    assert_eq!(cart["items"].as_array().unwrap().len(), 2);
+    assert_eq!(cart["items"][1]["unavailable_reason"], "archived");
     assert_eq!(cart["subtotal"], "5.00");
     assert_problem(shop.add(&token, &mug, 1).await, 404, "not_found").await;
     let ghost = json!({"id": uuid::Uuid::new_v4()});
@@ -154,7 +158,11 @@ async fn the_cart_adds_updates_removes_and_clears() {
         .json()
         .await
         .unwrap();
-    assert_eq!(cart["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        cart["items"].as_array().unwrap().len(),
+        1,
+        "the archived mug is left"
+    );
     shop.add(&token, &tea, 1).await;
     let resp = shop
         .app

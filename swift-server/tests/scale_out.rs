@@ -38,6 +38,7 @@ async fn tokens_sessions_and_revocation_work_across_instances() {
         .json()
         .await
         .unwrap();
+    a.age_rotations(31).await;
     let reuse = a
         .post(
             "/api/v1/auth/token/refresh",

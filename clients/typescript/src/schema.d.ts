@@ -778,7 +778,7 @@ export interface components {
             items: components["schemas"]["CartLineBody"][];
             /**
              * Format: decimal
-             * @description Amount with exactly two decimals, as a string
+             * @description The sum of the available lines.
              * @example 19.99
              */
             subtotal: string;
@@ -804,6 +804,12 @@ export interface components {
              * @example 19.99
              */
             line_total: string;
+            /**
+             * @description False when the line cannot be checked out as it stands; `unavailable_reason` says
+             *     why. Such lines stay in the cart (remove them by id) and are left out of `subtotal`.
+             */
+            available: boolean;
+            unavailable_reason?: components["schemas"]["UnavailableReason"];
         };
         /**
          * CartProduct
@@ -1194,7 +1200,7 @@ export interface components {
         StockAdjustment: {
             /**
              * Format: int32
-             * @description Units to add (positive) or remove (negative).
+             * @description Units to add (positive) or remove (negative); the result stays within 0..=1000000000.
              */
             delta: number;
             /** @description Why, for the inventory ledger (e.g. "recount", "damaged"). */
@@ -1221,10 +1227,13 @@ export interface components {
          * @description Tokens for a signed-in session.
          */
         TokenPairBody: {
-            /** @description JWT for `Authorization: Bearer`. */
-            access: string;
-            /** @description Opaque refresh token; single use, rotated by `refreshToken`. */
-            refresh: string;
+            /**
+             * @description JWT for `Authorization: Bearer`. Absent in cookie mode, where only the HttpOnly
+             *     cookie holds it (script on the page must never see it).
+             */
+            access?: string;
+            /** @description Opaque refresh token; single use, rotated by `refreshToken`. Absent in cookie mode. */
+            refresh?: string;
             /** Format: date-time */
             access_expires_at: string;
             /** Format: date-time */
@@ -1237,6 +1246,11 @@ export interface components {
         Transition: {
             status: components["schemas"]["OrderStatus"];
         };
+        /**
+         * @description Why a cart line cannot be bought as it stands.
+         * @enum {string}
+         */
+        UnavailableReason: "archived" | "out_of_stock" | "insufficient_stock" | "total_too_large";
         /** UpdateCartItem */
         UpdateCartItem: {
             /** Format: int64 */
@@ -5085,7 +5099,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: the same key and body replay the first 201 (24 hours). */
+                /**
+                 * @description Makes retries safe: the same key and body replay the first 201 (24 hours).
+                 *     1 to 255 visible ASCII characters; anything else is a 400.
+                 */
                 "Idempotency-Key"?: string;
             };
             path?: never;

@@ -1,17 +1,22 @@
 //! Password hashing (argon2id) and strength rules.
 //!
-//! Hashing is CPU-bound by design; callers in async code run it on the blocking pool.
+//! Hashing is CPU-bound by design; callers in async code run it on the blocking pool, a
+//! bounded number at a time (`accounts::service`).
+//!
+//! Each hash needs 19 MiB of working memory. Allocating it per call made glibc keep every
+//! freed buffer in one of its per-thread arenas: a burst of 600 failed sign-ins left the
+//! server at 1.3 GB for good. The buffers are therefore allocated once and reused
+//! ([`with_memory`]): memory stays at (concurrent hashes) × 19 MiB whatever the traffic.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// OWASP's recommended argon2id setting: 19 MiB of memory, 2 passes, 1 lane.
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters")
 }
 
 /// Longest accepted password: argon2 cost grows with input and nobody types more.
@@ -20,26 +25,95 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 /// Shortest accepted password (docs/API.md).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// Hashes a password into a PHC string (algorithm, parameters and salt included).
-pub fn hash(password: &str) -> String {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashing cannot fail with valid parameters")
-        .to_string()
+/// Working memory of finished hashes, kept for the next one. Never more buffers than hashes
+/// ever ran at once, which the service's semaphore bounds.
+static BUFFERS: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Runs `f` with `blocks` blocks of argon2 working memory, reusing a kept buffer when one of
+/// the standard size is free. argon2 writes every block before reading it, so what a buffer
+/// held before does not matter (`reused_buffers_give_the_same_hashes` checks it).
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let standard = params().block_count();
+    let kept = if blocks == standard {
+        BUFFERS.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    } else {
+        None
+    };
+    let mut buffer = kept.unwrap_or_else(|| vec![Block::default(); blocks]);
+    let result = f(&mut buffer);
+    if blocks == standard {
+        BUFFERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buffer);
+    }
+    result
 }
 
-/// Checks a password against a stored PHC string; false for any malformed hash.
+/// argon2 over `password` and the raw `salt`, into `out`, in reused memory.
+fn compute(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+    with_memory(argon.params().block_count(), |memory| {
+        argon
+            .hash_password_into_with_memory(password, salt, out, memory)
+            .is_ok()
+    })
+}
+
+/// Hashes a password into a PHC string (algorithm, parameters and salt included), the same
+/// string `argon2`'s own `hash_password` writes.
+pub fn hash(password: &str) -> String {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .expect("a generated salt decodes");
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    assert!(
+        compute(&argon, password.as_bytes(), raw_salt, &mut out),
+        "argon2 hashing cannot fail with valid parameters"
+    );
+    PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).expect("parameters encode"),
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).expect("output length")),
+    }
+    .to_string()
+}
+
+/// Checks a password against a stored PHC string (with the parameters it names); false for
+/// any malformed hash. The comparison is constant-time (`Output`'s equality).
 pub fn verify(password: &str, phc: &str) -> bool {
     if password.chars().count() > MAX_PASSWORD_CHARS {
         return false;
     }
-    match PasswordHash::new(phc) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::V0x13,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    compute(&argon, password.as_bytes(), raw_salt, &mut out)
+        && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 /// A hash that matches no password; verifying against it when an email is unknown makes a
@@ -118,6 +192,47 @@ mod tests {
         assert!(verify("correct horse battery staple", &a));
         assert!(!verify("wrong", &a));
         assert!(!verify("x", "not a hash"));
+    }
+
+    /// Our PHC strings are argon2's own, both ways, and a dirty reused buffer changes nothing.
+    #[test]
+    fn reused_buffers_give_the_same_hashes() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
+        // Leave a buffer full of another password's state in the pool first.
+        let ours = hash("first password, fills the buffer");
+        assert!(
+            BUFFERS
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|b| b.len() == params().block_count())
+        );
+        let ours_again = hash("plum-Orbit-cactus-42");
+        for phc in [&ours, &ours_again] {
+            let parsed = PasswordHash::new(phc).unwrap();
+            assert!(reference.verify_password(b"nope", &parsed).is_err());
+        }
+        let parsed = PasswordHash::new(&ours_again).unwrap();
+        reference
+            .verify_password(b"plum-Orbit-cactus-42", &parsed)
+            .unwrap();
+        let theirs = reference
+            .hash_password(b"plum-Orbit-cactus-42", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert!(verify("plum-Orbit-cactus-42", &theirs));
+        assert!(!verify("plum-Orbit-cactus-43", &theirs));
+        // Other parameters (an older hash) are verified with their own memory size.
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"old one", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(verify("old one", &small));
     }
 
     #[test]

@@ -421,6 +421,48 @@ pub struct ConsumedToken {
     pub created_at: DateTime<Utc>,
 }
 
+/// A live token, without using it (to check it before paying for an argon2 hash).
+pub async fn find_live_one_time_token(
+    ex: impl PgExecutor<'_>,
+    hash: &[u8],
+    purpose: Purpose,
+) -> sqlx::Result<Option<ConsumedToken>> {
+    sqlx::query_as(
+        "SELECT user_id, email, created_at FROM one_time_tokens \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()",
+    )
+    .bind(hash)
+    .bind(purpose.as_str())
+    .fetch_optional(ex)
+    .await
+}
+
+/// Inserts a one-time token for the active account with this email, if there is one, in a
+/// single statement: an unknown email costs the same round trip and the same work as a
+/// known one (so the answer's timing says nothing). Returns the user when a token was made.
+pub async fn insert_one_time_token_for_email(
+    ex: impl PgExecutor<'_>,
+    hash: &[u8],
+    purpose: Purpose,
+    email: &str,
+    only_unverified: bool,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, expires_at) \
+         SELECT $1, $2, id, email, $5 FROM users \
+         WHERE email = $3 AND is_active AND NOT ($4 AND email_verified) \
+         RETURNING user_id",
+    )
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(email)
+    .bind(only_unverified)
+    .bind(expires_at)
+    .fetch_optional(ex)
+    .await
+}
+
 /// Uses a live token exactly once (atomic, like refresh tokens).
 pub async fn consume_one_time_token(
     ex: impl PgExecutor<'_>,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::repository::{self as repo, NewUser, Purpose, UserFilter};
-use super::tokens::{hash_token, opaque_token};
+use super::tokens::{hash_token, opaque_token, successor_token};
 use super::types::{ClientInfo, Email, NewPassword, PersonName, Session, User};
 use super::{AccountsError, password};
 use crate::Context;
@@ -53,11 +53,12 @@ impl AuthUser {
 }
 
 /// Each argon2 run holds 19 MiB: without a bound, a burst of sign-ins (or an attacker)
-/// could make the blocking pool's hundreds of threads allocate gigabytes. Two per core keeps
-/// the CPUs busy and memory flat; the rest queue.
+/// could make the blocking pool's hundreds of threads allocate gigabytes. Hashing is pure
+/// CPU, so one per core is all the throughput there is; the rest queue, and memory stays at
+/// cores × 19 MiB at most.
 static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores * 2)
+    tokio::sync::Semaphore::new(cores.max(2))
 });
 
 /// Runs argon2 off the async workers, a bounded number at a time.
@@ -231,10 +232,18 @@ pub async fn sign_in_verified_user(
     start_session(ctx, user, client).await
 }
 
-/// Rotates a refresh token: the presented one is consumed atomically and a new pair is
-/// issued in the same session. A token presented again after rotation is theft or a bug;
-/// the whole session is revoked (401 `token_reused`), unless it comes back within the
-/// configured grace period.
+/// How many generations a re-presented token may be behind (a tab that slept through two
+/// rotations by its siblings within the grace window).
+const MAX_SUCCESSOR_WALK: usize = 4;
+
+/// Rotates a refresh token: the presented one is consumed atomically and its successor
+/// (derived from it, see [`successor_token`]) is issued in the same session.
+///
+/// A token presented again after rotation is either a race between the user's own clients
+/// or theft. Within `REFRESH_REUSE_GRACE_SECONDS` of its rotation it is a race: the answer
+/// is the same successor (or that successor's live descendant), a new access token, and no
+/// fork of the session. After the window it is reuse: the whole session is revoked (401
+/// `token_reused`).
 pub async fn refresh(ctx: &Context, token: &str, client: &ClientInfo) -> Result<TokenPair> {
     ratelimit::hit(
         &ctx.pool,
@@ -244,32 +253,50 @@ pub async fn refresh(ctx: &Context, token: &str, client: &ClientInfo) -> Result<
         None,
     )
     .await?;
-    let hash = hash_token(token);
+    let key = &ctx.config.auth.jwt_secret;
     let now = Utc::now();
     let mut tx = ctx.pool.begin().await?;
-    let session_id = match repo::consume_refresh_token(&mut *tx, &hash).await? {
-        Some((session_id, expires_at)) => {
+    let mut presented = token.to_owned();
+    let mut walked = 0;
+    // Of concurrent refreshes with one token exactly one consumes it; the others wait for
+    // its commit and then find it used.
+    let (session_id, successor) = loop {
+        let hash = hash_token(&presented);
+        if let Some((session_id, expires_at)) = repo::consume_refresh_token(&mut *tx, &hash).await?
+        {
             if expires_at <= now {
                 tx.commit().await?;
                 return Err(AccountsError::TokenExpired);
             }
-            session_id
+            let (next, next_hash) = successor_token(key, &presented);
+            let refresh_expires_at = now + Duration::seconds(ctx.config.auth.refresh_ttl_seconds);
+            repo::insert_refresh_token(&mut *tx, &next_hash, session_id, refresh_expires_at)
+                .await?;
+            break (session_id, next);
         }
-        None => match repo::find_refresh_token(&mut *tx, &hash).await? {
-            None => return Err(AccountsError::TokenInvalid),
-            Some((session_id, used_at)) => {
-                let grace = Duration::seconds(ctx.config.auth.refresh_reuse_grace_seconds);
-                let within_grace =
-                    used_at.is_some_and(|t| now - t <= grace) && grace > Duration::zero();
-                if !within_grace {
-                    repo::revoke_session(&mut *tx, session_id).await?;
-                    tx.commit().await?;
-                    tracing::warn!(%session_id, "refresh token reuse; session revoked");
-                    return Err(AccountsError::TokenReused);
-                }
-                session_id
+        let Some((session_id, used_at)) = repo::find_refresh_token(&mut *tx, &hash).await? else {
+            return Err(AccountsError::TokenInvalid);
+        };
+        let grace = Duration::seconds(ctx.config.auth.refresh_reuse_grace_seconds);
+        let within_grace = used_at.is_some_and(|t| now - t <= grace);
+        if !within_grace || walked == MAX_SUCCESSOR_WALK {
+            repo::revoke_session(&mut *tx, session_id).await?;
+            tx.commit().await?;
+            tracing::warn!(%session_id, "refresh token reuse; session revoked");
+            return Err(AccountsError::TokenReused);
+        }
+        // A race: follow the rotation to the live token of this session.
+        let (next, next_hash) = successor_token(key, &presented);
+        match repo::find_refresh_token(&mut *tx, &next_hash).await? {
+            Some((next_session, None)) if next_session == session_id => {
+                break (session_id, next);
             }
-        },
+            Some((next_session, Some(_))) if next_session == session_id => {
+                presented = next;
+                walked += 1;
+            }
+            _ => return Err(AccountsError::TokenInvalid),
+        }
     };
     let state = repo::session_state(&mut *tx, session_id)
         .await?
@@ -283,8 +310,6 @@ pub async fn refresh(ctx: &Context, token: &str, client: &ClientInfo) -> Result<
         return Err(AccountsError::TokenExpired);
     }
     let refresh_expires_at = now + Duration::seconds(ctx.config.auth.refresh_ttl_seconds);
-    let (refresh, refresh_hash) = opaque_token();
-    repo::insert_refresh_token(&mut *tx, &refresh_hash, session_id, refresh_expires_at).await?;
     repo::touch_session(
         &mut *tx,
         session_id,
@@ -299,12 +324,19 @@ pub async fn refresh(ctx: &Context, token: &str, client: &ClientInfo) -> Result<
     let (access, access_expires_at) = ctx.jwt.issue(user.id, session_id, now);
     Ok(TokenPair {
         access,
-        refresh,
+        refresh: successor,
         access_expires_at,
         refresh_expires_at,
         session_id,
         user,
     })
+}
+
+/// The session a refresh token belongs to (used or not), if it exists.
+pub async fn session_of_refresh_token(ctx: &Context, token: &str) -> Result<Option<Uuid>> {
+    Ok(repo::find_refresh_token(&ctx.pool, &hash_token(token))
+        .await?
+        .map(|(session_id, _)| session_id))
 }
 
 /// Authenticates an access token: signature, claims, and (one indexed lookup) that the
@@ -380,15 +412,44 @@ pub async fn update_profile(
     .ok_or(AccountsError::NotFound)
 }
 
-/// Deletes the caller's account; a password account must confirm with its password.
-pub async fn delete_account(ctx: &Context, user_id: Uuid, password: Option<&str>) -> Result<()> {
-    let user = get_user(ctx, user_id).await?;
-    if let Some(hash) = user.password_hash.clone() {
-        let plain = password.unwrap_or_default().to_owned();
-        if !blocking(move || password::verify(&plain, &hash)).await? {
-            return Err(Invalid::new("password", "the password is incorrect").into());
-        }
+/// Proves a signed-in user's password again (password change, account deletion). Rate
+/// limited per account and address like sign-in, so a stolen access token cannot become a
+/// password-guessing oracle. Accounts without a password pass (nothing to prove).
+async fn recheck_password(
+    ctx: &Context,
+    user: &User,
+    plain: &str,
+    field: &'static str,
+    client: &ClientInfo,
+) -> Result<()> {
+    let Some(hash) = user.password_hash.clone() else {
+        return Ok(());
+    };
+    ratelimit::hit(
+        &ctx.pool,
+        &ctx.config.rate_limits,
+        Action::PasswordCheck,
+        client.ip,
+        Some(&user.id.to_string()),
+    )
+    .await?;
+    let plain = plain.to_owned();
+    if blocking(move || password::verify(&plain, &hash)).await? {
+        Ok(())
+    } else {
+        Err(Invalid::new(field, "the password is incorrect").into())
     }
+}
+
+/// Deletes the caller's account; a password account must confirm with its password.
+pub async fn delete_account(
+    ctx: &Context,
+    user_id: Uuid,
+    password: Option<&str>,
+    client: &ClientInfo,
+) -> Result<()> {
+    let user = get_user(ctx, user_id).await?;
+    recheck_password(ctx, &user, password.unwrap_or_default(), "password", client).await?;
     let mut tx = ctx.pool.begin().await?;
     repo::delete_user(&mut tx, user_id).await?;
     tx.commit().await?;
@@ -396,14 +457,15 @@ pub async fn delete_account(ctx: &Context, user_id: Uuid, password: Option<&str>
 }
 
 /// Changes the password after checking the old one; every other session is revoked.
-pub async fn change_password(ctx: &Context, auth: AuthUser, old: &str, new: &str) -> Result<()> {
+pub async fn change_password(
+    ctx: &Context,
+    auth: AuthUser,
+    old: &str,
+    new: &str,
+    client: &ClientInfo,
+) -> Result<()> {
     let user = get_user(ctx, auth.id).await?;
-    if let Some(hash) = user.password_hash.clone() {
-        let plain = old.to_owned();
-        if !blocking(move || password::verify(&plain, &hash)).await? {
-            return Err(Invalid::new("old_password", "the current password is incorrect").into());
-        }
-    }
+    recheck_password(ctx, &user, old, "old_password", client).await?;
     let new = NewPassword::parse("new_password", new, &user_inputs(&user))?;
     let hash = hash_password(&new).await?;
     let mut tx = ctx.pool.begin().await?;
@@ -431,28 +493,26 @@ pub async fn request_password_reset(
         Some(email.as_str()),
     )
     .await?;
-    let Some(user) = repo::find_user_by_email(&ctx.pool, email.as_str()).await? else {
-        return Ok(());
-    };
-    if !user.is_active {
-        return Ok(());
-    }
+    // One statement whether or not the account exists; the mail goes out in the background.
     let (token, hash) = opaque_token();
-    repo::insert_one_time_token(
+    let Some(user_id) = repo::insert_one_time_token_for_email(
         &ctx.pool,
         &hash,
         Purpose::PasswordReset,
-        user.id,
-        &user.email,
+        email.as_str(),
+        false,
         Utc::now() + RESET_TOKEN_TTL,
     )
-    .await?;
+    .await?
+    else {
+        return Ok(());
+    };
     let link = format!(
         "{}/reset-password?uid={}&token={}",
-        ctx.config.frontend_url, user.id, token
+        ctx.config.frontend_url, user_id, token
     );
     ctx.mailer.send_later(Mail {
-        to: user.email.clone(),
+        to: email.as_str().to_owned(),
         subject: "Reset your SWIFT password".into(),
         body: format!(
             "Someone asked to reset the password of your SWIFT account.\n\n\
@@ -470,18 +530,36 @@ pub async fn confirm_password_reset(
     uid: Uuid,
     token: &str,
     new: &str,
+    client: &ClientInfo,
 ) -> Result<()> {
+    ratelimit::hit(
+        &ctx.pool,
+        &ctx.config.rate_limits,
+        Action::PasswordResetConfirm,
+        client.ip,
+        Some(&uid.to_string()),
+    )
+    .await?;
     let invalid = || Invalid::new("token", "the reset link is invalid or has expired");
+    // The token first: nobody without a live link makes us spend an argon2 hash, and an
+    // unknown uid costs the same as a known one.
+    let token_hash = hash_token(token);
+    let live = repo::find_live_one_time_token(&ctx.pool, &token_hash, Purpose::PasswordReset)
+        .await?
+        .filter(|t| t.user_id == uid)
+        .ok_or_else(invalid)?;
     let user = repo::find_user(&ctx.pool, uid).await?.ok_or_else(invalid)?;
-    // Check strength before consuming the token, so a weak choice can be retried.
+    if live.created_at < user.password_changed_at {
+        return Err(invalid().into());
+    }
+    // Strength before using the token, so a weak choice can be retried with the same link.
     let new = NewPassword::parse("new_password", new, &user_inputs(&user))?;
     let hash = hash_password(&new).await?;
     let mut tx = ctx.pool.begin().await?;
-    let consumed =
-        repo::consume_one_time_token(&mut *tx, &hash_token(token), Purpose::PasswordReset)
-            .await?
-            .ok_or_else(invalid)?;
-    if consumed.user_id != user.id || consumed.created_at < user.password_changed_at {
+    let consumed = repo::consume_one_time_token(&mut *tx, &token_hash, Purpose::PasswordReset)
+        .await?
+        .ok_or_else(invalid)?;
+    if consumed.user_id != user.id {
         return Err(invalid().into());
     }
     repo::set_password(&mut *tx, user.id, &hash).await?;
@@ -501,15 +579,19 @@ async fn send_verification(ctx: &Context, user: &User) -> Result<()> {
         Utc::now() + VERIFY_TOKEN_TTL,
     )
     .await?;
+    mail_verification(ctx, &user.email, &token);
+    Ok(())
+}
+
+fn mail_verification(ctx: &Context, to: &str, token: &str) {
     let link = format!("{}/verify-email?key={}", ctx.config.frontend_url, token);
     ctx.mailer.send_later(Mail {
-        to: user.email.clone(),
+        to: to.to_owned(),
         subject: "Confirm your email for SWIFT".into(),
         body: format!(
             "Welcome to SWIFT.\n\nConfirm your email address by opening this link:\n{link}\n"
         ),
     });
-    Ok(())
 }
 
 /// Confirms an email with a mailed key (single use).
@@ -546,11 +628,20 @@ pub async fn resend_verification(ctx: &Context, email: &Email, client: &ClientIn
     if ctx.config.auth.email_verification == EmailVerification::None {
         return Ok(());
     }
-    if let Some(user) = repo::find_user_by_email(&ctx.pool, email.as_str()).await?
-        && !user.email_verified
-        && user.is_active
+    // One statement whether or not the account exists (see request_password_reset).
+    let (token, hash) = opaque_token();
+    if repo::insert_one_time_token_for_email(
+        &ctx.pool,
+        &hash,
+        Purpose::VerifyEmail,
+        email.as_str(),
+        true,
+        Utc::now() + VERIFY_TOKEN_TTL,
+    )
+    .await?
+    .is_some()
     {
-        send_verification(ctx, &user).await?;
+        mail_verification(ctx, email.as_str(), &token);
     }
     Ok(())
 }

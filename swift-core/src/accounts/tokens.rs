@@ -108,6 +108,30 @@ pub fn opaque_token() -> (String, Vec<u8>) {
     (token, hash)
 }
 
+/// HMAC-SHA256 of `message` under `key`, with `domain` separating the uses of one key.
+pub fn keyed_digest(key: &[u8], domain: &str, message: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(domain.as_bytes());
+    mac.update(&[0]);
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// The refresh token that replaces `token` on rotation. It is derived, not drawn, so that
+/// presenting `token` again within the grace window (two tabs, a server component and the
+/// browser refreshing at once) yields the very same successor instead of a fork. Without
+/// `token` (256 random bits) nobody can compute it; the database keeps only its hash.
+pub fn successor_token(key: &[u8], token: &str) -> (String, Vec<u8>) {
+    let next = URL_SAFE_NO_PAD.encode(keyed_digest(
+        key,
+        "swift refresh successor",
+        token.as_bytes(),
+    ));
+    let hash = hash_token(&next);
+    (next, hash)
+}
+
 /// SHA-256 of a token: enough for 256-bit random secrets (no salt or stretching needed),
 /// and a database leak then yields no usable token.
 pub fn hash_token(token: &str) -> Vec<u8> {

@@ -11,17 +11,30 @@
 //! - a generation counter makes a query that started before an invalidation unable to
 //!   store its (possibly stale) answer after it;
 //! - while the listener is not connected, nothing is cached or served from cache.
+//!
+//! The entries live in moka caches bounded in *bytes* (`CATALOG_CACHE_MAX_BYTES`), not in
+//! entries: anonymous clients choose the URLs, and 3,000 distinct `page_size=100` listings
+//! once grew a 10,000-entry map to 200 MB. moka's TinyLFU admission also keeps a flood of
+//! one-off URLs from evicting the pages everybody asks for.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use moka::sync::Cache;
+
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-/// Entries kept before the cache starts over.
-const MAX_ENTRIES: usize = 10_000;
+/// Requests being computed at once are few; past this many keys the idle ones are dropped.
+const MAX_INFLIGHT: usize = 10_000;
+
+/// Default byte budget of the whole cache (`CATALOG_CACHE_MAX_BYTES`).
+pub const DEFAULT_MAX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Bookkeeping per entry beyond its key and value bytes (moka's node, the Arc, hashes).
+const ENTRY_OVERHEAD: usize = 128;
 
 /// The notification channel the catalog triggers use.
 pub const CHANNEL: &str = "catalog_changed";
@@ -35,20 +48,45 @@ pub struct Rendered {
 }
 
 /// Rendered bodies and listing counts by query.
-#[derive(Default)]
 pub struct ListCache {
     generation: AtomicU64,
     enabled: AtomicBool,
-    rendered: Mutex<HashMap<String, Arc<Rendered>>>,
-    counts: Mutex<HashMap<String, i64>>,
+    rendered: Cache<String, Arc<Rendered>>,
+    counts: Cache<String, i64>,
     /// One computation per key at a time: after an invalidation, 64 clients asking for the
     /// home page cost one query, not 64.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+impl Default for ListCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_BYTES)
+    }
+}
+
+fn weight(key: &str, value_bytes: usize) -> u32 {
+    u32::try_from(key.len() + value_bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
 impl ListCache {
-    pub fn new() -> Self {
-        Self::default()
+    /// A cache holding at most about `max_bytes` of keys and bodies (counts get a 16th).
+    pub fn new(max_bytes: u64) -> Self {
+        let counts_bytes = (max_bytes / 16).max(64 * 1024);
+        Self {
+            generation: AtomicU64::new(0),
+            enabled: AtomicBool::new(false),
+            rendered: Cache::builder()
+                .max_capacity(max_bytes.saturating_sub(counts_bytes))
+                .weigher(|k: &String, v: &Arc<Rendered>| {
+                    weight(k, v.body.capacity() + v.etag.capacity())
+                })
+                .build(),
+            counts: Cache::builder()
+                .max_capacity(counts_bytes)
+                .weigher(|k: &String, _: &i64| weight(k, 8))
+                .build(),
+            inflight: Mutex::default(),
+        }
     }
 
     /// Read before computing an answer; pass to the `put_*` calls.
@@ -60,16 +98,16 @@ impl ListCache {
         if !self.enabled.load(Ordering::SeqCst) {
             return None;
         }
-        self.rendered.lock().expect("cache lock").get(key).cloned()
+        self.rendered.get(key)
     }
 
     pub fn put_rendered(&self, key: String, generation: u64, value: Arc<Rendered>) {
-        let mut rendered = self.rendered.lock().expect("cache lock");
-        if self.enabled.load(Ordering::SeqCst) && self.generation() == generation {
-            if rendered.len() >= MAX_ENTRIES {
-                rendered.clear();
+        if self.storable(generation) {
+            self.rendered.insert(key, value);
+            // An invalidation may have slipped in between the check and the insert.
+            if !self.storable(generation) {
+                self.rendered.invalidate_all();
             }
-            rendered.insert(key, value);
         }
     }
 
@@ -77,17 +115,28 @@ impl ListCache {
         if !self.enabled.load(Ordering::SeqCst) {
             return None;
         }
-        self.counts.lock().expect("cache lock").get(key).copied()
+        self.counts.get(key)
     }
 
     pub fn put_count(&self, key: String, generation: u64, count: i64) {
-        let mut counts = self.counts.lock().expect("cache lock");
-        if self.enabled.load(Ordering::SeqCst) && self.generation() == generation {
-            if counts.len() >= MAX_ENTRIES {
-                counts.clear();
+        if self.storable(generation) {
+            self.counts.insert(key, count);
+            if !self.storable(generation) {
+                self.counts.invalidate_all();
             }
-            counts.insert(key, count);
         }
+    }
+
+    fn storable(&self, generation: u64) -> bool {
+        self.enabled.load(Ordering::SeqCst) && self.generation() == generation
+    }
+
+    /// Bytes held by cached entries as the weigher counts them (after pending
+    /// maintenance), for tests and metrics.
+    pub fn weighted_bytes(&self) -> u64 {
+        self.rendered.run_pending_tasks();
+        self.counts.run_pending_tasks();
+        self.rendered.weighted_size() + self.counts.weighted_size()
     }
 
     /// Waits until no other request computes `key`; hold the guard while computing it, then
@@ -98,7 +147,7 @@ impl ListCache {
         }
         let lock = {
             let mut inflight = self.inflight.lock().expect("cache lock");
-            if inflight.len() >= MAX_ENTRIES {
+            if inflight.len() >= MAX_INFLIGHT {
                 inflight.retain(|_, l| Arc::strong_count(l) > 1);
             }
             Arc::clone(inflight.entry(key.to_owned()).or_default())
@@ -108,11 +157,9 @@ impl ListCache {
 
     /// Drops everything; answers computed before this call are not stored afterwards.
     pub fn invalidate(&self) {
-        let mut counts = self.counts.lock().expect("cache lock");
-        let mut rendered = self.rendered.lock().expect("cache lock");
         self.generation.fetch_add(1, Ordering::SeqCst);
-        counts.clear();
-        rendered.clear();
+        self.counts.invalidate_all();
+        self.rendered.invalidate_all();
     }
 
     /// Whether the change listener is connected (and so the cache in use).
@@ -183,7 +230,7 @@ mod tests {
 
     #[test]
     fn stale_answers_are_not_stored_after_an_invalidation() {
-        let cache = ListCache::new();
+        let cache = ListCache::default();
         cache.enabled.store(true, Ordering::SeqCst);
         let before = cache.generation();
         cache.invalidate();
@@ -193,9 +240,30 @@ mod tests {
         assert!(cache.rendered("k").is_some());
     }
 
+    /// Thousands of distinct large pages (anonymous clients pick the URLs) stay within the
+    /// byte budget.
+    #[test]
+    fn the_cache_is_bounded_in_bytes() {
+        let budget = 2 * 1024 * 1024;
+        let cache = ListCache::new(budget);
+        cache.enabled.store(true, Ordering::SeqCst);
+        let page = "x".repeat(64 * 1024);
+        for i in 0..3_000 {
+            let body = Arc::new(Rendered {
+                body: page.clone(),
+                etag: format!("\"{i}\""),
+            });
+            cache.put_rendered(format!("/products?page={i}"), cache.generation(), body);
+            cache.put_count(format!("count {i}"), cache.generation(), i);
+        }
+        let held = cache.weighted_bytes();
+        assert!(held <= budget, "{held} bytes held, budget {budget}");
+        assert!(held > budget / 4, "the budget is used: {held}");
+    }
+
     #[test]
     fn nothing_is_cached_while_disabled() {
-        let cache = ListCache::new();
+        let cache = ListCache::default();
         cache.put_count("k".into(), cache.generation(), 3);
         assert_eq!(cache.count("k"), None);
     }

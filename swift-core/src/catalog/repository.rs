@@ -130,6 +130,15 @@ pub async fn delete_category(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<
 }
 
 /// Slugs in `table` equal to `base` or `base-N`, to pick a free suffix.
+/// Serialises slug choice for one base name in one table until the transaction ends.
+pub async fn lock_slug_base(ex: impl PgExecutor<'_>, table: &str, base: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("slug:{table}:{base}"))
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 pub async fn slugs_like(
     ex: impl PgExecutor<'_>,
     table: &str,
@@ -321,19 +330,21 @@ pub async fn update_product(
     Ok(done.rows_affected() == 1)
 }
 
-/// Moves stock by `delta` unless it would go below zero; returns the new stock, or the
-/// current stock as `Err` when refused, or `None` when the product does not exist.
+/// Moves stock by `delta` unless it would leave 0..=`MAX_STOCK`; returns the new stock, or
+/// the current stock as `Err` when refused, or `None` when the product does not exist. The
+/// sum is taken in bigint, so no delta overflows.
 pub async fn move_stock(
     conn: &mut sqlx::PgConnection,
     id: Uuid,
     delta: i32,
 ) -> sqlx::Result<Option<Result<i32, i32>>> {
     let moved: Option<i32> = sqlx::query_scalar(
-        "UPDATE products SET stock = stock + $2, updated_at = now() \
-         WHERE id = $1 AND stock + $2 >= 0 RETURNING stock",
+        "UPDATE products SET stock = (stock::bigint + $2)::int, updated_at = now() \
+         WHERE id = $1 AND stock::bigint + $2 BETWEEN 0 AND $3 RETURNING stock",
     )
     .bind(id)
-    .bind(delta)
+    .bind(i64::from(delta))
+    .bind(i64::from(super::types::MAX_STOCK))
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(stock) = moved {

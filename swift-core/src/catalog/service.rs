@@ -5,8 +5,8 @@ use uuid::Uuid;
 use super::CatalogError;
 use super::repository as repo;
 use super::types::{
-    Category, CategoryPatch, NewCategory, NewProduct, Product, ProductFilter, ProductOrdering,
-    ProductPatch, Slug,
+    Category, CategoryPatch, MAX_STOCK, NewCategory, NewProduct, Product, ProductFilter,
+    ProductOrdering, ProductPatch, Slug,
 };
 use crate::Context;
 use crate::pagination::{Page, PageRequest};
@@ -18,8 +18,11 @@ pub async fn list_categories(ctx: &Context) -> Result<Vec<Category>> {
     Ok(repo::list_categories(&ctx.pool).await?)
 }
 
+/// A category by slug. Text that cannot be a slug (a NUL byte, upper case, spaces) names
+/// nothing, so it is not even looked up.
 pub async fn get_category(ctx: &Context, slug: &str) -> Result<Category> {
-    repo::find_category_by_slug(&ctx.pool, slug)
+    let slug = Slug::parse("slug", slug).map_err(|_| CatalogError::NotFound)?;
+    repo::find_category_by_slug(&ctx.pool, slug.as_str())
         .await?
         .ok_or(CatalogError::NotFound)
 }
@@ -69,9 +72,11 @@ pub async fn list_products(
 
 /// An active product by id or slug (the storefront's detail page).
 pub async fn get_active_product(ctx: &Context, id_or_slug: &str) -> Result<Product> {
-    let product = match Uuid::parse_str(id_or_slug) {
-        Ok(id) => repo::find_product(&ctx.pool, id).await?,
-        Err(_) => repo::find_product_by_slug(&ctx.pool, id_or_slug).await?,
+    let product = match (Uuid::parse_str(id_or_slug), Slug::parse("slug", id_or_slug)) {
+        (Ok(id), _) => repo::find_product(&ctx.pool, id).await?,
+        (_, Ok(slug)) => repo::find_product_by_slug(&ctx.pool, slug.as_str()).await?,
+        // Neither an id nor a possible slug (a NUL byte, say): nothing has that name.
+        (Err(_), Err(_)) => None,
     };
     product
         .filter(|p| p.is_active)
@@ -85,20 +90,30 @@ pub async fn get_product(ctx: &Context, id: Uuid) -> Result<Product> {
         .ok_or(CatalogError::NotFound)
 }
 
-/// The first of `base`, `base-2`, `base-3`, … not used in `table`.
-async fn free_slug(ctx: &Context, table: &str, base: &Slug) -> Result<Slug> {
-    let taken = repo::slugs_like(&ctx.pool, table, base.as_str()).await?;
-    if !taken.iter().any(|s| s == base.as_str()) {
-        return Ok(base.clone());
+/// The slug a new row gets: the one asked for, or the first of `name`'s base, `base-2`,
+/// `base-3`, … not used in `table`. Runs inside the caller's transaction under a lock on the
+/// base, held to commit: concurrent creations with one name each get their own suffix
+/// instead of all but one being told `slug_taken` for a slug they never sent.
+async fn slug_for(
+    tx: &mut sqlx::PgConnection,
+    table: &str,
+    asked: Option<&Slug>,
+    name: &str,
+) -> Result<Slug> {
+    if let Some(slug) = asked {
+        return Ok(slug.clone());
     }
-    let mut n = 2;
-    loop {
-        let candidate = base.with_suffix(n);
-        if !taken.iter().any(|s| s == candidate.as_str()) {
-            return Ok(candidate);
-        }
-        n += 1;
+    let base = Slug::from_name(name);
+    repo::lock_slug_base(&mut *tx, table, base.as_str()).await?;
+    let taken = repo::slugs_like(&mut *tx, table, base.as_str()).await?;
+    let free = |candidate: &Slug| !taken.iter().any(|s| s == candidate.as_str());
+    if free(&base) {
+        return Ok(base);
     }
+    Ok((2..)
+        .map(|n| base.with_suffix(n))
+        .find(free)
+        .expect("an unbounded range has a free suffix"))
 }
 
 async fn check_category_exists(ctx: &Context, id: Option<Uuid>) -> Result<()> {
@@ -114,12 +129,9 @@ async fn check_category_exists(ctx: &Context, id: Option<Uuid>) -> Result<()> {
 /// an explicit slug or sku already in use is a conflict.
 pub async fn create_product(ctx: &Context, new: NewProduct, actor: Uuid) -> Result<Product> {
     check_category_exists(ctx, new.category_id).await?;
-    let slug = match &new.slug {
-        Some(s) => s.clone(),
-        None => free_slug(ctx, "products", &Slug::from_name(&new.name)).await?,
-    };
     let id = Uuid::now_v7();
     let mut tx = ctx.pool.begin().await?;
+    let slug = slug_for(&mut tx, "products", new.slug.as_ref(), &new.name).await?;
     repo::insert_product(&mut *tx, id, slug.as_str(), &new)
         .await
         .map_err(|e| CatalogError::from_unique(e, slug.as_str(), new.sku.as_str()))?;
@@ -203,7 +215,8 @@ pub async fn archive_product(ctx: &Context, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Moves stock by `delta` with a reason, never below zero, and writes the ledger row.
+/// Moves stock by `delta` with a reason, never below zero nor above `MAX_STOCK`, and
+/// writes the ledger row.
 pub async fn adjust_stock(
     ctx: &Context,
     id: Uuid,
@@ -217,6 +230,13 @@ pub async fn adjust_stock(
     let mut tx = ctx.pool.begin().await?;
     let stock = match repo::move_stock(&mut tx, id, delta).await? {
         None => return Err(CatalogError::NotFound),
+        Some(Err(current)) if i64::from(current) + i64::from(delta) > i64::from(MAX_STOCK) => {
+            return Err(Invalid::new(
+                "delta",
+                format!("would raise stock above {MAX_STOCK} (it is {current})"),
+            )
+            .into());
+        }
         Some(Err(available)) => return Err(CatalogError::StockBelowZero { available }),
         Some(Ok(stock)) => stock,
     };
@@ -232,13 +252,12 @@ pub async fn create_category(ctx: &Context, new: NewCategory) -> Result<Category
     {
         return Err(Invalid::new("parent_id", "no such category").into());
     }
-    let slug = match &new.slug {
-        Some(s) => s.clone(),
-        None => free_slug(ctx, "categories", &Slug::from_name(&new.name)).await?,
-    };
-    let category = repo::insert_category(&ctx.pool, Uuid::now_v7(), slug.as_str(), &new)
+    let mut tx = ctx.pool.begin().await?;
+    let slug = slug_for(&mut tx, "categories", new.slug.as_ref(), &new.name).await?;
+    let category = repo::insert_category(&mut *tx, Uuid::now_v7(), slug.as_str(), &new)
         .await
         .map_err(|e| CatalogError::from_unique(e, slug.as_str(), ""))?;
+    tx.commit().await?;
     ctx.catalog_cache.invalidate();
     Ok(category)
 }

@@ -128,9 +128,12 @@ pub fn parse_description(raw: &str) -> Result<String, Invalid> {
     Ok(raw.trim().to_owned())
 }
 
+/// The most stock one product can hold (create, PATCH, CSV and adjustments alike).
+pub const MAX_STOCK: i32 = 1_000_000_000;
+
 /// Stock on hand: 0 to one billion.
 pub fn parse_stock(raw: i64) -> Result<i32, Invalid> {
-    if (0..=1_000_000_000).contains(&raw) {
+    if (0..=i64::from(MAX_STOCK)).contains(&raw) {
         Ok(raw as i32)
     } else {
         Err(Invalid::new("stock", "must be between 0 and 1000000000"))

@@ -1,5 +1,7 @@
-//! One cart per user: lines keyed by product, shown at today's prices. Products that are
-//! no longer sold drop out of the view (and of the subtotal).
+//! One cart per user: lines keyed by product, shown at today's prices. A line whose product
+//! can no longer be bought as asked (archived, sold out, short) stays in the view, marked
+//! unavailable with the reason, so the shopper sees it and can remove it by id; only
+//! available lines count towards the subtotal.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -12,6 +14,20 @@ use crate::validation::Invalid;
 
 type Result<T> = std::result::Result<T, OrdersError>;
 
+/// Why a cart line cannot be bought as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The product is no longer sold.
+    Archived,
+    /// None left.
+    OutOfStock,
+    /// Fewer left than the line asks for.
+    InsufficientStock,
+    /// Price × quantity is past the largest amount an order can hold (the price rose
+    /// after the line was added).
+    TotalTooLarge,
+}
+
 /// A cart line with the product as it is now.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CartLine {
@@ -21,7 +37,8 @@ pub struct CartLine {
     pub name: String,
     pub price: rust_decimal::Decimal,
     pub image_url: Option<String>,
-    pub in_stock: bool,
+    pub is_active: bool,
+    pub stock: i32,
     pub quantity: i32,
 }
 
@@ -30,48 +47,94 @@ impl CartLine {
         Money::from_decimal(self.price)
     }
 
+    pub fn in_stock(&self) -> bool {
+        self.is_active && self.stock > 0
+    }
+
+    /// Price × quantity, exact (even past what an order can hold: shown right, never
+    /// wrapped or zeroed).
     pub fn line_total(&self) -> Money {
-        self.price()
-            .times(self.quantity as u32)
-            .unwrap_or(Money::ZERO)
+        Money::from_decimal(self.price * rust_decimal::Decimal::from(self.quantity))
+    }
+
+    /// Whether the line total fits in an order.
+    fn fits(&self) -> bool {
+        self.price().times(self.quantity as u32).is_some()
+    }
+
+    /// Why the line cannot be checked out as it is, if it cannot.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        if !self.is_active {
+            Some(Unavailable::Archived)
+        } else if self.stock == 0 {
+            Some(Unavailable::OutOfStock)
+        } else if self.stock < self.quantity {
+            Some(Unavailable::InsufficientStock)
+        } else if !self.fits() {
+            Some(Unavailable::TotalTooLarge)
+        } else {
+            None
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Cart {
     pub items: Vec<CartLine>,
+    /// Sum of the available lines: what checkout would charge once the others are removed.
     pub subtotal: Money,
-    /// Units in the cart (sum of quantities).
+    /// Units in the cart (sum of quantities, every line).
     pub item_count: i32,
     pub updated_at: DateTime<Utc>,
 }
 
+/// Exact sum of the line totals of `lines`.
+fn sum<'a>(lines: impl Iterator<Item = &'a CartLine>) -> Money {
+    Money::from_decimal(lines.map(|l| l.line_total().amount()).sum())
+}
+
 /// The cart as the storefront shows it; an empty one when the user has none yet.
 pub async fn get(ctx: &Context, user_id: Uuid) -> Result<Cart> {
+    get_on(&mut *ctx.pool.acquire().await?, user_id).await
+}
+
+async fn get_on(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
     let items: Vec<CartLine> = sqlx::query_as(
         "SELECT ci.id, p.id AS product_id, p.slug, p.name, p.price, p.images->0->>'url' AS image_url, \
-                p.stock > 0 AS in_stock, ci.quantity \
+                p.is_active, p.stock, ci.quantity \
          FROM cart_items ci JOIN products p ON p.id = ci.product_id \
-         WHERE ci.user_id = $1 AND p.is_active ORDER BY ci.created_at, ci.id",
+         WHERE ci.user_id = $1 ORDER BY ci.created_at, ci.id",
     )
     .bind(user_id)
-    .fetch_all(&ctx.pool)
+    .fetch_all(&mut *conn)
     .await?;
     let updated_at: Option<DateTime<Utc>> =
         sqlx::query_scalar("SELECT updated_at FROM carts WHERE user_id = $1")
             .bind(user_id)
-            .fetch_optional(&ctx.pool)
+            .fetch_optional(&mut *conn)
             .await?;
-    let subtotal = items
-        .iter()
-        .try_fold(Money::ZERO, |sum, line| sum.checked_add(line.line_total()))
-        .unwrap_or(Money::ZERO);
+    let subtotal = sum(items.iter().filter(|l| l.unavailable().is_none()));
     Ok(Cart {
         item_count: items.iter().map(|l| l.quantity).sum(),
         subtotal,
         items,
         updated_at: updated_at.unwrap_or_else(Utc::now),
     })
+}
+
+/// Refuses a change that would leave the cart's total past what an order can hold.
+async fn check_total(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
+    let cart = get_on(tx, user_id).await?;
+    let buyable = sum(cart.items.iter().filter(|l| l.is_active));
+    let overflow = Money::ZERO.checked_add(buyable).is_none();
+    if overflow {
+        return Err(Invalid::new(
+            "quantity",
+            "the cart total would exceed the largest order amount (9999999999.99)",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 async fn touch(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
@@ -114,6 +177,7 @@ pub async fn add(
         return Err(Invalid::new("quantity", "a cart line holds at most 100 units").into());
     }
     result?;
+    check_total(&mut tx, user_id).await?;
     tx.commit().await?;
     get(ctx, user_id).await
 }
@@ -136,6 +200,7 @@ pub async fn update(
         return Err(OrdersError::NotFound);
     }
     touch(&mut tx, user_id).await?;
+    check_total(&mut tx, user_id).await?;
     tx.commit().await?;
     get(ctx, user_id).await
 }

@@ -42,9 +42,11 @@ impl CheckoutRequest {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    pub fn parse(raw: &str) -> std::result::Result<Self, Invalid> {
-        if (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
-            Ok(Self(raw.to_owned()))
+    /// Parses a header's raw bytes: a key that is not plain visible ASCII is refused, never
+    /// taken as "no key" (two retries would then make two orders).
+    pub fn parse(raw: &[u8]) -> std::result::Result<Self, Invalid> {
+        if (1..=255).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic) {
+            Ok(Self(String::from_utf8_lossy(raw).into_owned()))
         } else {
             Err(Invalid::new(
                 "Idempotency-Key",
@@ -63,6 +65,7 @@ pub enum CheckoutOutcome {
 
 #[derive(sqlx::FromRow)]
 struct Line {
+    cart_item_id: Uuid,
     product_id: Uuid,
     quantity: i32,
     sku: String,
@@ -129,7 +132,7 @@ pub async fn checkout(
     }
 
     let lines: Vec<Line> = sqlx::query_as(
-        "SELECT p.id AS product_id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active \
+        "SELECT ci.id AS cart_item_id, p.id AS product_id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active \
          FROM cart_items ci JOIN products p ON p.id = ci.product_id \
          WHERE ci.user_id = $1 ORDER BY p.id FOR UPDATE",
     )
@@ -229,8 +232,12 @@ pub async fn checkout(
         Some(user_id),
     )
     .await?;
-    sqlx::query("DELETE FROM cart_items WHERE user_id = $1")
+    // Exactly the lines locked and ordered above: a line added while this ran is not in
+    // the order, so it stays in the cart.
+    let ordered: Vec<Uuid> = lines.iter().map(|l| l.cart_item_id).collect();
+    sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND id = ANY($2)")
         .bind(user_id)
+        .bind(&ordered)
         .execute(&mut *tx)
         .await?;
     let order = repo::find(&mut tx, order_id, None)

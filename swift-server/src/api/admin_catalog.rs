@@ -93,7 +93,8 @@ pub struct CategoryUpdate {
 
 #[derive(Object)]
 pub struct StockAdjustment {
-    /// Units to add (positive) or remove (negative).
+    /// Units to add (positive) or remove (negative); the result stays within 0..=1000000000.
+    #[oai(validator(minimum(value = "-1000000000"), maximum(value = "1000000000")))]
     pub delta: i32,
     /// Why, for the inventory ledger (e.g. "recount", "damaged").
     #[oai(validator(min_length = 1, max_length = 200))]

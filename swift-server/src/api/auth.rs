@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use crate::AppState;
-use crate::auth::{Auth, check_csrf, optional_user};
+use crate::auth::{Auth, authenticated, check_csrf};
 use crate::client::client_info;
-use crate::cookies::{REFRESH_COOKIE, clear_token_cookies, set_token_cookies};
+use crate::cookies::{clear_token_cookies, refresh_cookie, set_token_cookies};
 use crate::problem::{ApiError, ApiResult};
 
 /// A user as they see themselves (docs/API.md "User").
@@ -55,10 +55,11 @@ impl From<User> for UserBody {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct TokenPairBody {
-    /// JWT for `Authorization: Bearer`.
-    pub access: String,
-    /// Opaque refresh token; single use, rotated by `refreshToken`.
-    pub refresh: String,
+    /// JWT for `Authorization: Bearer`. Absent in cookie mode, where only the HttpOnly
+    /// cookie holds it (script on the page must never see it).
+    pub access: Option<String>,
+    /// Opaque refresh token; single use, rotated by `refreshToken`. Absent in cookie mode.
+    pub refresh: Option<String>,
     pub access_expires_at: DateTime<Utc>,
     pub refresh_expires_at: DateTime<Utc>,
     pub user: UserBody,
@@ -67,16 +68,31 @@ pub struct TokenPairBody {
 }
 
 impl TokenPairBody {
-    pub fn new(pair: TokenPair, created: Option<bool>) -> Self {
+    /// The body for `pair`; in cookie mode without the tokens themselves.
+    pub fn new(pair: TokenPair, created: Option<bool>, cookie_mode: bool) -> Self {
+        let (access, refresh) = if cookie_mode {
+            (None, None)
+        } else {
+            (Some(pair.access), Some(pair.refresh))
+        };
         Self {
-            access: pair.access,
-            refresh: pair.refresh,
+            access,
+            refresh,
             access_expires_at: pair.access_expires_at,
             refresh_expires_at: pair.refresh_expires_at,
             user: pair.user.into(),
             created,
         }
     }
+}
+
+/// CSRF check for a refresh token that came by cookie: bound to the token's session. An
+/// unknown token names no session; the operation itself then refuses it.
+async fn check_cookie_csrf(req: &Request, state: &AppState, refresh: &str) -> ApiResult<()> {
+    if let Some(session_id) = service::session_of_refresh_token(state, refresh).await? {
+        check_csrf(req, state, session_id)?;
+    }
+    Ok(())
 }
 
 /// Answers a token pair, also setting the cookies in cookie mode.
@@ -87,7 +103,7 @@ pub fn token_response(
     created: Option<bool>,
 ) -> Json<TokenPairBody> {
     set_token_cookies(jar, state, &pair);
-    Json(TokenPairBody::new(pair, created))
+    Json(TokenPairBody::new(pair, created, state.config.auth.cookies))
 }
 
 #[derive(Object)]
@@ -313,17 +329,10 @@ impl AuthApi {
         let token = match &body.refresh {
             Some(token) => token.clone(),
             None => {
-                let cookie = state
-                    .config
-                    .auth
-                    .cookies
-                    .then(|| jar.get(REFRESH_COOKIE).map(|c| c.value_str().to_owned()))
-                    .flatten()
-                    .filter(|v| !v.is_empty())
-                    .ok_or_else(|| {
-                        ApiError::invalid_field("refresh", "the refresh token is required")
-                    })?;
-                check_csrf(req)?;
+                let cookie = refresh_cookie(jar, &state).ok_or_else(|| {
+                    ApiError::invalid_field("refresh", "the refresh token is required")
+                })?;
+                check_cookie_csrf(req, &state, &cookie).await?;
                 cookie
             }
         };
@@ -351,16 +360,26 @@ impl AuthApi {
         jar: &CookieJar,
         body: Json<LogoutRequest>,
     ) -> ApiResult<NoContent> {
-        let cookie_refresh = state
-            .config
-            .auth
-            .cookies
-            .then(|| jar.get(REFRESH_COOKIE).map(|c| c.value_str().to_owned()))
-            .flatten()
-            .filter(|v| !v.is_empty());
-        let refresh = body.refresh.clone().or(cookie_refresh);
-        // A stale access token must not stop a logout: it just cannot name a session.
-        let current = optional_user(req).await.unwrap_or(None);
+        // Whatever came by cookie must come with its session's CSRF token: a cross-site
+        // form must not be able to sign the user out.
+        let refresh = match (&body.refresh, refresh_cookie(jar, &state)) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(cookie)) => {
+                check_cookie_csrf(req, &state, &cookie).await?;
+                Some(cookie)
+            }
+            (None, None) => None,
+        };
+        let current = match authenticated(req).await {
+            Ok(Some((user, from_cookie))) => {
+                if from_cookie {
+                    check_csrf(req, &state, user.session_id)?;
+                }
+                Some(user)
+            }
+            // A stale access token must not stop a logout: it just cannot name a session.
+            Ok(None) | Err(_) => None,
+        };
         service::logout(&state, refresh.as_deref(), current).await?;
         clear_token_cookies(jar, &state);
         Ok(NoContent::Done)
@@ -445,11 +464,13 @@ impl AuthApi {
     async fn delete_user(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         auth: Auth,
         jar: &CookieJar,
         body: Json<DeleteUserRequest>,
     ) -> ApiResult<NoContent> {
-        service::delete_account(&state, auth.0.id, body.password.as_deref()).await?;
+        let client = client_info(req, &state);
+        service::delete_account(&state, auth.0.id, body.password.as_deref(), &client).await?;
         clear_token_cookies(jar, &state);
         Ok(NoContent::Done)
     }
@@ -463,10 +484,19 @@ impl AuthApi {
     async fn change_password(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         auth: Auth,
         body: Json<ChangePasswordRequest>,
     ) -> ApiResult<NoContent> {
-        service::change_password(&state, auth.0, &body.old_password, &body.new_password).await?;
+        let client = client_info(req, &state);
+        service::change_password(
+            &state,
+            auth.0,
+            &body.old_password,
+            &body.new_password,
+            &client,
+        )
+        .await?;
         Ok(NoContent::Done)
     }
 
@@ -498,11 +528,14 @@ impl AuthApi {
     async fn confirm_reset(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: Json<ResetConfirmRequest>,
     ) -> ApiResult<NoContent> {
         let uid = Uuid::parse_str(&body.uid)
             .map_err(|_| ApiError::invalid_field("uid", "the reset link is invalid"))?;
-        service::confirm_password_reset(&state, uid, &body.token, &body.new_password).await?;
+        let client = client_info(req, &state);
+        service::confirm_password_reset(&state, uid, &body.token, &body.new_password, &client)
+            .await?;
         Ok(NoContent::Done)
     }
 

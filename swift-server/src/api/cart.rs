@@ -28,17 +28,48 @@ pub struct CartProduct {
     pub in_stock: bool,
 }
 
+/// Why a cart line cannot be bought as it stands.
+#[derive(poem_openapi::Enum, Clone, Copy)]
+#[oai(rename_all = "snake_case")]
+pub enum UnavailableReason {
+    /// The product is no longer sold.
+    Archived,
+    /// None left.
+    OutOfStock,
+    /// Fewer left than the line asks for: lower the quantity.
+    InsufficientStock,
+    /// Price × quantity is past the largest amount an order can hold.
+    TotalTooLarge,
+}
+
+impl From<cart::Unavailable> for UnavailableReason {
+    fn from(u: cart::Unavailable) -> Self {
+        match u {
+            cart::Unavailable::Archived => Self::Archived,
+            cart::Unavailable::OutOfStock => Self::OutOfStock,
+            cart::Unavailable::InsufficientStock => Self::InsufficientStock,
+            cart::Unavailable::TotalTooLarge => Self::TotalTooLarge,
+        }
+    }
+}
+
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CartLineBody {
     pub id: Uuid,
     pub product: CartProduct,
     pub quantity: i32,
     pub line_total: MoneyString,
+    /// False when the line cannot be checked out as it stands; `unavailable_reason` says
+    /// why. Such lines stay in the cart (remove them by id) and are left out of `subtotal`.
+    pub available: bool,
+    pub unavailable_reason: Option<UnavailableReason>,
 }
 
 #[derive(Object)]
 pub struct CartBody {
     pub items: Vec<CartLineBody>,
+    /// The sum of the available lines.
     pub subtotal: MoneyString,
     pub currency: String,
     /// Units in the cart.
@@ -56,18 +87,23 @@ impl CartBody {
             items: cart
                 .items
                 .into_iter()
-                .map(|l| CartLineBody {
-                    id: l.id,
-                    quantity: l.quantity,
-                    line_total: MoneyString(l.line_total()),
-                    product: CartProduct {
-                        price: MoneyString(l.price()),
-                        id: l.product_id,
-                        slug: l.slug,
-                        name: l.name,
-                        image_url: l.image_url,
-                        in_stock: l.in_stock,
-                    },
+                .map(|l| {
+                    let unavailable = l.unavailable();
+                    CartLineBody {
+                        id: l.id,
+                        quantity: l.quantity,
+                        line_total: MoneyString(l.line_total()),
+                        available: unavailable.is_none(),
+                        unavailable_reason: unavailable.map(Into::into),
+                        product: CartProduct {
+                            price: MoneyString(l.price()),
+                            in_stock: l.in_stock(),
+                            id: l.product_id,
+                            slug: l.slug,
+                            name: l.name,
+                            image_url: l.image_url,
+                        },
+                    }
                 })
                 .collect(),
         }

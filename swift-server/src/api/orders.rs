@@ -225,12 +225,20 @@ impl OrdersApi {
     async fn create(
         &self,
         state: Data<&AppState>,
+        req: &poem::Request,
         auth: Auth,
         /// Makes retries safe: the same key and body replay the first 201 (24 hours).
+        /// 1 to 255 visible ASCII characters; anything else is a 400.
         #[oai(name = "Idempotency-Key")]
-        idempotency_key: Header<Option<String>>,
+        _documented: Header<Option<String>>,
         body: Json<CreateOrder>,
     ) -> ApiResult<OrderCreated> {
+        // Read from the raw header: the typed one above turns a key that is not valid text
+        // into "no key", and two retries would then make two orders.
+        let key = match req.headers().get("idempotency-key") {
+            None => None,
+            Some(raw) => Some(IdempotencyKey::parse(raw.as_bytes())?),
+        };
         let a = &body.shipping_address;
         let address = Address::parse(AddressInput {
             full_name: &a.full_name,
@@ -243,11 +251,6 @@ impl OrdersApi {
             phone: a.phone.as_deref(),
         })?;
         let request = CheckoutRequest::new(address, body.notes.as_deref())?;
-        let key = idempotency_key
-            .0
-            .as_deref()
-            .map(IdempotencyKey::parse)
-            .transpose()?;
         let outcome = checkout::checkout(&state, auth.0.id, &request, key.as_ref(), |order| {
             OrderBody::from(order.clone()).to_json_string()
         })

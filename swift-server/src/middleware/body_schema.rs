@@ -55,8 +55,8 @@ impl BodySchemas {
     }
 
     /// The field errors of `body` for the operation at `path`, or none when it conforms
-    /// (or the operation has no JSON body, or the body is not JSON at all: the extractor
-    /// reports that itself).
+    /// (or the operation has no JSON body, or the body is empty: the extractor decides
+    /// whether one is required). Malformed JSON is one error on `body`, in words.
     pub fn check(&self, method: &Method, path: &str, body: &[u8]) -> Vec<FieldError> {
         let parts: Vec<&str> = path.split('/').collect();
         let Some((_, _, schema)) = self.0.operations.iter().find(|(template, m, _)| {
@@ -69,8 +69,21 @@ impl BodySchemas {
         }) else {
             return Vec::new();
         };
-        let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        if body.iter().all(u8::is_ascii_whitespace) {
             return Vec::new();
+        }
+        let value = match serde_json::from_slice::<Value>(body) {
+            Ok(value) => value,
+            Err(e) => {
+                return vec![FieldError {
+                    field: "body".into(),
+                    message: format!(
+                        "must be valid JSON (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    ),
+                }];
+            }
         };
         let mut errors = Vec::new();
         self.check_value(schema, &value, "", &mut errors, 0);

@@ -36,11 +36,14 @@ pub async fn to_problem_json<E: Endpoint>(next: E, req: Request) -> Result<Respo
     Ok(convert(next, req).await)
 }
 
+/// Whether the body is declared JSON. Media types are case-insensitive (RFC 9110 §8.3.1):
+/// `APPLICATION/JSON; Charset=UTF-8` is JSON too, and must not skip the schema check.
 fn is_json(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"))
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Around the routes: checks JSON bodies against the operation's schema (400 naming the

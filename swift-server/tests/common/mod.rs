@@ -193,6 +193,19 @@ impl TestApp {
         body["access"].as_str().unwrap().to_owned()
     }
 
+    /// Moves every refresh-token rotation `seconds` into the past, as if that much time had
+    /// gone by since (past the reuse grace window, say) without waiting for it.
+    pub async fn age_rotations(&self, seconds: i64) {
+        sqlx::query(
+            "UPDATE refresh_tokens SET used_at = used_at - make_interval(secs => $1) \
+             WHERE used_at IS NOT NULL",
+        )
+        .bind(seconds as f64)
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+    }
+
     /// Waits for the newest mail to `to` (sent in the background) and returns its text.
     pub async fn mail_to(&self, to: &str, subject_part: &str) -> String {
         for _ in 0..100 {
@@ -272,4 +285,14 @@ impl Drop for TestApp {
         }
         std::fs::remove_dir_all(&self.mail_dir).ok();
     }
+}
+
+/// The whole `Set-Cookie` line for cookie `name`, if the response sets it.
+pub fn cookie_value(resp: &Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.to_owned())
 }
