@@ -31,7 +31,7 @@ use sqlx::postgres::PgListener;
 const MAX_INFLIGHT: usize = 10_000;
 
 /// Default byte budget of the whole cache (`CATALOG_CACHE_MAX_BYTES`).
-pub const DEFAULT_MAX_BYTES: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: u64 = 24 * 1024 * 1024;
 
 /// Bookkeeping per entry beyond its key and value bytes (moka's node, the Arc, hashes).
 const ENTRY_OVERHEAD: usize = 128;
