@@ -130,14 +130,16 @@ pub struct RateLimitConfig {
     pub per_account: i32,
 }
 
-/// Google sign-in (OpenID Connect); present only when client id, secret and redirect URI
-/// are all configured.
+/// Google sign-in (OpenID Connect); present when a client id is configured. Verifying an
+/// id_token the frontend holds (Auth.js, Google Identity Services) needs nothing more;
+/// redeeming authorization codes needs the client secret, and the redirect flow the
+/// redirect URI too.
 #[derive(Clone)]
 pub struct GoogleConfig {
     pub client_id: String,
-    pub client_secret: String,
-    /// This backend's callback, registered with the provider.
-    pub redirect_uri: String,
+    pub client_secret: Option<String>,
+    /// This backend's callback, registered with the provider (redirect flow only).
+    pub redirect_uri: Option<String>,
     /// `https://accounts.google.com`, or a local provider in tests.
     pub issuer_url: String,
     /// Where the browser goes after the callback (`{FRONTEND_URL}/auth/callback`).
@@ -154,7 +156,10 @@ impl std::fmt::Debug for GoogleConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GoogleConfig")
             .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("redirect_uri", &self.redirect_uri)
             .field("issuer_url", &self.issuer_url)
             .finish_non_exhaustive()
@@ -360,9 +365,24 @@ impl Config {
             env.raw("GOOGLE_CLIENT_SECRET"),
             env.raw("GOOGLE_REDIRECT_URI"),
         ) {
-            (Some(client_id), Some(client_secret), Some(redirect_uri)) => {
-                parse_origin_or_url(&redirect_uri)
-                    .map_err(|r| ConfigError::new("GOOGLE_REDIRECT_URI", r))?;
+            (None, None, None) => None,
+            (None, _, _) => {
+                return Err(ConfigError::new(
+                    "GOOGLE_CLIENT_ID",
+                    "GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URI need GOOGLE_CLIENT_ID",
+                ));
+            }
+            (Some(_), None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "GOOGLE_CLIENT_SECRET",
+                    "the redirect flow (GOOGLE_REDIRECT_URI) needs GOOGLE_CLIENT_SECRET",
+                ));
+            }
+            (Some(client_id), client_secret, redirect_uri) => {
+                if let Some(uri) = &redirect_uri {
+                    parse_origin_or_url(uri)
+                        .map_err(|r| ConfigError::new("GOOGLE_REDIRECT_URI", r))?;
+                }
                 let issuer_url = env.string("OIDC_ISSUER_URL", "https://accounts.google.com");
                 parse_origin_or_url(&issuer_url)
                     .map_err(|r| ConfigError::new("OIDC_ISSUER_URL", r))?;
@@ -386,13 +406,6 @@ impl Config {
                     http_timeout_seconds: env.parse_positive("OIDC_HTTP_TIMEOUT_SECONDS", 10)?
                         as u64,
                 })
-            }
-            (None, None, None) => None,
-            _ => {
-                return Err(ConfigError::new(
-                    "GOOGLE_CLIENT_ID",
-                    "Google sign-in needs GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URI together",
-                ));
             }
         };
 
@@ -458,7 +471,9 @@ impl Config {
             ),
             (
                 "GOOGLE_CLIENT_SECRET",
-                self.google.as_ref().map(|g| g.client_secret.as_str()),
+                self.google
+                    .as_ref()
+                    .and_then(|g| g.client_secret.as_deref()),
             ),
             (
                 "GOOGLE_CLIENT_ID",
@@ -736,6 +751,34 @@ mod tests {
             production(&secret_placeholder).unwrap_err().name,
             "GOOGLE_CLIENT_SECRET"
         );
+    }
+
+    /// Issue #11: an id_token-only frontend (Auth.js) needs only the client id; the code
+    /// exchange adds the secret, the redirect flow the redirect URI.
+    #[test]
+    fn google_needs_only_what_its_flows_use() {
+        let g = parse(&[("GOOGLE_CLIENT_ID", "abc.apps.googleusercontent.com")])
+            .unwrap()
+            .google
+            .unwrap();
+        assert_eq!((g.client_secret, g.redirect_uri), (None, None));
+        let g = parse(&[("GOOGLE_CLIENT_ID", "abc"), ("GOOGLE_CLIENT_SECRET", "s")])
+            .unwrap()
+            .google
+            .unwrap();
+        assert_eq!(g.client_secret.as_deref(), Some("s"));
+        for (vars, at_fault) in [
+            (&[("GOOGLE_CLIENT_SECRET", "s")][..], "GOOGLE_CLIENT_ID"),
+            (
+                &[
+                    ("GOOGLE_CLIENT_ID", "abc"),
+                    ("GOOGLE_REDIRECT_URI", "http://localhost:8000/cb"),
+                ],
+                "GOOGLE_CLIENT_SECRET",
+            ),
+        ] {
+            assert_eq!(parse(vars).unwrap_err().name, at_fault);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use swift_core::accounts::service::{self, AuthUser};
 
 use crate::AppState;
 use crate::cookies::{CSRF_HEADER, csrf_token, names};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 /// The Bearer scheme as documented in the OpenAPI document (Swagger's Authorize button).
 #[derive(SecurityScheme)]
@@ -63,7 +63,7 @@ pub fn check_csrf(req: &Request, state: &AppState, session_id: uuid::Uuid) -> Re
         Some(h) if constant_time_eq(h.as_bytes(), expected.as_bytes()) => Ok(()),
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "csrf_failed",
+            ProblemCode::CsrfFailed,
             "X-CSRF-Token must carry the value of this session's CSRF cookie",
         )),
     }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client;
 pub mod cookies;
 pub mod middleware;
+pub mod openapi;
 pub mod problem;
 pub mod server;
 
@@ -25,17 +26,32 @@ pub fn api_service() -> OpenApiService<api::Api, ()> {
     )
 }
 
-/// The OpenAPI document as committed in `openapi.json`.
+/// The OpenAPI document as committed in `openapi.json` (see [`openapi::polish`]).
 pub fn openapi_json() -> String {
-    api_service().spec()
+    openapi::polish(&api_service().spec())
 }
 
-/// The routes without middleware: the API, `/openapi.json` and Swagger UI at `/docs`.
+/// The routes without middleware: the API, `/openapi.json` and Swagger UI at `/docs`, both
+/// showing the same polished document.
 pub fn routes() -> Route {
     let api = api_service();
+    let raw = api.spec();
+    let spec = openapi::polish(&raw);
+    // poem-openapi's Swagger UI page embeds the raw document; put the polished one there.
+    let docs = api.swagger_ui_html().replacen(&raw, &spec, 1);
     Route::new()
-        .at("/openapi.json", api.spec_endpoint())
-        .nest("/docs", api.swagger_ui())
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(spec.clone())
+            }),
+        )
+        .at(
+            "/docs",
+            poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())),
+        )
         .nest("/", api)
 }
 
@@ -76,9 +92,14 @@ mod tests {
                 let op_tags = op["tags"].as_array().unwrap();
                 assert_eq!(op_tags.len(), 1, "{id}");
                 assert!(tags.contains(op_tags[0].as_str().unwrap()), "{id}");
-                if path != "/healthz" {
-                    let bad = &op["responses"]["400"]["content"]["application/problem+json"];
-                    assert!(bad.is_object(), "{id}: 400 not documented as problem+json");
+                let default = &op["responses"]["default"]["$ref"];
+                assert_eq!(default, "#/components/responses/UnexpectedError", "{id}");
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        let problem = response["$ref"].is_string()
+                            || response["content"]["application/problem+json"].is_object();
+                        assert!(problem, "{id}: {status} is not problem+json");
+                    }
                 }
                 if op_tags[0] != "ops" {
                     assert!(path.starts_with("/api/v1/"), "{id}: {path}");

@@ -37,6 +37,67 @@ pub struct StockShortage {
     pub available: i32,
 }
 
+macro_rules! problem_codes {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal),* $(,)?) => {
+        /// Every machine-readable error `code` (docs/API.md lists which status carries
+        /// which). An enum in the schema, so a generated client can switch on it and a
+        /// misspelt code does not compile.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+        pub enum ProblemCode {
+            $($(#[$doc])* #[oai(rename = $code)] $variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every code, in the order of docs/API.md's table.
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    ValidationError = "validation_error",
+    BadRequest = "bad_request",
+    NotAuthenticated = "not_authenticated",
+    TokenInvalid = "token_invalid",
+    TokenExpired = "token_expired",
+    TokenReused = "token_reused",
+    InvalidCredentials = "invalid_credentials",
+    PermissionDenied = "permission_denied",
+    EmailNotVerified = "email_not_verified",
+    AccountDisabled = "account_disabled",
+    CsrfFailed = "csrf_failed",
+    NotFound = "not_found",
+    MethodNotAllowed = "method_not_allowed",
+    EmailTaken = "email_taken",
+    InsufficientStock = "insufficient_stock",
+    IdempotencyConflict = "idempotency_conflict",
+    InvalidTransition = "invalid_transition",
+    AccountLinkConflict = "account_link_conflict",
+    SlugTaken = "slug_taken",
+    SkuTaken = "sku_taken",
+    CategoryInUse = "category_in_use",
+    CategoryCycle = "category_cycle",
+    PayloadTooLarge = "payload_too_large",
+    UnsupportedMediaType = "unsupported_media_type",
+    RateLimited = "rate_limited",
+    InternalError = "internal_error",
+    OauthProviderError = "oauth_provider_error",
+    NotReady = "not_ready",
+    OauthNotConfigured = "oauth_not_configured",
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The error body of every failing request.
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -48,7 +109,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: Option<String>,
     /// Stable machine-readable error code, e.g. `validation_error`.
-    pub code: String,
+    pub code: ProblemCode,
     /// Present on validation failures: what is wrong with which field.
     pub errors: Option<Vec<FieldError>>,
     /// Present on `insufficient_stock`: each line that cannot be bought as asked.
@@ -59,7 +120,7 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ProblemCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub lines: Vec<StockShortage>,
@@ -68,7 +129,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -87,7 +148,11 @@ impl ApiError {
         };
         Self {
             errors,
-            ..Self::new(StatusCode::BAD_REQUEST, "validation_error", detail)
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                ProblemCode::ValidationError,
+                detail,
+            )
         }
     }
 
@@ -102,7 +167,7 @@ impl ApiError {
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ProblemCode::NotFound,
             "the resource does not exist",
         )
     }
@@ -111,7 +176,7 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ProblemCode::InternalError,
             "an unexpected error occurred; it has been logged",
         )
     }
@@ -130,36 +195,38 @@ impl ApiError {
             return payload_error(&e.reason);
         }
         if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
-            return Self::invalid_field(e.name, e.reason.clone());
+            return Self::invalid_field(e.name, humanize(&e.reason));
         }
         if let Some(e) = err.downcast_ref::<poem_openapi::error::ParsePathError>() {
-            return Self::invalid_field(e.name, e.reason.clone());
+            return Self::invalid_field(e.name, humanize(&e.reason));
         }
         let status = err.status();
         match status {
             StatusCode::NOT_FOUND => Self::not_found(),
             StatusCode::METHOD_NOT_ALLOWED => Self::new(
                 status,
-                "method_not_allowed",
+                ProblemCode::MethodNotAllowed,
                 "this method is not allowed on this resource",
             ),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
                 status,
-                "unsupported_media_type",
+                ProblemCode::UnsupportedMediaType,
                 "send the request body as application/json",
             ),
             StatusCode::PAYLOAD_TOO_LARGE => Self::new(
                 status,
-                "payload_too_large",
+                ProblemCode::PayloadTooLarge,
                 "the request body exceeds the 1 MiB limit",
             ),
             StatusCode::UNAUTHORIZED => Self::new(
                 status,
-                "not_authenticated",
+                ProblemCode::NotAuthenticated,
                 "authentication credentials were not provided",
             ),
-            StatusCode::FORBIDDEN => Self::new(status, "permission_denied", err.to_string()),
-            s if s.is_client_error() => Self::new(s, "bad_request", err.to_string()),
+            StatusCode::FORBIDDEN => {
+                Self::new(status, ProblemCode::PermissionDenied, err.to_string())
+            }
+            s if s.is_client_error() => Self::new(s, ProblemCode::BadRequest, err.to_string()),
             _ => {
                 tracing::error!(error = %err, "unhandled error");
                 Self::internal()
@@ -173,7 +240,7 @@ impl ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: Some(self.detail.clone()),
-            code: self.code.to_owned(),
+            code: self.code,
             errors: (!self.errors.is_empty()).then(|| self.errors.clone()),
             lines: (!self.lines.is_empty()).then(|| self.lines.clone()),
         }
@@ -187,7 +254,37 @@ fn payload_error(reason: &str) -> ApiError {
     let field = between(reason, "field `", "`")
         .or_else(|| between(reason, "field \"", "\""))
         .unwrap_or("body");
-    ApiError::invalid_field(field, reason)
+    ApiError::invalid_field(field, humanize(reason))
+}
+
+/// poem-openapi's parse and validator messages ("verification failed. maximum(100,
+/// exclusive: false)", `failed to parse "integer"`) in the API's own words, which a
+/// storefront can show ("must be at most 100"). The limits come from the same document, so
+/// the body-schema check (`middleware::body_schema`) words them the same way.
+pub fn humanize(reason: &str) -> String {
+    use crate::middleware::{limit_message, pattern_message};
+    for key in ["maximum", "minimum", "maxLength", "minLength", "maxItems"] {
+        if let Some(limit) = between(reason, &format!("{key}("), ")")
+            .and_then(|args| args.split(',').next())
+            .and_then(|n| n.trim().parse::<f64>().ok())
+        {
+            return limit_message(key, limit);
+        }
+    }
+    if let Some(pattern) = between(reason, "pattern(\"", "\")") {
+        // Debug-formatted: backslashes come doubled.
+        return pattern_message(&pattern.replace("\\\\", "\\"));
+    }
+    if let Some(kind) = between(reason, "failed to parse \"", "\"") {
+        return match kind {
+            "integer" | "int32" | "int64" | "uint32" | "uint64" => "must be a whole number".into(),
+            "number" | "float" | "double" => "must be a number".into(),
+            "boolean" => "must be true or false".into(),
+            "uuid" | "string(uuid)" => "must be a UUID".into(),
+            _ => format!("must be a valid {kind}"),
+        };
+    }
+    reason.to_owned()
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -298,7 +395,7 @@ fn database_error(e: &sqlx::Error) -> ApiError {
             tracing::error!(error = %e, "database unavailable");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
+                ProblemCode::NotReady,
                 "the database is unavailable; retry shortly",
             )
             .with_retry_after(5)
@@ -316,22 +413,40 @@ impl From<AccountsError> for ApiError {
         let detail = e.to_string();
         match e {
             E::Invalid(invalid) => invalid.into(),
-            E::EmailTaken => Self::new(StatusCode::CONFLICT, "email_taken", detail),
-            E::InvalidCredentials => {
-                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", detail)
+            E::EmailTaken => Self::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, detail),
+            E::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                ProblemCode::InvalidCredentials,
+                detail,
+            ),
+            E::EmailNotVerified => {
+                Self::new(StatusCode::FORBIDDEN, ProblemCode::EmailNotVerified, detail)
             }
-            E::EmailNotVerified => Self::new(StatusCode::FORBIDDEN, "email_not_verified", detail),
-            E::AccountDisabled => Self::new(StatusCode::FORBIDDEN, "account_disabled", detail),
-            E::NotAuthenticated => Self::new(StatusCode::UNAUTHORIZED, "not_authenticated", detail),
-            E::TokenInvalid => Self::new(StatusCode::UNAUTHORIZED, "token_invalid", detail),
-            E::TokenExpired => Self::new(StatusCode::UNAUTHORIZED, "token_expired", detail),
-            E::TokenReused => Self::new(StatusCode::UNAUTHORIZED, "token_reused", detail),
-            E::PermissionDenied => Self::new(StatusCode::FORBIDDEN, "permission_denied", detail),
+            E::AccountDisabled => {
+                Self::new(StatusCode::FORBIDDEN, ProblemCode::AccountDisabled, detail)
+            }
+            E::NotAuthenticated => Self::new(
+                StatusCode::UNAUTHORIZED,
+                ProblemCode::NotAuthenticated,
+                detail,
+            ),
+            E::TokenInvalid => {
+                Self::new(StatusCode::UNAUTHORIZED, ProblemCode::TokenInvalid, detail)
+            }
+            E::TokenExpired => {
+                Self::new(StatusCode::UNAUTHORIZED, ProblemCode::TokenExpired, detail)
+            }
+            E::TokenReused => Self::new(StatusCode::UNAUTHORIZED, ProblemCode::TokenReused, detail),
+            E::PermissionDenied => {
+                Self::new(StatusCode::FORBIDDEN, ProblemCode::PermissionDenied, detail)
+            }
             E::NotFound => Self::not_found(),
-            E::RateLimited { retry_after } => {
-                Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
-                    .with_retry_after(retry_after)
-            }
+            E::RateLimited { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ProblemCode::RateLimited,
+                detail,
+            )
+            .with_retry_after(retry_after),
             E::Database(db) => database_error(&db),
             E::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
@@ -348,23 +463,29 @@ impl From<OAuthError> for ApiError {
         match e {
             E::NotConfigured => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "oauth_not_configured",
+                ProblemCode::OauthNotConfigured,
                 detail,
             ),
             E::Provider(_) => {
                 tracing::warn!(error = %detail, "identity provider unavailable");
                 Self::new(
                     StatusCode::BAD_GATEWAY,
-                    "oauth_provider_error",
+                    ProblemCode::OauthProviderError,
                     "the identity provider is unavailable; retry shortly",
                 )
             }
             E::InvalidToken(_) | E::CodeRejected(_) | E::InvalidLoginCode => {
-                Self::new(StatusCode::UNAUTHORIZED, "token_invalid", detail)
+                Self::new(StatusCode::UNAUTHORIZED, ProblemCode::TokenInvalid, detail)
             }
-            E::InvalidState => Self::new(StatusCode::BAD_REQUEST, "bad_request", detail),
-            E::LinkConflict => Self::new(StatusCode::CONFLICT, "account_link_conflict", detail),
-            E::DomainNotAllowed => Self::new(StatusCode::FORBIDDEN, "permission_denied", detail),
+            E::InvalidState => Self::new(StatusCode::BAD_REQUEST, ProblemCode::BadRequest, detail),
+            E::LinkConflict => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::AccountLinkConflict,
+                detail,
+            ),
+            E::DomainNotAllowed => {
+                Self::new(StatusCode::FORBIDDEN, ProblemCode::PermissionDenied, detail)
+            }
             E::Invalid(invalid) => invalid.into(),
             E::Accounts(accounts) => accounts.into(),
             E::Database(db) => database_error(&db),
@@ -379,12 +500,12 @@ impl From<CatalogError> for ApiError {
         match e {
             E::Invalid(invalid) => invalid.into(),
             E::NotFound => Self::not_found(),
-            E::SlugTaken(_) => Self::new(StatusCode::CONFLICT, "slug_taken", detail),
-            E::SkuTaken(_) => Self::new(StatusCode::CONFLICT, "sku_taken", detail),
-            E::CategoryInUse => Self::new(StatusCode::CONFLICT, "category_in_use", detail),
-            E::CategoryCycle => Self::new(StatusCode::CONFLICT, "category_cycle", detail),
+            E::SlugTaken(_) => Self::new(StatusCode::CONFLICT, ProblemCode::SlugTaken, detail),
+            E::SkuTaken(_) => Self::new(StatusCode::CONFLICT, ProblemCode::SkuTaken, detail),
+            E::CategoryInUse => Self::new(StatusCode::CONFLICT, ProblemCode::CategoryInUse, detail),
+            E::CategoryCycle => Self::new(StatusCode::CONFLICT, ProblemCode::CategoryCycle, detail),
             E::StockBelowZero { .. } => {
-                Self::new(StatusCode::CONFLICT, "insufficient_stock", detail)
+                Self::new(StatusCode::CONFLICT, ProblemCode::InsufficientStock, detail)
             }
             E::Database(db) => database_error(&db),
         }
@@ -398,7 +519,7 @@ impl From<OrdersError> for ApiError {
         match e {
             E::Invalid(invalid) => invalid.into(),
             E::NotFound => Self::not_found(),
-            E::EmptyCart => Self::new(StatusCode::BAD_REQUEST, "bad_request", detail),
+            E::EmptyCart => Self::new(StatusCode::BAD_REQUEST, ProblemCode::BadRequest, detail),
             E::InsufficientStock(shortages) => Self {
                 lines: shortages
                     .into_iter()
@@ -409,13 +530,15 @@ impl From<OrdersError> for ApiError {
                         available: s.available,
                     })
                     .collect(),
-                ..Self::new(StatusCode::CONFLICT, "insufficient_stock", detail)
+                ..Self::new(StatusCode::CONFLICT, ProblemCode::InsufficientStock, detail)
             },
-            E::IdempotencyConflict => {
-                Self::new(StatusCode::CONFLICT, "idempotency_conflict", detail)
-            }
+            E::IdempotencyConflict => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::IdempotencyConflict,
+                detail,
+            ),
             E::InvalidTransition { .. } => {
-                Self::new(StatusCode::CONFLICT, "invalid_transition", detail)
+                Self::new(StatusCode::CONFLICT, ProblemCode::InvalidTransition, detail)
             }
             E::Database(db) => database_error(&db),
         }
@@ -433,7 +556,7 @@ mod tests {
     fn payload_errors_name_the_field() {
         let e = payload_error("field `email` verification failed. maxLength(254)");
         assert_eq!(e.errors[0].field, "email");
-        assert_eq!(e.code, "validation_error");
+        assert_eq!(e.code, ProblemCode::ValidationError);
         let e = payload_error("expected value at line 1 column 2");
         assert_eq!(e.errors[0].field, "body");
     }
@@ -476,14 +599,21 @@ mod tests {
         // Seen in the soak test: a PostgreSQL restart ends sessions with 57P01.
         for code in ["57P01", "08006", "53300"] {
             let e = database_error(&sqlx::Error::Database(Box::new(Sqlstate(code))));
-            assert_eq!((e.status.as_u16(), e.code), (503, "not_ready"), "{code}");
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (503, ProblemCode::NotReady),
+                "{code}"
+            );
         }
         assert_eq!(
             database_error(&sqlx::Error::PoolTimedOut).status.as_u16(),
             503
         );
         let e = database_error(&sqlx::Error::Database(Box::new(Sqlstate("42601"))));
-        assert_eq!((e.status.as_u16(), e.code), (500, "internal_error"));
+        assert_eq!(
+            (e.status.as_u16(), e.code),
+            (500, ProblemCode::InternalError)
+        );
         assert!(!e.detail.contains("administrator"));
     }
 
@@ -492,5 +622,45 @@ mod tests {
         let body = ApiError::internal().to_problem().to_json_string();
         assert!(body.contains("internal_error"));
         assert!(!body.to_lowercase().contains("sql"));
+    }
+
+    /// docs/API.md is the contract: every code the server can answer is listed there.
+    #[test]
+    fn every_problem_code_is_in_the_contract() {
+        let contract = include_str!("../../docs/API.md");
+        for code in ProblemCode::ALL {
+            assert!(
+                contract.contains(&format!("`{}`", code.as_str())),
+                "docs/API.md does not list {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn framework_messages_are_said_in_the_api_s_words() {
+        for (reason, human) in [
+            (
+                "field `quantity` verification failed. maximum(100, exclusive: false)",
+                "must be at most 100",
+            ),
+            (
+                "verification failed. minimum(1, exclusive: false)",
+                "must be at least 1",
+            ),
+            (
+                "verification failed. maxLength(200)",
+                "must be at most 200 characters",
+            ),
+            (
+                r#"verification failed. pattern("^\\d{1,10}\\.\\d{2}$")"#,
+                "must be an amount with two decimals, such as 19.99",
+            ),
+            (
+                r#"failed to parse "integer": invalid digit"#,
+                "must be a whole number",
+            ),
+        ] {
+            assert_eq!(humanize(reason), human, "{reason}");
+        }
     }
 }

@@ -316,7 +316,10 @@ async fn openapi_and_docs_are_served() {
     assert_eq!(served.trim(), swift_server::openapi_json().trim());
     let docs = app.get("/docs", None).await;
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("swagger"));
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger"));
+    // Swagger UI shows the same polished document (shared error responses, tag order).
+    assert!(html.contains("#/components/responses/UnexpectedError"));
 }
 
 /// A GET whose `Accept-Encoding` is `accept`.

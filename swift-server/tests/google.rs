@@ -551,3 +551,44 @@ async fn cookie_mode_callback_sets_the_session_cookies() {
         200
     );
 }
+
+/// Issue #11: a frontend that holds Google id_tokens (Auth.js) configures only the client
+/// id; the flows that need the secret and redirect URI answer 503 until those are set.
+#[tokio::test]
+async fn id_tokens_need_only_the_client_id() {
+    let provider = TestProvider::start().await;
+    let issuer = provider
+        .vars()
+        .into_iter()
+        .find(|(k, _)| *k == "OIDC_ISSUER_URL")
+        .unwrap()
+        .1;
+    let app = TestApp::spawn_with(&[
+        ("GOOGLE_CLIENT_ID", CLIENT_ID),
+        ("OIDC_ISSUER_URL", &issuer),
+    ])
+    .await;
+    let person = Person::new("google-sub-ida", "ida@example.com");
+    let resp = app
+        .post(
+            "/api/v1/auth/google",
+            None,
+            json!({"id_token": provider.id_token(&person, CLIENT_ID)}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_problem(
+        app.get("/api/v1/auth/google/authorize", None).await,
+        503,
+        "oauth_not_configured",
+    )
+    .await;
+    let resp = app
+        .post(
+            "/api/v1/auth/google",
+            None,
+            json!({"code": "c", "redirect_uri": "http://localhost:3000/cb"}),
+        )
+        .await;
+    assert_problem(resp, 503, "oauth_not_configured").await;
+}

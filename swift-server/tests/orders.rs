@@ -67,7 +67,7 @@ impl Shop {
 fn order_body() -> Value {
     json!({
         "shipping_address": {"full_name": "Ada Lovelace", "line1": "12 Analytical St", "city": "London",
-                             "postal_code": "N1 7AA", "country": "gb", "phone": "+44 20 7946 0000"},
+                             "postal_code": "N1 7AA", "country": "GB", "phone": "+44 20 7946 0000"},
         "notes": "Leave at the door"
     })
 }

@@ -40,6 +40,11 @@ const password = "plum-Orbit-cactus-42";
 }
 const me = await api.GET("/api/v1/auth/user");
 check(me.data?.first_name === "Sam", "getCurrentUser");
+// An access token that no longer works (expired, say): the refresh-on-401 middleware trades
+// the refresh token for a new pair and replays the request.
+session.access = "expired.access.token";
+const again = await api.GET("/api/v1/auth/user");
+check(again.data?.email === email && session.access !== "expired.access.token", "refresh on 401");
 
 // Browse and search.
 const categories = await api.GET("/api/v1/categories");

@@ -5,7 +5,7 @@ import type { components, paths } from "./schema.js";
 
 export type Schemas = components["schemas"];
 export type Problem = Schemas["Problem"];
-export type TokenPair = Schemas["TokenPairBody"];
+export type TokenPair = Schemas["TokenPair"];
 
 /** Holds the current tokens and sends the access token with every request. */
 export class Session {
@@ -23,6 +23,49 @@ export class Session {
   }
 }
 
+const REFRESH_PATH = "/api/v1/auth/token/refresh";
+
+/**
+ * Refresh on 401: when a request fails because the access token expired, trade the refresh
+ * token for a new pair once and replay the request. Concurrent 401s share one refresh (and
+ * the server answers a token presented twice within 30 s with the same successor anyway, so
+ * a Next.js server and the browser refreshing at once never sign each other out).
+ */
+export function refreshOn401(baseUrl: string, session: Session): Middleware {
+  const originals = new Map<string, Request>();
+  let inFlight: Promise<boolean> | undefined;
+  const refresh = async (): Promise<boolean> => {
+    if (!session.refresh) return false;
+    const response = await fetch(new URL(REFRESH_PATH, baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refresh: session.refresh }),
+    });
+    if (!response.ok) {
+      session.forget();
+      return false;
+    }
+    session.remember((await response.json()) as TokenPair);
+    return true;
+  };
+  return {
+    onRequest({ request, id }) {
+      if (!request.url.endsWith(REFRESH_PATH)) originals.set(id, request.clone());
+      return request;
+    },
+    async onResponse({ response, id }) {
+      const original = originals.get(id);
+      originals.delete(id);
+      if (response.status !== 401 || !original) return response;
+      inFlight ??= refresh().finally(() => (inFlight = undefined));
+      if (!(await inFlight)) return response;
+      const retry = new Request(original);
+      retry.headers.set("Authorization", `Bearer ${session.access}`);
+      return fetch(retry);
+    },
+  };
+}
+
 export function swiftClient(baseUrl: string, session: Session) {
   const client = createClient<paths>({ baseUrl });
   const auth: Middleware = {
@@ -31,6 +74,6 @@ export function swiftClient(baseUrl: string, session: Session) {
       return request;
     },
   };
-  client.use(auth);
+  client.use(auth, refreshOn401(baseUrl, session));
   return client;
 }

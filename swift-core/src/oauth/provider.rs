@@ -114,7 +114,7 @@ impl OidcProvider {
         Ok(CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(self.config.client_secret.clone())),
+            self.config.client_secret.clone().map(ClientSecret::new),
         )
         .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| {
             crate::validation::Invalid::new("redirect_uri", "must be an absolute http(s) URL")
@@ -124,7 +124,13 @@ impl OidcProvider {
     /// Builds the authorization URL: code flow, PKCE S256, fresh state and nonce, scopes
     /// `openid email profile`.
     pub async fn authorization_request(&self) -> Result<AuthorizationRequest, OAuthError> {
-        let client = self.client(self.metadata().await?, &self.config.redirect_uri)?;
+        let redirect_uri = self
+            .config
+            .redirect_uri
+            .as_deref()
+            .filter(|_| self.config.client_secret.is_some())
+            .ok_or(OAuthError::NotConfigured)?;
+        let client = self.client(self.metadata().await?, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(
@@ -151,6 +157,10 @@ impl OidcProvider {
         pkce_verifier: Option<&str>,
         redirect_uri: &str,
     ) -> Result<String, OAuthError> {
+        // Google redeems codes of web clients only with the client secret.
+        if self.config.client_secret.is_none() {
+            return Err(OAuthError::NotConfigured);
+        }
         let client = self.client(self.metadata().await?, redirect_uri)?;
         let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))

@@ -99,12 +99,13 @@ pub async fn callback(
         return Err(OAuthError::InvalidState);
     }
     let provider = provider(ctx)?;
+    let redirect_uri = provider
+        .config()
+        .redirect_uri
+        .as_deref()
+        .ok_or(OAuthError::NotConfigured)?;
     let id_token = provider
-        .exchange_code(
-            code,
-            Some(&flow.pkce_verifier),
-            &provider.config().redirect_uri,
-        )
+        .exchange_code(code, Some(&flow.pkce_verifier), redirect_uri)
         .await?;
     let identity = provider.verify(&id_token, Some(&flow.nonce)).await?;
     let (user, created) = resolve_account(ctx, &identity).await?;

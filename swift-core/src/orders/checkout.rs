@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::OrdersError;
 use super::error::Shortage;
 use super::repository::{self as repo};
-use super::types::{Address, Order, OrderStatus};
+use super::types::{Address, HistoryRole, Order, OrderStatus};
 use crate::Context;
 use crate::money::Money;
 use crate::validation::{Invalid, plain_text};
@@ -228,7 +228,7 @@ pub async fn checkout(
         &mut *tx,
         order_id,
         OrderStatus::Pending,
-        "customer",
+        HistoryRole::Customer,
         Some(user_id),
     )
     .await?;

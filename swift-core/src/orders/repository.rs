@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::types::{Address, HistoryEntry, Order, OrderItem, OrderStatus};
+use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus};
 use crate::money::Money;
 use crate::pagination::PageRequest;
 
@@ -16,7 +16,7 @@ struct OrderRow {
     id: Uuid,
     number: String,
     user_id: Option<Uuid>,
-    status: String,
+    status: OrderStatus,
     subtotal: rust_decimal::Decimal,
     total: rust_decimal::Decimal,
     currency: String,
@@ -71,7 +71,7 @@ async fn assemble(conn: &mut sqlx::PgConnection, rows: Vec<OrderRow>) -> sqlx::R
         .map(|r| Order {
             items: items.remove(&r.id).unwrap_or_default(),
             history: history.remove(&r.id).unwrap_or_default(),
-            status: OrderStatus::parse(&r.status).unwrap_or(OrderStatus::Pending),
+            status: r.status,
             subtotal: Money::from_decimal(r.subtotal),
             total: Money::from_decimal(r.total),
             shipping_address: r.shipping_address.0,
@@ -156,14 +156,14 @@ pub async fn record_history(
     ex: impl PgExecutor<'_>,
     order_id: Uuid,
     status: OrderStatus,
-    by_role: &str,
+    by_role: HistoryRole,
     actor_id: Option<Uuid>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES ($1, $2, $3, $4)",
     )
     .bind(order_id)
-    .bind(status.as_str())
+    .bind(status)
     .bind(by_role)
     .bind(actor_id)
     .execute(ex)

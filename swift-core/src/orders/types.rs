@@ -74,10 +74,11 @@ fn optional(field: &'static str, raw: Option<&str>, max: usize) -> Result<Option
 impl Address {
     pub fn parse(a: AddressInput<'_>) -> Result<Self, Invalid> {
         let country = a.country.trim().to_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        // The real ISO 3166-1 list: two letters alone would let "XX" through.
+        if country.len() != 2 || celes::Country::from_alpha2(&country).is_err() {
             return Err(Invalid::new(
                 "shipping_address.country",
-                "must be an ISO 3166-1 alpha-2 code, e.g. US",
+                "must be an ISO 3166-1 alpha-2 country code, such as GB",
             ));
         }
         let phone = optional("shipping_address.phone", a.phone, 32)?;
@@ -165,6 +166,70 @@ impl std::fmt::Display for OrderStatus {
     }
 }
 
+/// The role of whoever moved an order, as history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryRole {
+    Customer,
+    Staff,
+    /// The server itself (expiry of unpaid orders, payment webhooks).
+    System,
+}
+
+impl HistoryRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Staff => "staff",
+            Self::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "customer" => Self::Customer,
+            "staff" => Self::Staff,
+            "system" => Self::System,
+            _ => return None,
+        })
+    }
+}
+
+/// Text columns holding one of a closed set of words decode into their enum, or fail
+/// loudly: a value the code does not know is a bug to see, not a `Pending` to assume.
+macro_rules! text_enum {
+    ($ty:ty, $what:literal) => {
+        impl sqlx::Type<sqlx::Postgres> for $ty {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $ty {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                <$ty>::parse(text).ok_or_else(|| format!("unknown {} {text:?}", $what).into())
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+    };
+}
+
+text_enum!(OrderStatus, "order status");
+text_enum!(HistoryRole, "history role");
+
 /// Who moved an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
@@ -173,10 +238,10 @@ pub enum Actor {
 }
 
 impl Actor {
-    pub fn role(&self) -> &'static str {
+    pub fn role(&self) -> HistoryRole {
         match self {
-            Self::Customer(_) => "customer",
-            Self::Staff(_) => "staff",
+            Self::Customer(_) => HistoryRole::Customer,
+            Self::Staff(_) => HistoryRole::Staff,
         }
     }
 
@@ -199,9 +264,9 @@ pub struct OrderItem {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HistoryEntry {
-    pub status: String,
+    pub status: OrderStatus,
     pub at: DateTime<Utc>,
-    pub by_role: String,
+    pub by_role: HistoryRole,
 }
 
 /// An order with its lines and history.

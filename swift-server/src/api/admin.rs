@@ -44,6 +44,7 @@ pub struct AdminUserPage {
 }
 
 #[derive(Object)]
+#[oai(rename = "AdminUserUpdate")]
 pub struct AdminUpdateUser {
     /// false deactivates the account and ends all its sessions.
     pub is_active: Option<bool>,
@@ -66,8 +67,12 @@ impl AdminUsersApi {
         q: Query<Option<String>>,
         is_staff: Query<Option<bool>>,
         is_active: Query<Option<bool>>,
-        #[oai(default = "default_page")] page: Query<u32>,
-        #[oai(default = "default_page_size")] page_size: Query<u32>,
+        #[oai(default = "default_page", validator(minimum(value = "1")))] page: Query<u32>,
+        #[oai(
+            default = "default_page_size",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        page_size: Query<u32>,
     ) -> ApiResult<Json<AdminUserPage>> {
         auth.staff()?;
         let page = PageRequest::new(page.0, page_size.0)?;

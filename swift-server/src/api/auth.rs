@@ -20,7 +20,7 @@ use crate::problem::{ApiError, ApiResult};
 
 /// A user as they see themselves (docs/API.md "User").
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "User", skip_serializing_if_is_none)]
 pub struct UserBody {
     pub id: Uuid,
     pub email: String,
@@ -53,7 +53,7 @@ impl From<User> for UserBody {
 
 /// Tokens for a signed-in session.
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "TokenPair", skip_serializing_if_is_none)]
 pub struct TokenPairBody {
     /// JWT for `Authorization: Bearer`. Absent in cookie mode, where only the HttpOnly
     /// cookie holds it (script on the page must never see it).
@@ -107,6 +107,7 @@ pub fn token_response(
 }
 
 #[derive(Object)]
+#[oai(rename = "Registration")]
 pub struct RegisterRequest {
     #[oai(validator(max_length = 254))]
     pub email: String,
@@ -127,7 +128,7 @@ pub struct PendingVerification {
 
 /// Tokens, or (mandatory verification) the new user and what to do next.
 #[derive(Union)]
-#[oai(one_of)]
+#[oai(rename = "RegistrationResult", one_of)]
 pub enum RegisterBody {
     Tokens(TokenPairBody),
     Pending(PendingVerification),
@@ -141,6 +142,7 @@ pub enum RegisterResponse {
 }
 
 #[derive(Object)]
+#[oai(rename = "LoginCredentials")]
 pub struct LoginRequest {
     #[oai(validator(max_length = 254))]
     pub email: String,
@@ -149,12 +151,14 @@ pub struct LoginRequest {
 }
 
 #[derive(Object)]
+#[oai(rename = "TokenRefresh")]
 pub struct RefreshRequest {
     /// The refresh token; in cookie mode it may come from the `swift_refresh` cookie instead.
     pub refresh: Option<String>,
 }
 
 #[derive(Object)]
+#[oai(rename = "TokenVerification")]
 pub struct VerifyTokenRequest {
     pub token: String,
 }
@@ -164,6 +168,7 @@ pub struct VerifyTokenRequest {
 pub struct Empty {}
 
 #[derive(Object)]
+#[oai(rename = "Logout")]
 pub struct LogoutRequest {
     /// The session's refresh token; without it, the session of the access token (or the
     /// refresh cookie) is ended.
@@ -191,7 +196,7 @@ pub struct Detail {
 
 /// A signed-in session (one device or browser).
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "Session", skip_serializing_if_is_none)]
 pub struct SessionBody {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -203,6 +208,7 @@ pub struct SessionBody {
 }
 
 #[derive(Object)]
+#[oai(rename = "UserUpdate")]
 pub struct UpdateUserRequest {
     #[oai(validator(max_length = 150))]
     pub first_name: Option<String>,
@@ -211,12 +217,14 @@ pub struct UpdateUserRequest {
 }
 
 #[derive(Object)]
+#[oai(rename = "AccountDeletion")]
 pub struct DeleteUserRequest {
     /// Required when the account has a password.
     pub password: Option<String>,
 }
 
 #[derive(Object)]
+#[oai(rename = "PasswordChange")]
 pub struct ChangePasswordRequest {
     #[oai(validator(max_length = 1024))]
     pub old_password: String,
@@ -225,12 +233,14 @@ pub struct ChangePasswordRequest {
 }
 
 #[derive(Object)]
+#[oai(rename = "EmailAddress")]
 pub struct EmailRequest {
     #[oai(validator(max_length = 254))]
     pub email: String,
 }
 
 #[derive(Object)]
+#[oai(rename = "PasswordResetConfirm")]
 pub struct ResetConfirmRequest {
     /// The `uid` of the reset link.
     pub uid: String,
@@ -241,6 +251,7 @@ pub struct ResetConfirmRequest {
 }
 
 #[derive(Object)]
+#[oai(rename = "EmailVerification")]
 pub struct VerifyEmailRequest {
     /// The `key` of the verification link.
     pub key: String,

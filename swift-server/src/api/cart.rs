@@ -54,7 +54,7 @@ impl From<cart::Unavailable> for UnavailableReason {
 }
 
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "CartLine", skip_serializing_if_is_none)]
 pub struct CartLineBody {
     pub id: Uuid,
     pub product: CartProduct,
@@ -67,6 +67,7 @@ pub struct CartLineBody {
 }
 
 #[derive(Object)]
+#[oai(rename = "Cart")]
 pub struct CartBody {
     pub items: Vec<CartLineBody>,
     /// The sum of the available lines.
@@ -111,6 +112,7 @@ impl CartBody {
 }
 
 #[derive(Object)]
+#[oai(rename = "CartItemAdd")]
 pub struct AddCartItem {
     pub product_id: Uuid,
     /// 1 to 100; added to the line when the product is already in the cart.
@@ -119,6 +121,7 @@ pub struct AddCartItem {
 }
 
 #[derive(Object)]
+#[oai(rename = "CartItemUpdate")]
 pub struct UpdateCartItem {
     #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     pub quantity: i64,

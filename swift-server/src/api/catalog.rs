@@ -20,7 +20,7 @@ use crate::problem::ApiResult;
 
 /// A node of the category tree.
 #[derive(Object, Clone)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "Category", skip_serializing_if_is_none)]
 pub struct CategoryBody {
     pub id: Uuid,
     pub slug: String,
@@ -53,6 +53,7 @@ pub struct CategoryRef {
 }
 
 #[derive(Object, Clone)]
+#[oai(rename = "Image")]
 pub struct ImageBody {
     pub url: String,
     pub alt: String,
@@ -60,7 +61,7 @@ pub struct ImageBody {
 
 /// A product (docs/API.md "Product").
 #[derive(Object, Clone)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "Product", skip_serializing_if_is_none)]
 pub struct ProductBody {
     pub id: Uuid,
     pub slug: String,
@@ -214,8 +215,12 @@ impl CatalogApi {
         in_stock: Query<Option<bool>>,
         /// Default `-created_at`, or `relevance` when `q` is given.
         ordering: Query<Option<Ordering>>,
-        #[oai(default = "default_page")] page: Query<u32>,
-        #[oai(default = "default_page_size")] page_size: Query<u32>,
+        #[oai(default = "default_page", validator(minimum(value = "1")))] page: Query<u32>,
+        #[oai(
+            default = "default_page_size",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        page_size: Query<u32>,
     ) -> ApiResult<Conditional<ProductPage>> {
         let page = PageRequest::new(page.0, page_size.0)?;
         let filter = ProductFilter {

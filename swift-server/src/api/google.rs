@@ -27,6 +27,7 @@ pub enum Redirect {
 }
 
 #[derive(Object)]
+#[oai(rename = "LoginCodeExchange")]
 pub struct ExchangeRequest {
     /// The `login_code` the callback put in the frontend URL.
     pub login_code: String,
@@ -34,6 +35,7 @@ pub struct ExchangeRequest {
 
 /// Either an id_token the frontend holds, or an authorization code it obtained.
 #[derive(Object)]
+#[oai(rename = "GoogleLogin")]
 pub struct GoogleLoginRequest {
     pub id_token: Option<String>,
     pub code: Option<String>,

@@ -7,7 +7,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
 use crate::AppState;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::{ApiError, ApiResult, ProblemCode};
 
 /// Probe answer.
 #[derive(Object)]
@@ -35,8 +35,12 @@ impl OpsApi {
         swift_core::db::check_ready(&state.pool)
             .await
             .map_err(|e| {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string())
-                    .with_retry_after(5)
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ProblemCode::NotReady,
+                    e.to_string(),
+                )
+                .with_retry_after(5)
             })?;
         Ok(Json(Status {
             status: "ready".into(),

@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use swift_core::orders::checkout::{self, CheckoutOutcome, CheckoutRequest, IdempotencyKey};
 use swift_core::orders::lifecycle;
 use swift_core::orders::repository::OrderFilter;
-use swift_core::orders::types::{Address, AddressInput};
+use swift_core::orders::types::{Address, AddressInput, HistoryRole};
 use swift_core::orders::{Order, OrderStatus};
 use swift_core::pagination::PageRequest;
 use uuid::Uuid;
@@ -62,7 +62,7 @@ impl From<Status> for OrderStatus {
 
 /// A shipping address.
 #[derive(Object, Clone)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "Address", skip_serializing_if_is_none)]
 pub struct AddressBody {
     #[oai(validator(max_length = 200))]
     pub full_name: String,
@@ -100,6 +100,7 @@ impl From<Address> for AddressBody {
 
 /// A line as bought: name and price are those of the moment of purchase.
 #[derive(Object)]
+#[oai(rename = "OrderItem")]
 pub struct OrderItemBody {
     pub product_id: Uuid,
     pub sku: String,
@@ -111,15 +112,36 @@ pub struct OrderItemBody {
 
 /// One status change.
 #[derive(Object)]
+#[oai(rename = "OrderHistoryEntry")]
 pub struct HistoryBody {
-    pub status: String,
+    pub status: Status,
     pub at: DateTime<Utc>,
-    /// `customer`, `staff` or `system`.
-    pub by: String,
+    pub by: ChangedBy,
+}
+
+/// Who made a status change.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum ChangedBy {
+    Customer,
+    Staff,
+    /// The server itself.
+    System,
+}
+
+impl From<HistoryRole> for ChangedBy {
+    fn from(r: HistoryRole) -> Self {
+        match r {
+            HistoryRole::Customer => Self::Customer,
+            HistoryRole::Staff => Self::Staff,
+            HistoryRole::System => Self::System,
+        }
+    }
 }
 
 /// An order (docs/API.md "Order").
 #[derive(Object)]
+#[oai(rename = "Order")]
 pub struct OrderBody {
     pub id: Uuid,
     /// Human-friendly, e.g. `SW-100042`.
@@ -165,9 +187,9 @@ impl From<Order> for OrderBody {
                 .history
                 .into_iter()
                 .map(|h| HistoryBody {
-                    status: h.status,
+                    status: h.status.into(),
                     at: h.at,
-                    by: h.by_role,
+                    by: h.by_role.into(),
                 })
                 .collect(),
         }
@@ -197,6 +219,7 @@ impl From<swift_core::pagination::Page<Order>> for OrderPage {
 }
 
 #[derive(Object)]
+#[oai(rename = "OrderCreate")]
 pub struct CreateOrder {
     pub shipping_address: AddressBody,
     #[oai(validator(max_length = 1000))]
@@ -204,6 +227,7 @@ pub struct CreateOrder {
 }
 
 #[derive(Object)]
+#[oai(rename = "OrderTransition")]
 pub struct Transition {
     pub status: Status,
 }
@@ -267,8 +291,12 @@ impl OrdersApi {
         &self,
         state: Data<&AppState>,
         auth: Auth,
-        #[oai(default = "default_page")] page: Query<u32>,
-        #[oai(default = "default_page_size")] page_size: Query<u32>,
+        #[oai(default = "default_page", validator(minimum(value = "1")))] page: Query<u32>,
+        #[oai(
+            default = "default_page_size",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        page_size: Query<u32>,
     ) -> ApiResult<Json<OrderPage>> {
         let page = PageRequest::new(page.0, page_size.0)?;
         let filter = OrderFilter {
@@ -321,8 +349,12 @@ impl AdminOrdersApi {
         auth: Auth,
         status: Query<Option<Status>>,
         user_id: Query<Option<Uuid>>,
-        #[oai(default = "default_page")] page: Query<u32>,
-        #[oai(default = "default_page_size")] page_size: Query<u32>,
+        #[oai(default = "default_page", validator(minimum(value = "1")))] page: Query<u32>,
+        #[oai(
+            default = "default_page_size",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        page_size: Query<u32>,
     ) -> ApiResult<Json<OrderPage>> {
         auth.staff()?;
         let page = PageRequest::new(page.0, page_size.0)?;

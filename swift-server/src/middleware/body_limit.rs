@@ -7,12 +7,12 @@ use poem::http::StatusCode;
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 
 use super::MAX_BODY_BYTES;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 fn too_large() -> poem::Error {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ProblemCode::PayloadTooLarge,
         "the request body exceeds the 1 MiB limit",
     )
     .into()

@@ -134,7 +134,11 @@ impl BodySchemas {
             _ => false,
         };
         if !ok {
-            push(format!("expected {}", article(expected.unwrap_or("value"))));
+            push(format!("must be {}", article(expected.unwrap_or("value"))));
+            return;
+        }
+        if let Some(message) = bound_violation(schema, value) {
+            push(message);
             return;
         }
         if let (Some(allowed), Some(s)) =
@@ -142,23 +146,12 @@ impl BodySchemas {
             && !allowed.iter().any(|a| a.as_str() == Some(s))
         {
             let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-            push(format!("must be one of: {}", names.join(", ")));
+            // A long list (countries) is said by its description, not recited.
+            match schema.get("description").and_then(Value::as_str) {
+                Some(what) if names.len() > 12 => push(format!("must be {what}")),
+                _ => push(format!("must be one of: {}", names.join(", "))),
+            }
             return;
-        }
-        if let Value::String(text) = value {
-            let chars = text.chars().count() as u64;
-            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
-                && chars > max
-            {
-                push(format!("at most {max} characters"));
-                return;
-            }
-            if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
-                && chars < min
-            {
-                push(format!("at least {min} characters"));
-                return;
-            }
         }
         match value {
             Value::Object(obj) => {
@@ -201,6 +194,96 @@ impl BodySchemas {
             }
             _ => {}
         }
+    }
+}
+
+/// What a human can do about a pattern the document states; the pattern itself otherwise.
+const PATTERN_MESSAGES: &[(&str, &str)] = &[
+    (
+        r"^\d{1,10}\.\d{2}$",
+        "must be an amount with two decimals, such as 19.99",
+    ),
+    (r"^[^\x00]*$", "must not contain NUL characters"),
+    (
+        r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        "must be lower-case letters, digits and single hyphens, such as walnut-mug",
+    ),
+];
+
+/// Whether `text` matches `pattern`; each of the document's few patterns is compiled once.
+fn matches_pattern(pattern: &str, text: &str) -> bool {
+    static COMPILED: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Option<regex::Regex>>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    compiled
+        .entry(pattern.to_owned())
+        .or_insert_with(|| regex::Regex::new(pattern).ok())
+        .as_ref()
+        .is_none_or(|re| re.is_match(text))
+}
+
+/// A limit of the document (`maximum`, `minLength`, ...) as the API words it.
+pub fn limit_message(key: &str, limit: f64) -> String {
+    let n = if limit.fract() == 0.0 {
+        format!("{}", limit as i64)
+    } else {
+        limit.to_string()
+    };
+    match key {
+        "maximum" => format!("must be at most {n}"),
+        "minimum" => format!("must be at least {n}"),
+        "maxLength" => format!("must be at most {n} characters"),
+        "minLength" if limit == 1.0 => "must not be empty".to_owned(),
+        "minLength" => format!("must be at least {n} characters"),
+        "maxItems" => format!("must have at most {n} items"),
+        other => format!("breaks {other} {n}"),
+    }
+}
+
+/// A pattern of the document as the API words it.
+pub fn pattern_message(pattern: &str) -> String {
+    PATTERN_MESSAGES
+        .iter()
+        .find(|(p, _)| *p == pattern)
+        .map(|(_, m)| (*m).to_owned())
+        .unwrap_or_else(|| format!("must match {pattern}"))
+}
+
+/// The first numeric, length, pattern or item-count limit of `schema` that `value`
+/// breaks, in the API's words ("must be at most 100").
+pub fn bound_violation(schema: &Value, value: &Value) -> Option<String> {
+    let limit = |key: &str| schema.get(key).and_then(Value::as_f64);
+    let broken = |key: &'static str, over: bool| {
+        over.then(|| limit_message(key, limit(key).unwrap_or_default()))
+    };
+    match value {
+        Value::Number(n) => {
+            let n = n.as_f64()?;
+            broken("maximum", limit("maximum").is_some_and(|max| n > max))
+                .or_else(|| broken("minimum", limit("minimum").is_some_and(|min| n < min)))
+        }
+        Value::String(text) => {
+            let chars = text.chars().count() as f64;
+            broken(
+                "maxLength",
+                limit("maxLength").is_some_and(|max| chars > max),
+            )
+            .or_else(|| {
+                broken(
+                    "minLength",
+                    limit("minLength").is_some_and(|min| chars < min),
+                )
+            })
+            .or_else(|| {
+                let pattern = schema.get("pattern").and_then(Value::as_str)?;
+                (!matches_pattern(pattern, text)).then(|| pattern_message(pattern))
+            })
+        }
+        Value::Array(items) => broken(
+            "maxItems",
+            limit("maxItems").is_some_and(|max| items.len() as f64 > max),
+        ),
+        _ => None,
     }
 }
 

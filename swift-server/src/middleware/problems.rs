@@ -5,7 +5,7 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 
 use super::body_schema::BodySchemas;
 use super::{AllowedMethods, MAX_BODY_BYTES};
-use crate::problem::{ApiError, PROBLEM_JSON};
+use crate::problem::{ApiError, PROBLEM_JSON, ProblemCode};
 
 fn is_problem(resp: &Response) -> bool {
     resp.headers()
@@ -61,7 +61,7 @@ pub async fn checked_routes<E: Endpoint>(
             Err(_) => {
                 return Ok(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ProblemCode::PayloadTooLarge,
                     "the request body exceeds the 1 MiB limit",
                 )
                 .into_response());

@@ -1,0 +1,56 @@
+// Compile-time probes of the generated types (issue #11). `tsc` runs over this file in CI;
+// each `@ts-expect-error` fails the build if the line it guards ever type-checks, so the
+// document keeps stating the server's real constraints.
+import type { Schemas } from "../src/client.js";
+import { swiftClient, Session } from "../src/client.js";
+
+// Problem codes are a closed set: a misspelt code does not compile.
+const known: Schemas["ProblemCode"] = "insufficient_stock";
+// @ts-expect-error "insufficent_stock" is not a ProblemCode
+const misspelt: Schemas["ProblemCode"] = "insufficent_stock";
+
+// PATCH bodies: null removes the category (it means something), absent leaves it alone.
+const removeCategory: Schemas["ProductUpdate"] = { category_id: null };
+const keepCategory: Schemas["ProductUpdate"] = { name: "Walnut mug" };
+const moveToTop: Schemas["CategoryUpdate"] = { parent_id: null };
+
+// Countries are ISO 3166-1 codes, not any two letters.
+const uk: Schemas["Address"]["country"] = "GB";
+// @ts-expect-error "XX" is not a country
+const nowhere: Schemas["Address"]["country"] = "XX";
+
+const api = swiftClient("http://127.0.0.1:8000", new Session());
+export async function probes() {
+  await api.GET("/api/v1/products", { params: { query: { page_size: 100, ordering: "-price" } } });
+  // @ts-expect-error page_size is at most 100
+  await api.GET("/api/v1/products", { params: { query: { page_size: 101 } } });
+  // @ts-expect-error "cheapest" is not an ordering
+  await api.GET("/api/v1/products", { params: { query: { ordering: "cheapest" } } });
+}
+
+// Order statuses are exhaustive: adding one to the API breaks this switch until handled.
+export function label(status: Schemas["OrderStatus"]): string {
+  switch (status) {
+    case "pending":
+      return "Awaiting payment";
+    case "paid":
+      return "Paid";
+    case "shipped":
+      return "On its way";
+    case "delivered":
+      return "Delivered";
+    case "cancelled":
+      return "Cancelled";
+    case "refunded":
+      return "Refunded";
+    default: {
+      const unhandled: never = status;
+      return unhandled;
+    }
+  }
+}
+
+// Who changed an order is a closed set too.
+const by: Schemas["OrderHistoryEntry"]["by"] = "system";
+
+export const values = [known, misspelt, removeCategory, keepCategory, moveToTop, uk, nowhere, by];

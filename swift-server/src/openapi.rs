@@ -1,0 +1,373 @@
+//! The OpenAPI document as clients and Swagger UI see it.
+//!
+//! poem-openapi derives the document from the operations; this module then applies, in one
+//! place, what its derive macros cannot say:
+//!
+//! - each operation lists only the error statuses it can answer, each a `$ref` to one shared
+//!   problem+json response, plus one `default` for the failures any call can meet (500, and
+//!   503 while the database is away) — instead of the same eleven bodies on every operation;
+//! - `application/json` as the media type, and header names as HTTP writes them (`ETag`);
+//! - tags in the storefront's order (auth, catalog, cart, orders, then admin, ops), and an
+//!   Authorize text that says where the token comes from.
+//!
+//! The result is what `openapi.json` holds, what `/openapi.json` serves and what `/docs`
+//! shows, so all three are one document.
+
+use serde_json::{Map, Value, json};
+
+/// Tag order in Swagger UI and generated clients: what a storefront developer reads first.
+const TAG_ORDER: &[&str] = &["auth", "catalog", "cart", "orders", "admin", "ops"];
+
+/// Operations that answer 401 without requiring a token (they check credentials or tokens
+/// they are given).
+const CHECKS_CREDENTIALS: &[&str] = &[
+    "login",
+    "refreshToken",
+    "verifyToken",
+    "exchangeLoginCode",
+    "googleLogin",
+];
+
+/// Operations that answer 403 without requiring a token: disabled or unverified accounts,
+/// CSRF on cookie-borne refresh tokens, Workspace domains.
+const MAY_FORBID: &[&str] = &[
+    "login",
+    "refreshToken",
+    "logout",
+    "exchangeLoginCode",
+    "googleLogin",
+];
+
+/// Operations that answer 404 without a path parameter.
+const MAY_NOT_FIND: &[&str] = &["addCartItem"];
+
+/// The 409 codes each operation can answer.
+const CONFLICTS: &[(&str, &str)] = &[
+    ("register", "`email_taken`"),
+    ("createProduct", "`slug_taken`, `sku_taken`"),
+    ("updateProduct", "`slug_taken`, `sku_taken`"),
+    (
+        "adjustStock",
+        "`insufficient_stock` (stock would go below zero)",
+    ),
+    ("createCategory", "`slug_taken`"),
+    ("updateCategory", "`slug_taken`, `category_cycle`"),
+    ("deleteCategory", "`category_in_use`"),
+    (
+        "createOrder",
+        "`insufficient_stock` (with `lines`), `idempotency_conflict`",
+    ),
+    ("cancelOrder", "`invalid_transition`"),
+    ("transitionOrder", "`invalid_transition`"),
+    ("googleLogin", "`account_link_conflict`"),
+];
+
+/// Operations guarded by rate limits (docs/API.md, Authentication).
+const RATE_LIMITED: &[&str] = &[
+    "register",
+    "login",
+    "refreshToken",
+    "requestPasswordReset",
+    "confirmPasswordReset",
+    "resendVerificationEmail",
+    "changePassword",
+    "deleteCurrentUser",
+];
+
+/// Operations that call the OpenID Provider (502 when it fails) or need Google configured
+/// (503 `oauth_not_configured`).
+const USES_GOOGLE: &[&str] = &["googleAuthorize", "googleLogin"];
+
+/// The shared problem responses: (status key, component name, description).
+const RESPONSES: &[(&str, &str, &str)] = &[
+    (
+        "400",
+        "BadRequest",
+        "Invalid request: `validation_error` (with `errors` naming each field) or `bad_request`.",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "Missing or invalid credentials: `not_authenticated`, `token_invalid`, `token_expired`, `token_reused`, `invalid_credentials`.",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "Not allowed: `permission_denied`, `email_not_verified`, `account_disabled`, `csrf_failed`.",
+    ),
+    (
+        "404",
+        "NotFound",
+        "`not_found`: no such resource, or not yours.",
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "`payload_too_large`: the body is over 1 MiB.",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "`unsupported_media_type`: send `application/json`.",
+    ),
+    (
+        "429",
+        "RateLimited",
+        "`rate_limited`: wait the seconds in `Retry-After`.",
+    ),
+    (
+        "502",
+        "BadGateway",
+        "`oauth_provider_error`: the identity provider could not be reached.",
+    ),
+    (
+        "503",
+        "ServiceUnavailable",
+        "`oauth_not_configured`, or `not_ready` while the database is away.",
+    ),
+    (
+        "default",
+        "UnexpectedError",
+        "Any call: `internal_error` (500, nothing disclosed) or `not_ready` (503, retry).",
+    ),
+];
+
+const PROBLEM_JSON: &str = "application/problem+json";
+const JSON_UTF8: &str = "application/json; charset=utf-8";
+
+/// Header names as poem-openapi writes them, and as HTTP does.
+const HEADER_NAMES: &[(&str, &str)] = &[
+    ("ETAG", "ETag"),
+    ("CACHE-CONTROL", "Cache-Control"),
+    ("LOCATION", "Location"),
+    ("IDEMPOTENCY-KEY", "Idempotency-Key"),
+    ("RETRY-AFTER", "Retry-After"),
+];
+
+/// The error statuses `op` can answer, by its shape and the tables above.
+fn error_statuses(id: &str, op: &Value) -> Vec<&'static str> {
+    let has = |key: &str| op.get(key).is_some_and(|v| !v.is_null());
+    let has_params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+    let has_body = has("requestBody");
+    let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+    let path_params = op["parameters"]
+        .as_array()
+        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
+    let mut statuses = Vec::new();
+    if has_params || has_body {
+        statuses.push("400");
+    }
+    if secured || CHECKS_CREDENTIALS.contains(&id) {
+        statuses.push("401");
+    }
+    if secured || MAY_FORBID.contains(&id) {
+        statuses.push("403");
+    }
+    if path_params || MAY_NOT_FIND.contains(&id) {
+        statuses.push("404");
+    }
+    if CONFLICTS.iter().any(|(op_id, _)| *op_id == id) {
+        statuses.push("409");
+    }
+    if has_body {
+        statuses.extend(["413", "415"]);
+    }
+    if RATE_LIMITED.contains(&id) {
+        statuses.push("429");
+    }
+    if USES_GOOGLE.contains(&id) {
+        statuses.extend(["502", "503"]);
+    }
+    statuses
+}
+
+fn component_ref(status: &str) -> Value {
+    let name = RESPONSES
+        .iter()
+        .find(|(s, _, _)| *s == status)
+        .map(|(_, name, _)| *name)
+        .expect("every status has a shared response");
+    json!({ "$ref": format!("#/components/responses/{name}") })
+}
+
+/// `application/json; charset=utf-8` keys become `application/json`.
+fn plain_json_media_type(content: &mut Value) {
+    if let Some(map) = content.as_object_mut()
+        && let Some(schema) = map.remove(JSON_UTF8)
+    {
+        map.insert("application/json".to_owned(), schema);
+    }
+}
+
+fn canonical_header_names(headers: &mut Value) {
+    let Some(map) = headers.as_object_mut() else {
+        return;
+    };
+    for (from, to) in HEADER_NAMES {
+        if let Some(h) = map.remove(*from) {
+            map.insert((*to).to_owned(), h);
+        }
+    }
+}
+
+/// Page sizes as the literal values they may take: a generated client then refuses 101 at
+/// compile time, which `maximum` alone cannot make a TypeScript type do.
+fn page_size_values(op: &mut Value) {
+    // `get_mut`, not indexing: indexing a JSON object inserts the key it misses (as null).
+    for p in op
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if p["name"] == "page_size" {
+            p["schema"]["enum"] = json!((1..=100).collect::<Vec<u32>>());
+        }
+    }
+}
+
+fn polish_operation(op: &mut Value) {
+    let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+    page_size_values(op);
+    if let Some(body) = op.get_mut("requestBody") {
+        plain_json_media_type(&mut body["content"]);
+    }
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for p in params.iter_mut().filter(|p| p["in"] == "header") {
+            if let Some(name) = p["name"].as_str()
+                && let Some((_, to)) = HEADER_NAMES
+                    .iter()
+                    .find(|(from, _)| from.eq_ignore_ascii_case(name))
+            {
+                p["name"] = json!(to);
+            }
+        }
+    }
+    let statuses = error_statuses(&id, op);
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    // Drop the generic problem bodies the shared error type lists on every operation.
+    responses.retain(|_, r| r["content"].get(PROBLEM_JSON).is_none());
+    for response in responses.values_mut() {
+        if let Some(content) = response.get_mut("content") {
+            plain_json_media_type(content);
+        }
+        if let Some(headers) = response.get_mut("headers") {
+            canonical_header_names(headers);
+        }
+    }
+    for status in statuses {
+        let response = match CONFLICTS.iter().find(|(op_id, _)| *op_id == id) {
+            // A $ref cannot carry its own description in OpenAPI 3.0: each operation's 409
+            // spells out its own codes.
+            Some((_, codes)) if status == "409" => json!({
+                "description": format!("Conflicts with the current state: {codes}."),
+                "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } } }
+            }),
+            _ => component_ref(status),
+        };
+        responses.insert(status.to_owned(), response);
+    }
+    responses.insert("default".to_owned(), component_ref("default"));
+}
+
+/// PATCH fields where `null` means something ("remove the category"): marked `nullable`,
+/// so generated clients let callers send it. Everywhere else absent means absent.
+const NULLABLE: &[(&str, &str)] = &[
+    ("ProductUpdate", "category_id"),
+    ("CategoryUpdate", "parent_id"),
+];
+
+/// Fields holding a country: every ISO 3166-1 code, as an enum clients can check.
+const COUNTRY_FIELDS: &[(&str, &str)] = &[("Address", "country")];
+
+/// The `CountryCode` schema: the ISO 3166-1 alpha-2 codes, from the `celes` list that the
+/// server checks addresses against.
+fn country_schema() -> Value {
+    let mut codes: Vec<String> = celes::Country::get_countries()
+        .iter()
+        .map(|c| c.alpha2.to_ascii_uppercase())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    json!({
+        "type": "string",
+        "description": "an ISO 3166-1 alpha-2 country code, such as GB",
+        "enum": codes,
+        "example": "GB",
+    })
+}
+
+/// `allOf: [{$ref}, {description}]`, poem-openapi's way of describing a referenced field,
+/// becomes the plain `$ref` (generators otherwise emit `CategoryRef & unknown`).
+fn plain_refs(schemas: &mut Map<String, Value>) {
+    for schema in schemas.values_mut() {
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for prop in props.values_mut() {
+            if let Some([first, rest]) = prop
+                .get("allOf")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                && first.get("$ref").is_some()
+                && rest
+                    .as_object()
+                    .is_some_and(|o| o.keys().all(|k| k == "description"))
+            {
+                *prop = first.clone();
+            }
+        }
+    }
+}
+
+/// Applies everything in the module header to the document poem-openapi generated.
+pub fn polish(raw: &str) -> String {
+    let mut spec: Value = serde_json::from_str(raw).expect("poem-openapi writes valid JSON");
+    if let Some(tags) = spec.get_mut("tags").and_then(Value::as_array_mut) {
+        tags.sort_by_key(|t| {
+            TAG_ORDER
+                .iter()
+                .position(|name| t["name"] == *name)
+                .unwrap_or(TAG_ORDER.len())
+        });
+    }
+    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            for op in item.as_object_mut().into_iter().flat_map(Map::values_mut) {
+                polish_operation(op);
+            }
+        }
+    }
+    let responses: Map<String, Value> = RESPONSES
+        .iter()
+        .map(|(_, name, description)| {
+            (
+                (*name).to_owned(),
+                json!({
+                    "description": description,
+                    "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } } }
+                }),
+            )
+        })
+        .collect();
+    spec["components"]["responses"] = Value::Object(responses);
+    if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
+        plain_refs(schemas);
+        for (schema, field) in NULLABLE {
+            schemas[*schema]["properties"][*field]["nullable"] = json!(true);
+        }
+        for (schema, field) in COUNTRY_FIELDS {
+            schemas[*schema]["properties"][*field] =
+                json!({ "$ref": "#/components/schemas/CountryCode" });
+        }
+        schemas.insert("CountryCode".to_owned(), country_schema());
+    }
+    spec["components"]["securitySchemes"]["BearerAuth"]["description"] = json!(
+        "The `access` token from `POST /api/v1/auth/login` (or `register`, `token/refresh`, \
+         Google sign-in), sent as `Authorization: Bearer <access>`. It lives 15 minutes; get a \
+         new one from `POST /api/v1/auth/token/refresh` with the `refresh` token."
+    );
+    serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
+}
