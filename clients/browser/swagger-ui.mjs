@@ -1,5 +1,6 @@
-// Swagger UI as a person meets it: load /docs in headless Chromium, see the operations,
-// authorize with a Bearer token, and "Try it out" on getCurrentUser, expecting a 200.
+// Swagger UI as a person meets it: load /docs in headless Chromium, see the operations in
+// the storefront's tag order, authorize with a Bearer token, "Try it out" on getCurrentUser
+// (200), then, with an item in the cart, on createOrder with the example it shows (201).
 // Usage: BASE_URL=http://127.0.0.1:8000 TOKEN=<access token> node swagger-ui.mjs [screenshot.png]
 import { chromium } from "playwright-core";
 
@@ -24,10 +25,13 @@ try {
   page.setDefaultTimeout(15000);
   await page.goto(`${base}/docs`);
 
-  // The operations of API.md are listed, grouped by tag.
+  // The operations of docs/API.md are listed, grouped by tag, storefront tags first.
   await page.waitForSelector("#operations-auth-getCurrentUser");
   const operations = await page.locator(".opblock").count();
   if (operations < 40) throw new Error(`expected the API's operations, found ${operations}`);
+  const tags = await page.locator(".opblock-tag").evaluateAll((els) => els.map((e) => e.getAttribute("data-tag")));
+  const expected = ["auth", "catalog", "cart", "orders", "admin", "ops"];
+  if (JSON.stringify(tags) !== JSON.stringify(expected)) throw new Error(`tag order ${tags}`);
 
   // Authorize with the Bearer token.
   await page.click("button.authorize");
@@ -44,8 +48,31 @@ try {
   const body = await op.locator(".live-responses-table .microlight").first().innerText();
   if (status !== "200") throw new Error(`getCurrentUser answered ${status}: ${body}`);
   if (!body.includes("\"email\"")) throw new Error(`unexpected body: ${body}`);
+
+  // Put something in the cart (as the storefront would), then place the order with the
+  // example body Swagger UI shows, unchanged.
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const listing = await (await fetch(`${base}/api/v1/products?in_stock=true&page_size=1`)).json();
+  const added = await fetch(`${base}/api/v1/cart/items`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ product_id: listing.items[0].id, quantity: 1 }),
+  });
+  if (added.status !== 201) throw new Error(`addCartItem answered ${added.status}`);
+  const order = page.locator("#operations-orders-createOrder");
+  await order.locator(".opblock-summary").click();
+  await order.locator("button.try-out__btn").click();
+  const shown = await order.locator("textarea.body-param__text").inputValue();
+  if (!shown.includes('"country": "GB"')) throw new Error(`unexpected example: ${shown}`);
+  await order.locator("button.execute").click();
+  const placed = (await order.locator(".live-responses-table tr.response .response-col_status").first().innerText()).trim();
+  const orderBody = await order.locator(".live-responses-table .microlight").first().innerText();
+  if (placed !== "201") throw new Error(`createOrder answered ${placed}: ${orderBody}`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
-  console.log(`Swagger UI: ${operations} operations listed, authorized, getCurrentUser answered 200`);
+  console.log(
+    `Swagger UI: ${operations} operations in tag order ${tags.join(", ")}; authorized; ` +
+      "getCurrentUser answered 200; createOrder with the shown example answered 201",
+  );
 } catch (e) {
   failed = true;
   console.error(`Swagger UI check failed: ${e.message}`);

@@ -231,6 +231,10 @@ fn polish_operation(op: &mut Value) {
     page_size_values(op);
     if let Some(body) = op.get_mut("requestBody") {
         plain_json_media_type(&mut body["content"]);
+        if let Some((_, example)) = EXAMPLES.iter().find(|(op_id, _)| *op_id == id) {
+            body["content"]["application/json"]["example"] =
+                serde_json::from_str(example).expect("examples are JSON");
+        }
     }
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         for p in params.iter_mut().filter(|p| p["in"] == "header") {
@@ -270,6 +274,201 @@ fn polish_operation(op: &mut Value) {
         responses.insert(status.to_owned(), response);
     }
     responses.insert("default".to_owned(), component_ref("default"));
+    add_links(&id, responses);
+}
+
+/// A valid example body for every operation that takes one: what Swagger UI's "Try it out"
+/// starts from, instead of type placeholders (`"string"`, country `"st"`, quantity `0`).
+/// Ids are placeholders to replace; everything else is accepted as it stands.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "register",
+        r#"{"email": "ada@example.com", "password": "plum-Orbit-cactus-42", "first_name": "Ada", "last_name": "Lovelace"}"#,
+    ),
+    (
+        "login",
+        r#"{"email": "ada@example.com", "password": "plum-Orbit-cactus-42"}"#,
+    ),
+    (
+        "refreshToken",
+        r#"{"refresh": "the refresh token from login"}"#,
+    ),
+    ("verifyToken", r#"{"token": "an access token"}"#),
+    ("logout", r#"{"refresh": "the refresh token from login"}"#),
+    (
+        "updateCurrentUser",
+        r#"{"first_name": "Ada", "last_name": "Byron"}"#,
+    ),
+    (
+        "deleteCurrentUser",
+        r#"{"password": "plum-Orbit-cactus-42"}"#,
+    ),
+    (
+        "changePassword",
+        r#"{"old_password": "plum-Orbit-cactus-42", "new_password": "quartz-Meadow-lantern-17"}"#,
+    ),
+    ("requestPasswordReset", r#"{"email": "ada@example.com"}"#),
+    (
+        "confirmPasswordReset",
+        r#"{"uid": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70", "token": "the token from the mailed link", "new_password": "quartz-Meadow-lantern-17"}"#,
+    ),
+    ("verifyEmail", r#"{"key": "the key from the mailed link"}"#),
+    ("resendVerificationEmail", r#"{"email": "ada@example.com"}"#),
+    (
+        "exchangeLoginCode",
+        r#"{"login_code": "the login_code from the callback"}"#,
+    ),
+    ("googleLogin", r#"{"id_token": "an id_token from Google"}"#),
+    (
+        "addCartItem",
+        r#"{"product_id": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70", "quantity": 1}"#,
+    ),
+    ("updateCartItem", r#"{"quantity": 2}"#),
+    (
+        "createOrder",
+        r#"{"shipping_address": {"full_name": "Ada Lovelace", "line1": "12 Analytical Street", "city": "London", "postal_code": "N1 7AA", "country": "GB", "phone": "+44 20 7946 0000"}, "notes": "Leave at the door"}"#,
+    ),
+    ("transitionOrder", r#"{"status": "shipped"}"#),
+    (
+        "createProduct",
+        r#"{"name": "Walnut Mug", "sku": "MUG-WAL-01", "price": "19.99", "stock": 25, "description": "A hand-turned walnut mug."}"#,
+    ),
+    (
+        "updateProduct",
+        r#"{"price": "17.99", "category_id": null}"#,
+    ),
+    ("adjustStock", r#"{"delta": 10, "reason": "recount"}"#),
+    (
+        "createCategory",
+        r#"{"name": "Mugs", "description": "Cups with handles."}"#,
+    ),
+    ("updateCategory", r#"{"position": 2, "parent_id": null}"#),
+    ("adminUpdateUser", r#"{"is_active": true}"#),
+];
+
+/// OpenAPI links: where an operation's answer supplies another operation's path parameter
+/// (from operation, to operation, parameter, runtime expression). Swagger UI shows them,
+/// and schemathesis' stateful phase follows them to reach ids it could not guess.
+const LINKS: &[(&str, &str, &str, &str)] = &[
+    (
+        "createCategory",
+        "updateCategory",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createCategory",
+        "deleteCategory",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createCategory",
+        "getCategory",
+        "slug",
+        "$response.body#/slug",
+    ),
+    (
+        "listCategories",
+        "getCategory",
+        "slug",
+        "$response.body#/0/slug",
+    ),
+    ("createProduct", "updateProduct", "id", "$response.body#/id"),
+    (
+        "createProduct",
+        "archiveProduct",
+        "id",
+        "$response.body#/id",
+    ),
+    ("createProduct", "adjustStock", "id", "$response.body#/id"),
+    (
+        "createProduct",
+        "getProduct",
+        "id_or_slug",
+        "$response.body#/slug",
+    ),
+    (
+        "listProducts",
+        "getProduct",
+        "id_or_slug",
+        "$response.body#/items/0/slug",
+    ),
+    (
+        "addCartItem",
+        "updateCartItem",
+        "item_id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "addCartItem",
+        "removeCartItem",
+        "item_id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "getCart",
+        "updateCartItem",
+        "item_id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "getCart",
+        "removeCartItem",
+        "item_id",
+        "$response.body#/items/0/id",
+    ),
+    ("createOrder", "getOrder", "id", "$response.body#/id"),
+    ("createOrder", "cancelOrder", "id", "$response.body#/id"),
+    ("listOrders", "getOrder", "id", "$response.body#/items/0/id"),
+    (
+        "listOrders",
+        "cancelOrder",
+        "id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "adminListOrders",
+        "adminGetOrder",
+        "id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "adminListOrders",
+        "transitionOrder",
+        "id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "adminListUsers",
+        "adminUpdateUser",
+        "id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "listSessions",
+        "revokeSession",
+        "id",
+        "$response.body#/0/id",
+    ),
+];
+
+/// Adds `op`'s links to its success response.
+fn add_links(id: &str, responses: &mut Map<String, Value>) {
+    let Some(success) = responses
+        .iter_mut()
+        .find(|(status, _)| status.starts_with('2'))
+        .map(|(_, r)| r)
+    else {
+        return;
+    };
+    for (_, to, param, expression) in LINKS.iter().filter(|(from, ..)| *from == id) {
+        let name = format!("{}{}", to[..1].to_uppercase(), &to[1..]);
+        success["links"][name] = json!({
+            "operationId": to,
+            "parameters": { *param: expression },
+        });
+    }
 }
 
 /// PATCH fields where `null` means something ("remove the category"): marked `nullable`,
@@ -277,6 +476,14 @@ fn polish_operation(op: &mut Value) {
 const NULLABLE: &[(&str, &str)] = &[
     ("ProductUpdate", "category_id"),
     ("CategoryUpdate", "parent_id"),
+];
+
+/// Request fields holding an email address: `format: email`, so generators and fuzzers make
+/// addresses rather than arbitrary text (the server's own rules are in docs/API.md).
+const EMAIL_FIELDS: &[(&str, &str)] = &[
+    ("Registration", "email"),
+    ("LoginCredentials", "email"),
+    ("EmailAddress", "email"),
 ];
 
 /// Fields holding a country: every ISO 3166-1 code, as an enum clients can check.
@@ -358,6 +565,9 @@ pub fn polish(raw: &str) -> String {
         for (schema, field) in NULLABLE {
             schemas[*schema]["properties"][*field]["nullable"] = json!(true);
         }
+        for (schema, field) in EMAIL_FIELDS {
+            schemas[*schema]["properties"][*field]["format"] = json!("email");
+        }
         for (schema, field) in COUNTRY_FIELDS {
             schemas[*schema]["properties"][*field] =
                 json!({ "$ref": "#/components/schemas/CountryCode" });
@@ -370,4 +580,61 @@ pub fn polish(raw: &str) -> String {
          new one from `POST /api/v1/auth/token/refresh` with the `refresh` token."
     );
     serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every operation that takes a body shows an example, and the example passes the same
+    /// schema check as a real request.
+    #[test]
+    fn every_request_body_has_a_valid_example() {
+        let spec_json = crate::openapi_json();
+        let spec: Value = serde_json::from_str(&spec_json).unwrap();
+        let schemas = crate::middleware::BodySchemas::from_spec(&spec_json);
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(body) = op.get("requestBody") else {
+                    continue;
+                };
+                let id = op["operationId"].as_str().unwrap();
+                let example = &body["content"]["application/json"]["example"];
+                assert!(example.is_object(), "{id} has no example");
+                let concrete = path.replace("{id}", "x").replace("{item_id}", "x");
+                let errors = schemas.check(
+                    &method.to_uppercase().parse().unwrap(),
+                    &concrete,
+                    example.to_string().as_bytes(),
+                );
+                assert!(errors.is_empty(), "{id}: {errors:?}");
+            }
+        }
+    }
+
+    /// Every link names real operations and a path parameter the target really has.
+    #[test]
+    fn links_name_real_operations_and_parameters() {
+        let spec: Value = serde_json::from_str(&crate::openapi_json()).unwrap();
+        let mut params: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for item in spec["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let names = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().unwrap().to_owned())
+                    .collect();
+                params.insert(op["operationId"].as_str().unwrap().to_owned(), names);
+            }
+        }
+        for (from, to, param, _) in LINKS {
+            assert!(params.contains_key(*from), "{from}");
+            assert!(
+                params[*to].iter().any(|p| p == param),
+                "{to} has no {param}"
+            );
+        }
+    }
 }

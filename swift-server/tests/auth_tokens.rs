@@ -533,21 +533,9 @@ async fn sessions_list_mark_current_and_revoke_own_only() {
     // Someone else cannot see or revoke it.
     let intruder = app.access_token("nia@example.com").await;
     let path = format!("/api/v1/auth/sessions/{}", other["id"].as_str().unwrap());
-    let resp = app
-        .request(Method::DELETE, &path)
-        .bearer_auth(&intruder)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
+    assert_problem(app.delete(&path, &intruder).await, 404, "not_found").await;
 
-    let resp = app
-        .request(Method::DELETE, &path)
-        .bearer_auth(ta)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+    assert_eq!(app.delete(&path, ta).await.status(), 204);
     assert_problem(
         app.get("/api/v1/auth/user", b["access"].as_str()).await,
         401,
@@ -556,6 +544,9 @@ async fn sessions_list_mark_current_and_revoke_own_only() {
     .await;
     let sessions: Vec<Value> = app.get_json("/api/v1/auth/sessions", Some(ta)).await;
     assert_eq!(sessions.len(), 1);
+    // DELETE is idempotent: revoking it again is still 204, and still not the intruder's.
+    assert_eq!(app.delete(&path, ta).await.status(), 204);
+    assert_problem(app.delete(&path, &intruder).await, 404, "not_found").await;
 }
 
 #[tokio::test]

@@ -158,3 +158,29 @@ fn operations_document_only_their_own_failures() {
             .any(|c| c == "insufficient_stock")
     );
 }
+
+/// `googleLogin` takes exactly one of two shapes; anything else says which they are.
+#[tokio::test]
+async fn one_of_bodies_say_which_shapes_they_take() {
+    let app = TestApp::spawn_with(&[("GOOGLE_CLIENT_ID", "swift-test")]).await;
+    for body in [
+        json!({}),
+        json!({"code": "c"}),
+        json!({"id_token": "t", "code": "c", "redirect_uri": "http://localhost:3000/cb"}),
+    ] {
+        let resp = app.post("/api/v1/auth/google", None, body.clone()).await;
+        assert_eq!(
+            message(resp, "body").await,
+            "send exactly one of: id_token; or code and redirect_uri",
+            "{body}"
+        );
+    }
+    let resp = app
+        .post(
+            "/api/v1/auth/password/reset/confirm",
+            None,
+            json!({"uid": "x", "token": "t", "new_password": "plum-Orbit-cactus-42"}),
+        )
+        .await;
+    assert_eq!(message(resp, "uid").await, "must be a UUID");
+}

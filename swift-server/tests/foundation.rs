@@ -426,3 +426,28 @@ async fn a_compressed_catalog_page_has_a_weak_etag_that_still_revalidates() {
         .unwrap();
     assert_eq!(resp.status(), 304);
 }
+
+/// Swagger UI at /docs posts to its own origin, and browsers send `Origin` on such a POST:
+/// that is not a cross-origin request, while a foreign origin is still refused.
+#[tokio::test]
+async fn same_origin_posts_are_not_refused_by_cors() {
+    let app = TestApp::spawn().await;
+    let host = app.url("").trim_start_matches("http://").to_owned();
+    let body = json!({"email": "same@example.com", "password": common::PASSWORD});
+    let resp = app
+        .request(Method::POST, "/api/v1/auth/register")
+        .header("origin", format!("http://{host}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = app
+        .request(Method::POST, "/api/v1/auth/login")
+        .header("origin", "http://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 403, "permission_denied").await;
+}

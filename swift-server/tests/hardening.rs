@@ -256,7 +256,12 @@ async fn reset_confirmation_checks_the_token_first_and_is_limited() {
             json!({"uid": uid, "token": token, "new_password": password}),
         )
     };
-    let body = assert_problem(confirm("forged", "weak").await, 400, "validation_error").await;
+    let body = assert_problem(
+        confirm("forged", "password1").await,
+        400,
+        "validation_error",
+    )
+    .await;
     assert_eq!(body["errors"][0]["field"], "token", "{body}");
     for _ in 0..2 {
         assert_problem(

@@ -906,6 +906,7 @@ export interface components {
         };
         /** EmailAddress */
         EmailAddress: {
+            /** Format: email */
             email: string;
         };
         /** EmailVerification */
@@ -928,17 +929,25 @@ export interface components {
             message: string;
         };
         /**
-         * GoogleLogin
-         * @description Either an id_token the frontend holds, or an authorization code it obtained.
+         * GoogleCodeLogin
+         * @description An authorization code the frontend obtained itself.
          */
-        GoogleLogin: {
-            code?: string;
+        GoogleCodeLogin: {
+            code: string;
             /** @description The PKCE verifier, when the code was requested with a challenge. */
             code_verifier?: string;
-            id_token?: string;
-            /** @description The redirect URI the code was issued for (with `code`). */
-            redirect_uri?: string;
+            /** @description The redirect URI the code was issued for. */
+            redirect_uri: string;
         };
+        /**
+         * GoogleIdTokenLogin
+         * @description An id_token the frontend holds (Google Identity Services, Auth.js).
+         */
+        GoogleIdTokenLogin: {
+            id_token: string;
+        };
+        /** @description Either an id_token or an authorization code: exactly one of the two shapes. */
+        GoogleLogin: components["schemas"]["GoogleIdTokenLogin"] | components["schemas"]["GoogleCodeLogin"];
         /** Image */
         Image: {
             alt: string;
@@ -951,6 +960,7 @@ export interface components {
         };
         /** LoginCredentials */
         LoginCredentials: {
+            /** Format: email */
             email: string;
             password: string;
         };
@@ -1064,15 +1074,20 @@ export interface components {
         Ordering: "price" | "-price" | "name" | "-name" | "created_at" | "-created_at" | "relevance";
         /** PasswordChange */
         PasswordChange: {
+            /** @description 8 to 128 characters, as at registration. */
             new_password: string;
             old_password: string;
         };
         /** PasswordResetConfirm */
         PasswordResetConfirm: {
+            /** @description 8 to 128 characters, as at registration. */
             new_password: string;
             /** @description The `token` of the reset link. */
             token: string;
-            /** @description The `uid` of the reset link. */
+            /**
+             * Format: uuid
+             * @description The `uid` of the reset link.
+             */
             uid: string;
         };
         /**
@@ -1188,9 +1203,11 @@ export interface components {
         };
         /** Registration */
         Registration: {
+            /** Format: email */
             email: string;
             first_name?: string;
             last_name?: string;
+            /** @description 8 to 128 characters, not too similar to the email or names, not a common password. */
             password: string;
         };
         /** @description Tokens, or (mandatory verification) the new user and what to do next. */
@@ -1415,6 +1432,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Cups with handles.",
+                 *       "name": "Mugs"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CategoryCreate"];
             };
         };
@@ -1490,6 +1513,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "parent_id": null,
+                 *       "position": 2
+                 *     }
+                 */
                 "application/json": components["schemas"]["CategoryUpdate"];
             };
         };
@@ -1585,6 +1614,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "status": "shipped"
+                 *     }
+                 */
                 "application/json": components["schemas"]["OrderTransition"];
             };
         };
@@ -1624,6 +1658,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "A hand-turned walnut mug.",
+                 *       "name": "Walnut Mug",
+                 *       "price": "19.99",
+                 *       "sku": "MUG-WAL-01",
+                 *       "stock": 25
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProductCreate"];
             };
         };
@@ -1690,6 +1733,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "category_id": null,
+                 *       "price": "17.99"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProductUpdate"];
             };
         };
@@ -1731,6 +1780,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "delta": 10,
+                 *       "reason": "recount"
+                 *     }
+                 */
                 "application/json": components["schemas"]["StockAdjustment"];
             };
         };
@@ -1802,6 +1857,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["AdminUserUpdate"];
             };
         };
@@ -1832,6 +1892,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "login_code": "the login_code from the callback"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginCodeExchange"];
             };
         };
@@ -1861,6 +1926,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id_token": "an id_token from Google"
+                 *     }
+                 */
                 "application/json": components["schemas"]["GoogleLogin"];
             };
         };
@@ -1952,6 +2022,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "plum-Orbit-cactus-42"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginCredentials"];
             };
         };
@@ -1982,6 +2058,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh": "the refresh token from login"
+                 *     }
+                 */
                 "application/json": components["schemas"]["Logout"];
             };
         };
@@ -2030,6 +2111,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "new_password": "quartz-Meadow-lantern-17",
+                 *       "old_password": "plum-Orbit-cactus-42"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordChange"];
             };
         };
@@ -2059,6 +2146,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailAddress"];
             };
         };
@@ -2088,6 +2180,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "new_password": "quartz-Meadow-lantern-17",
+                 *       "token": "the token from the mailed link",
+                 *       "uid": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordResetConfirm"];
             };
         };
@@ -2115,6 +2214,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "first_name": "Ada",
+                 *       "last_name": "Lovelace",
+                 *       "password": "plum-Orbit-cactus-42"
+                 *     }
+                 */
                 "application/json": components["schemas"]["Registration"];
             };
         };
@@ -2200,6 +2307,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh": "the refresh token from login"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TokenRefresh"];
             };
         };
@@ -2230,6 +2342,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "an access token"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TokenVerification"];
             };
         };
@@ -2280,6 +2397,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "password": "plum-Orbit-cactus-42"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AccountDeletion"];
             };
         };
@@ -2309,6 +2431,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "first_name": "Ada",
+                 *       "last_name": "Byron"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserUpdate"];
             };
         };
@@ -2338,6 +2466,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "key": "the key from the mailed link"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailVerification"];
             };
         };
@@ -2365,6 +2498,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailAddress"];
             };
         };
@@ -2437,6 +2575,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "product_id": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70",
+                 *       "quantity": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["CartItemAdd"];
             };
         };
@@ -2496,6 +2640,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "quantity": 2
+                 *     }
+                 */
                 "application/json": components["schemas"]["CartItemUpdate"];
             };
         };
@@ -2602,6 +2751,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "notes": "Leave at the door",
+                 *       "shipping_address": {
+                 *         "city": "London",
+                 *         "country": "GB",
+                 *         "full_name": "Ada Lovelace",
+                 *         "line1": "12 Analytical Street",
+                 *         "phone": "+44 20 7946 0000",
+                 *         "postal_code": "N1 7AA"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["OrderCreate"];
             };
         };

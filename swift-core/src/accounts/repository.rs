@@ -311,9 +311,11 @@ pub async fn revoke_owned_session(
     user_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<bool> {
+    // Idempotent, as a DELETE should be: revoking one's own session again is still done
+    // (the first revocation time is kept); only another user's or an unknown id is not found.
     let done = sqlx::query(
-        "UPDATE auth_sessions SET revoked_at = now() \
-         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+        "UPDATE auth_sessions SET revoked_at = coalesce(revoked_at, now()) \
+         WHERE id = $1 AND user_id = $2",
     )
     .bind(id)
     .bind(user_id)

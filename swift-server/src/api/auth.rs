@@ -111,7 +111,8 @@ pub fn token_response(
 pub struct RegisterRequest {
     #[oai(validator(max_length = 254))]
     pub email: String,
-    #[oai(validator(max_length = 128))]
+    /// 8 to 128 characters, not too similar to the email or names, not a common password.
+    #[oai(validator(min_length = 8, max_length = 128))]
     pub password: String,
     #[oai(validator(max_length = 150))]
     pub first_name: Option<String>,
@@ -228,7 +229,8 @@ pub struct DeleteUserRequest {
 pub struct ChangePasswordRequest {
     #[oai(validator(max_length = 1024))]
     pub old_password: String,
-    #[oai(validator(max_length = 1024))]
+    /// 8 to 128 characters, as at registration.
+    #[oai(validator(min_length = 8, max_length = 128))]
     pub new_password: String,
 }
 
@@ -243,10 +245,12 @@ pub struct EmailRequest {
 #[oai(rename = "PasswordResetConfirm")]
 pub struct ResetConfirmRequest {
     /// The `uid` of the reset link.
-    pub uid: String,
+    pub uid: Uuid,
     /// The `token` of the reset link.
+    #[oai(validator(min_length = 1, max_length = 128))]
     pub token: String,
-    #[oai(validator(max_length = 1024))]
+    /// 8 to 128 characters, as at registration.
+    #[oai(validator(min_length = 8, max_length = 128))]
     pub new_password: String,
 }
 
@@ -542,8 +546,7 @@ impl AuthApi {
         req: &Request,
         body: Json<ResetConfirmRequest>,
     ) -> ApiResult<NoContent> {
-        let uid = Uuid::parse_str(&body.uid)
-            .map_err(|_| ApiError::invalid_field("uid", "the reset link is invalid"))?;
+        let uid = body.uid;
         let client = client_info(req, &state);
         service::confirm_password_reset(&state, uid, &body.token, &body.new_password, &client)
             .await?;

@@ -5,7 +5,7 @@ use poem::web::Data;
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi, Union};
 use swift_core::oauth::{OAuthError, service};
 
 use super::ApiTags;
@@ -33,16 +33,34 @@ pub struct ExchangeRequest {
     pub login_code: String,
 }
 
-/// Either an id_token the frontend holds, or an authorization code it obtained.
+/// An id_token the frontend holds (Google Identity Services, Auth.js).
 #[derive(Object)]
-#[oai(rename = "GoogleLogin")]
-pub struct GoogleLoginRequest {
-    pub id_token: Option<String>,
-    pub code: Option<String>,
-    /// The redirect URI the code was issued for (with `code`).
-    pub redirect_uri: Option<String>,
+#[oai(rename = "GoogleIdTokenLogin")]
+pub struct IdTokenLogin {
+    #[oai(validator(min_length = 1, max_length = 8192))]
+    pub id_token: String,
+}
+
+/// An authorization code the frontend obtained itself.
+#[derive(Object)]
+#[oai(rename = "GoogleCodeLogin")]
+pub struct CodeLogin {
+    #[oai(validator(min_length = 1, max_length = 2048))]
+    pub code: String,
+    /// The redirect URI the code was issued for.
+    #[oai(validator(max_length = 2048))]
+    pub redirect_uri: String,
     /// The PKCE verifier, when the code was requested with a challenge.
+    #[oai(validator(max_length = 128))]
     pub code_verifier: Option<String>,
+}
+
+/// Either an id_token or an authorization code: exactly one of the two shapes.
+#[derive(Union)]
+#[oai(rename = "GoogleLogin", one_of)]
+pub enum GoogleLoginRequest {
+    IdToken(IdTokenLogin),
+    Code(CodeLogin),
 }
 
 fn flow_cookie(state: &AppState, value: &str, max_age: u64) -> Cookie {
@@ -197,29 +215,19 @@ impl GoogleApi {
         body: Json<GoogleLoginRequest>,
     ) -> ApiResult<Json<TokenPairBody>> {
         let client = client_info(req, &state);
-        let (pair, created) = match (&body.id_token, &body.code) {
-            (Some(id_token), None) => {
-                service::login_with_id_token(&state, id_token, &client).await?
+        let (pair, created) = match &body.0 {
+            GoogleLoginRequest::IdToken(t) => {
+                service::login_with_id_token(&state, &t.id_token, &client).await?
             }
-            (None, Some(code)) => {
-                let redirect_uri = body
-                    .redirect_uri
-                    .as_deref()
-                    .ok_or_else(|| ApiError::invalid_field("redirect_uri", "required with code"))?;
+            GoogleLoginRequest::Code(c) => {
                 service::login_with_code(
                     &state,
-                    code,
-                    redirect_uri,
-                    body.code_verifier.as_deref(),
+                    &c.code,
+                    &c.redirect_uri,
+                    c.code_verifier.as_deref(),
                     &client,
                 )
                 .await?
-            }
-            _ => {
-                return Err(ApiError::invalid_field(
-                    "id_token",
-                    "send either id_token or code",
-                ));
             }
         };
         Ok(token_response(jar, &state, pair, Some(created)))

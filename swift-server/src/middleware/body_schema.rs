@@ -116,6 +116,10 @@ impl BodySchemas {
         }
         let schema = self.resolve(schema);
         let name = if field.is_empty() { "body" } else { field };
+        if let Some(alternatives) = schema.get("oneOf").and_then(Value::as_array) {
+            self.check_one_of(alternatives, value, field, errors, depth);
+            return;
+        }
         let mut push = |message: String| {
             errors.push(FieldError {
                 field: name.to_owned(),
@@ -197,6 +201,48 @@ impl BodySchemas {
     }
 }
 
+impl BodySchemas {
+    /// `oneOf`: exactly one alternative must fit. Otherwise the error says which shapes
+    /// there are, by their required fields ("send exactly one of: id_token; or code and
+    /// redirect_uri").
+    fn check_one_of(
+        &self,
+        alternatives: &[Value],
+        value: &Value,
+        field: &str,
+        errors: &mut Vec<FieldError>,
+        depth: u8,
+    ) {
+        let fitting = alternatives
+            .iter()
+            .filter(|alt| {
+                let mut found = Vec::new();
+                self.check_value(alt, value, field, &mut found, depth + 1);
+                found.is_empty()
+            })
+            .count();
+        if fitting == 1 {
+            return;
+        }
+        let shapes: Vec<String> = alternatives
+            .iter()
+            .map(|alt| {
+                let required: Vec<&str> = self.resolve(alt)["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                required.join(" and ")
+            })
+            .collect();
+        errors.push(FieldError {
+            field: if field.is_empty() { "body" } else { field }.to_owned(),
+            message: format!("send exactly one of: {}", shapes.join("; or ")),
+        });
+    }
+}
+
 /// What a human can do about a pattern the document states; the pattern itself otherwise.
 const PATTERN_MESSAGES: &[(&str, &str)] = &[
     (
@@ -261,6 +307,11 @@ pub fn bound_violation(schema: &Value, value: &Value) -> Option<String> {
             let n = n.as_f64()?;
             broken("maximum", limit("maximum").is_some_and(|max| n > max))
                 .or_else(|| broken("minimum", limit("minimum").is_some_and(|min| n < min)))
+        }
+        Value::String(text)
+            if schema["format"] == "uuid" && uuid::Uuid::parse_str(text).is_err() =>
+        {
+            Some("must be a UUID".to_owned())
         }
         Value::String(text) => {
             let chars = text.chars().count() as f64;

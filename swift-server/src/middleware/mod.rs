@@ -12,6 +12,7 @@ mod problems;
 mod request_context;
 mod response_headers;
 
+use poem::http::header;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoResponse, http::Method};
 
@@ -64,9 +65,29 @@ pub fn stack(
             async move { problems::checked_routes(ep, req, &allowed, &schemas).await }
         })
         .with(cors)
+        .around(same_origin)
         .around(problems::to_problem_json)
         .around(response_headers::finish)
         .around(request_context::request_context)
+}
+
+/// Browsers send `Origin` on a same-origin POST too (Swagger UI's "Try it out" at `/docs`);
+/// CORS is about other origins, so an `Origin` naming this very host is dropped before the
+/// CORS layer, which would otherwise refuse it for not being a listed storefront.
+async fn same_origin<E: Endpoint>(next: E, mut req: poem::Request) -> poem::Result<poem::Response> {
+    let headers = req.headers();
+    let same = match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        (Some(origin), Some(host)) => origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .is_some_and(|(_, authority)| authority.as_bytes() == host.as_bytes()),
+        _ => false,
+    };
+    if same {
+        req.headers_mut().remove(header::ORIGIN);
+    }
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 fn panic_response(panic: Box<dyn std::any::Any + Send>) -> poem::Response {

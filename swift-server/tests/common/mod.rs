@@ -146,6 +146,14 @@ impl TestApp {
         rb.send().await.unwrap()
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.request(Method::DELETE, path)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
         self.send_json(Method::POST, path, token, body).await
     }
