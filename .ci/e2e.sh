@@ -79,6 +79,14 @@ other=$(token customer2@swift.example "$customer_password")
 SWIFT_OTHER_SESSION=$(curl -fs -H "Authorization: Bearer $other" "$base/api/v1/auth/sessions" \
   | python3 -c 'import json, sys; print([s["id"] for s in json.load(sys.stdin) if s["current"]][0])')
 export SWIFT_PRODUCT_SLUG SWIFT_OTHER_SESSION
+# An order of customer1's, so that listOrders' links lead getOrder and cancelOrder somewhere.
+customer1=$(token customer1@swift.example "$customer_password")
+product_id=$(curl -fs "$base/api/v1/products?in_stock=true&page_size=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][0]["id"])')
+curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: application/json' \
+  -d "{\"product_id\": \"$product_id\", \"quantity\": 1}" "$base/api/v1/cart/items"
+curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: application/json' \
+  -d '{"shipping_address": {"full_name": "C One", "line1": "1 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}}' \
+  "$base/api/v1/orders"
 st() {  # token, then selection flags
   local bearer=$1
   shift
@@ -90,7 +98,7 @@ st() {  # token, then selection flags
 session_enders=(--exclude-operation-id logout --exclude-operation-id logoutAll
   --exclude-operation-id changePassword --exclude-operation-id deleteCurrentUser
   --exclude-operation-id revokeSession)
-st "$(token customer1@swift.example "$customer_password")" --exclude-tag admin "${session_enders[@]}"
+st "$customer1" --exclude-tag admin "${session_enders[@]}"
 st "$(token staff@swift.example "$staff_password")" --include-tag admin --exclude-operation-id adminUpdateUser
 for op in logout logoutAll changePassword revokeSession deleteCurrentUser adminUpdateUser; do
   who=customer2@swift.example

@@ -249,6 +249,7 @@ async fn mandatory_verification_blocks_sign_in_until_verified() {
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();
     assert!(body.get("access").is_none(), "{body}");
+    assert_eq!(body["result"], "verification_required");
     assert_eq!(body["user"]["email"], "wes@example.com");
     assert!(body["detail"].is_string());
     assert_problem(

@@ -20,6 +20,10 @@ async fn register_returns_a_token_pair_and_user() {
         .await;
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["result"], "signed_in",
+        "the union says which shape it is"
+    );
     for key in [
         "access",
         "refresh",

@@ -1210,8 +1210,45 @@ export interface components {
             /** @description 8 to 128 characters, not too similar to the email or names, not a common password. */
             password: string;
         };
-        /** @description Tokens, or (mandatory verification) the new user and what to do next. */
-        RegistrationResult: components["schemas"]["TokenPair"] | components["schemas"]["PendingVerification"];
+        /**
+         * @description Tokens, or (mandatory verification) the new user and what to do next; `result` says
+         *     which, so a generated client narrows the union by it.
+         */
+        RegistrationResult: components["schemas"]["RegistrationResult_TokenPair"] | components["schemas"]["RegistrationResult_PendingVerification"];
+        /**
+         * @description Tokens, or (mandatory verification) the new user and what to do next; `result` says
+         *     which, so a generated client narrows the union by it.
+         */
+        RegistrationResult_PendingVerification: {
+            /**
+             * @example verification_required
+             * @enum {string}
+             */
+            result: "verification_required";
+        } & components["schemas"]["PendingVerification"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            result: "verification_required";
+        };
+        /**
+         * @description Tokens, or (mandatory verification) the new user and what to do next; `result` says
+         *     which, so a generated client narrows the union by it.
+         */
+        RegistrationResult_TokenPair: {
+            /**
+             * @example signed_in
+             * @enum {string}
+             */
+            result: "signed_in";
+        } & components["schemas"]["TokenPair"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            result: "signed_in";
+        };
         /**
          * Session
          * @description A signed-in session (one device or browser).

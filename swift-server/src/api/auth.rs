@@ -127,11 +127,14 @@ pub struct PendingVerification {
     pub detail: String,
 }
 
-/// Tokens, or (mandatory verification) the new user and what to do next.
+/// Tokens, or (mandatory verification) the new user and what to do next; `result` says
+/// which, so a generated client narrows the union by it.
 #[derive(Union)]
-#[oai(rename = "RegistrationResult", one_of)]
+#[oai(rename = "RegistrationResult", one_of, discriminator_name = "result")]
 pub enum RegisterBody {
+    #[oai(mapping = "signed_in")]
     Tokens(TokenPairBody),
+    #[oai(mapping = "verification_required")]
     Pending(PendingVerification),
 }
 
