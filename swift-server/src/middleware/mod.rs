@@ -64,6 +64,9 @@ pub fn stack(
             let (allowed, schemas) = (allowed.clone(), schemas.clone());
             async move { problems::checked_routes(ep, req, &allowed, &schemas).await }
         })
+        // Boxed: the fully nested middleware type is deep enough to exceed the compiler's
+        // recursion limit when a release build computes its layout.
+        .boxed()
         .with(cors)
         .around(same_origin)
         .around(problems::to_problem_json)
