@@ -50,6 +50,11 @@ fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
     result
 }
 
+/// How many working-memory buffers are kept (each 19 MiB).
+pub(crate) fn kept_buffers() -> usize {
+    BUFFERS.lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
 /// argon2 over `password` and the raw `salt`, into `out`, in reused memory.
 fn compute(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
     with_memory(argon.params().block_count(), |memory| {

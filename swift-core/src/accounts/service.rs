@@ -728,3 +728,28 @@ pub async fn delete_user(ctx: &Context, user_id: Uuid) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #12.1: a burst of password checks keeps at most one 19 MiB buffer per
+    /// permitted concurrent hash, whatever the burst's size.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_burst_of_hashes_keeps_memory_bounded_by_the_permits() {
+        let permits = HASHING.available_permits();
+        let burst: Vec<_> = (0..24)
+            .map(|i| {
+                tokio::spawn(async move {
+                    let plain = format!("burst password {i}");
+                    blocking(move || password::verify_dummy(&plain)).await
+                })
+            })
+            .collect();
+        for task in burst {
+            task.await.unwrap().unwrap();
+        }
+        let kept = password::kept_buffers();
+        assert!((1..=permits).contains(&kept), "{kept} buffers for {permits} permits");
+    }
+}
