@@ -750,6 +750,9 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         let kept = password::kept_buffers();
-        assert!((1..=permits).contains(&kept), "{kept} buffers for {permits} permits");
+        assert!(
+            (1..=permits).contains(&kept),
+            "{kept} buffers for {permits} permits"
+        );
     }
 }
