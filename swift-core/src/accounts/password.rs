@@ -51,6 +51,7 @@ fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
 }
 
 /// How many working-memory buffers are kept (each 19 MiB).
+#[cfg(test)]
 pub(crate) fn kept_buffers() -> usize {
     BUFFERS.lock().unwrap_or_else(|e| e.into_inner()).len()
 }
