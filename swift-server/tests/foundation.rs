@@ -378,6 +378,9 @@ async fn responses_are_compressed_when_the_client_asks() {
     let app = TestApp::spawn().await;
     let plain = app.get("/openapi.json", None).await;
     assert!(plain.headers().get("content-encoding").is_none());
+    // Uncompressed too: a shared cache must not hand this variant to a gzip client, nor
+    // the other way round.
+    assert_eq!(plain.headers()["vary"], "accept-encoding");
     let plain = plain.text().await.unwrap();
     for coding in ["gzip", "br"] {
         let resp = get_accepting(&app, "/openapi.json", coding).await;

@@ -112,9 +112,16 @@ pub async fn finish<E: Endpoint>(next: E, req: Request) -> Result<Response> {
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    if !compressible(&resp) {
+        return Ok(resp);
+    }
+    // Whether or not this answer is compressed, its bytes depend on Accept-Encoding: a
+    // shared cache (the catalog is `public`) must keep the variants apart.
+    resp.headers_mut()
+        .append(VARY, HeaderValue::from_static("accept-encoding"));
     match coding {
-        Some(coding) if compressible(&resp) => compressed(resp, coding).await,
-        _ => Ok(resp),
+        Some(coding) => compressed(resp, coding).await,
+        None => Ok(resp),
     }
 }
 
@@ -134,7 +141,6 @@ async fn compressed(mut resp: Response, coding: Coding) -> Result<Response> {
     };
     let headers = resp.headers_mut();
     headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-    headers.append(VARY, HeaderValue::from_static("accept-encoding"));
     // A strong ETag names exact bytes; the compressed bytes differ, so the tag becomes weak
     // (as nginx does). If-None-Match compares weakly, so revalidation still works.
     if let Some(tag) = headers.get(ETAG).and_then(|t| t.to_str().ok())
