@@ -562,6 +562,15 @@ pub fn polish(raw: &str) -> String {
     spec["components"]["responses"] = Value::Object(responses);
     if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
         plain_refs(schemas);
+        // A `title` equal to the schema's own name says nothing, and generators turn it
+        // into a doc-comment block on every type.
+        for (name, schema) in schemas.iter_mut() {
+            if let Some(obj) = schema.as_object_mut()
+                && obj.get("title").and_then(Value::as_str) == Some(name.as_str())
+            {
+                obj.remove("title");
+            }
+        }
         for (schema, field) in NULLABLE {
             schemas[*schema]["properties"][*field]["nullable"] = json!(true);
         }

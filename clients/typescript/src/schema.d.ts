@@ -704,15 +704,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AccountDeletion */
         AccountDeletion: {
             /** @description Required when the account has a password. */
             password?: string;
         };
-        /**
-         * Address
-         * @description A shipping address.
-         */
+        /** @description A shipping address. */
         Address: {
             city: string;
             country: components["schemas"]["CountryCode"];
@@ -723,10 +719,7 @@ export interface components {
             postal_code: string;
             region?: string;
         };
-        /**
-         * AdminUser
-         * @description A user as staff see them: the user's own view plus whether the account is active.
-         */
+        /** @description A user as staff see them: the user's own view plus whether the account is active. */
         AdminUser: {
             /** Format: date-time */
             date_joined: string;
@@ -746,10 +739,7 @@ export interface components {
             last_login?: string;
             last_name: string;
         };
-        /**
-         * AdminUserPage
-         * @description A page of users.
-         */
+        /** @description A page of users. */
         AdminUserPage: {
             items: components["schemas"]["AdminUser"][];
             /** Format: uint32 */
@@ -761,13 +751,11 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        /** AdminUserUpdate */
         AdminUserUpdate: {
             /** @description false deactivates the account and ends all its sessions. */
             is_active?: boolean;
             is_staff?: boolean;
         };
-        /** Cart */
         Cart: {
             currency: string;
             /**
@@ -785,7 +773,6 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** CartItemAdd */
         CartItemAdd: {
             /** Format: uuid */
             product_id: string;
@@ -795,12 +782,10 @@ export interface components {
              */
             quantity: number;
         };
-        /** CartItemUpdate */
         CartItemUpdate: {
             /** Format: int64 */
             quantity: number;
         };
-        /** CartLine */
         CartLine: {
             /**
              * @description False when the line cannot be checked out as it stands; `unavailable_reason` says
@@ -820,10 +805,7 @@ export interface components {
             quantity: number;
             unavailable_reason?: components["schemas"]["UnavailableReason"];
         };
-        /**
-         * CartProduct
-         * @description The product of a cart line, at today's price.
-         */
+        /** @description The product of a cart line, at today's price. */
         CartProduct: {
             /** Format: uuid */
             id: string;
@@ -838,10 +820,7 @@ export interface components {
             price: string;
             slug: string;
         };
-        /**
-         * Category
-         * @description A node of the category tree.
-         */
+        /** @description A node of the category tree. */
         Category: {
             description: string;
             /** Format: uuid */
@@ -856,7 +835,6 @@ export interface components {
             position: number;
             slug: string;
         };
-        /** CategoryCreate */
         CategoryCreate: {
             description?: string;
             name: string;
@@ -866,20 +844,14 @@ export interface components {
             position?: number;
             slug?: string;
         };
-        /**
-         * CategoryRef
-         * @description The category a product belongs to.
-         */
+        /** @description The category a product belongs to. */
         CategoryRef: {
             /** Format: uuid */
             id: string;
             name: string;
             slug: string;
         };
-        /**
-         * CategoryUpdate
-         * @description Every field optional; `parent_id: null` makes it a top-level category.
-         */
+        /** @description Every field optional; `parent_id: null` makes it a top-level category. */
         CategoryUpdate: {
             description?: string;
             name?: string;
@@ -900,38 +872,26 @@ export interface components {
          * @enum {string}
          */
         CountryCode: "AD" | "AE" | "AF" | "AG" | "AI" | "AL" | "AM" | "AO" | "AQ" | "AR" | "AS" | "AT" | "AU" | "AW" | "AX" | "AZ" | "BA" | "BB" | "BD" | "BE" | "BF" | "BG" | "BH" | "BI" | "BJ" | "BL" | "BM" | "BN" | "BO" | "BQ" | "BR" | "BS" | "BT" | "BV" | "BW" | "BY" | "BZ" | "CA" | "CC" | "CD" | "CF" | "CG" | "CH" | "CI" | "CK" | "CL" | "CM" | "CN" | "CO" | "CR" | "CU" | "CV" | "CW" | "CX" | "CY" | "CZ" | "DE" | "DJ" | "DK" | "DM" | "DO" | "DZ" | "EC" | "EE" | "EG" | "EH" | "ER" | "ES" | "ET" | "FI" | "FJ" | "FK" | "FM" | "FO" | "FR" | "GA" | "GB" | "GD" | "GE" | "GF" | "GG" | "GH" | "GI" | "GL" | "GM" | "GN" | "GP" | "GQ" | "GR" | "GS" | "GT" | "GU" | "GW" | "GY" | "HK" | "HM" | "HN" | "HR" | "HT" | "HU" | "ID" | "IE" | "IL" | "IM" | "IN" | "IO" | "IQ" | "IR" | "IS" | "IT" | "JE" | "JM" | "JO" | "JP" | "KE" | "KG" | "KH" | "KI" | "KM" | "KN" | "KP" | "KR" | "KW" | "KY" | "KZ" | "LA" | "LB" | "LC" | "LI" | "LK" | "LR" | "LS" | "LT" | "LU" | "LV" | "LY" | "MA" | "MC" | "MD" | "ME" | "MF" | "MG" | "MH" | "MK" | "ML" | "MM" | "MN" | "MO" | "MP" | "MQ" | "MR" | "MS" | "MT" | "MU" | "MV" | "MW" | "MX" | "MY" | "MZ" | "NA" | "NC" | "NE" | "NF" | "NG" | "NI" | "NL" | "NO" | "NP" | "NR" | "NU" | "NZ" | "OM" | "PA" | "PE" | "PF" | "PG" | "PH" | "PK" | "PL" | "PM" | "PN" | "PR" | "PS" | "PT" | "PW" | "PY" | "QA" | "RE" | "RO" | "RS" | "RU" | "RW" | "SA" | "SB" | "SC" | "SD" | "SE" | "SG" | "SH" | "SI" | "SJ" | "SK" | "SL" | "SM" | "SN" | "SO" | "SR" | "SS" | "ST" | "SV" | "SX" | "SY" | "SZ" | "TC" | "TD" | "TF" | "TG" | "TH" | "TJ" | "TK" | "TL" | "TM" | "TN" | "TO" | "TR" | "TT" | "TV" | "TW" | "TZ" | "UA" | "UG" | "UM" | "US" | "UY" | "UZ" | "VA" | "VC" | "VE" | "VG" | "VI" | "VN" | "VU" | "WF" | "WS" | "XK" | "YE" | "YT" | "ZA" | "ZM" | "ZW";
-        /** Detail */
         Detail: {
             detail: string;
         };
-        /** EmailAddress */
         EmailAddress: {
             /** Format: email */
             email: string;
         };
-        /** EmailVerification */
         EmailVerification: {
             /** @description The `key` of the verification link. */
             key: string;
         };
-        /**
-         * Empty
-         * @description An empty JSON object.
-         */
+        /** @description An empty JSON object. */
         Empty: Record<string, never>;
-        /**
-         * FieldError
-         * @description One invalid input field.
-         */
+        /** @description One invalid input field. */
         FieldError: {
             /** @description The field's name as sent by the client (`email`, `page_size`, ...). */
             field: string;
             message: string;
         };
-        /**
-         * GoogleCodeLogin
-         * @description An authorization code the frontend obtained itself.
-         */
+        /** @description An authorization code the frontend obtained itself. */
         GoogleCodeLogin: {
             code: string;
             /** @description The PKCE verifier, when the code was requested with a challenge. */
@@ -939,32 +899,25 @@ export interface components {
             /** @description The redirect URI the code was issued for. */
             redirect_uri: string;
         };
-        /**
-         * GoogleIdTokenLogin
-         * @description An id_token the frontend holds (Google Identity Services, Auth.js).
-         */
+        /** @description An id_token the frontend holds (Google Identity Services, Auth.js). */
         GoogleIdTokenLogin: {
             id_token: string;
         };
         /** @description Either an id_token or an authorization code: exactly one of the two shapes. */
         GoogleLogin: components["schemas"]["GoogleIdTokenLogin"] | components["schemas"]["GoogleCodeLogin"];
-        /** Image */
         Image: {
             alt: string;
             url: string;
         };
-        /** LoginCodeExchange */
         LoginCodeExchange: {
             /** @description The `login_code` the callback put in the frontend URL. */
             login_code: string;
         };
-        /** LoginCredentials */
         LoginCredentials: {
             /** Format: email */
             email: string;
             password: string;
         };
-        /** Logout */
         Logout: {
             /**
              * @description The session's refresh token; without it, the session of the access token (or the
@@ -972,10 +925,7 @@ export interface components {
              */
             refresh?: string;
         };
-        /**
-         * Order
-         * @description An order (docs/API.md "Order").
-         */
+        /** @description An order (docs/API.md "Order"). */
         Order: {
             /** Format: date-time */
             created_at: string;
@@ -1004,25 +954,18 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** OrderCreate */
         OrderCreate: {
             notes?: string;
             shipping_address: components["schemas"]["Address"];
         };
-        /**
-         * OrderHistoryEntry
-         * @description One status change.
-         */
+        /** @description One status change. */
         OrderHistoryEntry: {
             /** Format: date-time */
             at: string;
             by: components["schemas"]["ChangedBy"];
             status: components["schemas"]["OrderStatus"];
         };
-        /**
-         * OrderItem
-         * @description A line as bought: name and price are those of the moment of purchase.
-         */
+        /** @description A line as bought: name and price are those of the moment of purchase. */
         OrderItem: {
             /**
              * Format: decimal
@@ -1043,10 +986,7 @@ export interface components {
              */
             unit_price: string;
         };
-        /**
-         * OrderPage
-         * @description A page of orders.
-         */
+        /** @description A page of orders. */
         OrderPage: {
             items: components["schemas"]["Order"][];
             /** Format: uint32 */
@@ -1063,7 +1003,6 @@ export interface components {
          * @enum {string}
          */
         OrderStatus: "pending" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded";
-        /** OrderTransition */
         OrderTransition: {
             status: components["schemas"]["OrderStatus"];
         };
@@ -1072,13 +1011,11 @@ export interface components {
          * @enum {string}
          */
         Ordering: "price" | "-price" | "name" | "-name" | "created_at" | "-created_at" | "relevance";
-        /** PasswordChange */
         PasswordChange: {
             /** @description 8 to 128 characters, as at registration. */
             new_password: string;
             old_password: string;
         };
-        /** PasswordResetConfirm */
         PasswordResetConfirm: {
             /** @description 8 to 128 characters, as at registration. */
             new_password: string;
@@ -1090,18 +1027,12 @@ export interface components {
              */
             uid: string;
         };
-        /**
-         * PendingVerification
-         * @description Registration when the email must be confirmed before signing in.
-         */
+        /** @description Registration when the email must be confirmed before signing in. */
         PendingVerification: {
             detail: string;
             user: components["schemas"]["User"];
         };
-        /**
-         * Problem
-         * @description The error body of every failing request.
-         */
+        /** @description The error body of every failing request. */
         Problem: {
             code: components["schemas"]["ProblemCode"];
             detail?: string;
@@ -1122,10 +1053,7 @@ export interface components {
          * @enum {string}
          */
         ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "idempotency_conflict" | "invalid_transition" | "account_link_conflict" | "slug_taken" | "sku_taken" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured";
-        /**
-         * Product
-         * @description A product (docs/API.md "Product").
-         */
+        /** @description A product (docs/API.md "Product"). */
         Product: {
             category?: components["schemas"]["CategoryRef"];
             /** Format: date-time */
@@ -1152,7 +1080,6 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** ProductCreate */
         ProductCreate: {
             /** Format: uuid */
             category_id?: string;
@@ -1169,10 +1096,7 @@ export interface components {
             /** Format: int64 */
             stock: number;
         };
-        /**
-         * ProductPage
-         * @description A page of products.
-         */
+        /** @description A page of products. */
         ProductPage: {
             items: components["schemas"]["Product"][];
             /** Format: uint32 */
@@ -1184,10 +1108,7 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        /**
-         * ProductUpdate
-         * @description Every field optional; `category_id: null` removes the category.
-         */
+        /** @description Every field optional; `category_id: null` removes the category. */
         ProductUpdate: {
             /** Format: uuid */
             category_id?: string | null;
@@ -1201,7 +1122,6 @@ export interface components {
             /** Format: int64 */
             stock?: number;
         };
-        /** Registration */
         Registration: {
             /** Format: email */
             email: string;
@@ -1249,10 +1169,7 @@ export interface components {
              */
             result: "signed_in";
         };
-        /**
-         * Session
-         * @description A signed-in session (one device or browser).
-         */
+        /** @description A signed-in session (one device or browser). */
         Session: {
             /** Format: date-time */
             created_at: string;
@@ -1265,15 +1182,11 @@ export interface components {
             last_used_at: string;
             user_agent?: string;
         };
-        /**
-         * Status
-         * @description Probe answer.
-         */
+        /** @description Probe answer. */
         Status: {
             /** @description `ok` for liveness, `ready` for readiness. */
             status: string;
         };
-        /** StockAdjustment */
         StockAdjustment: {
             /**
              * Format: int32
@@ -1283,10 +1196,7 @@ export interface components {
             /** @description Why, for the inventory ledger (e.g. "recount", "damaged"). */
             reason: string;
         };
-        /**
-         * StockShortage
-         * @description A cart line that cannot be bought as asked (on 409 `insufficient_stock`).
-         */
+        /** @description A cart line that cannot be bought as asked (on 409 `insufficient_stock`). */
         StockShortage: {
             /**
              * Format: int32
@@ -1299,10 +1209,7 @@ export interface components {
             requested: number;
             sku: string;
         };
-        /**
-         * TokenPair
-         * @description Tokens for a signed-in session.
-         */
+        /** @description Tokens for a signed-in session. */
         TokenPair: {
             /**
              * @description JWT for `Authorization: Bearer`. Absent in cookie mode, where only the HttpOnly
@@ -1319,12 +1226,10 @@ export interface components {
             refresh_expires_at: string;
             user: components["schemas"]["User"];
         };
-        /** TokenRefresh */
         TokenRefresh: {
             /** @description The refresh token; in cookie mode it may come from the `swift_refresh` cookie instead. */
             refresh?: string;
         };
-        /** TokenVerification */
         TokenVerification: {
             token: string;
         };
@@ -1333,10 +1238,7 @@ export interface components {
          * @enum {string}
          */
         UnavailableReason: "archived" | "out_of_stock" | "insufficient_stock" | "total_too_large";
-        /**
-         * User
-         * @description A user as they see themselves (docs/API.md "User").
-         */
+        /** @description A user as they see themselves (docs/API.md "User"). */
         User: {
             /** Format: date-time */
             date_joined: string;
@@ -1355,7 +1257,6 @@ export interface components {
             last_login?: string;
             last_name: string;
         };
-        /** UserUpdate */
         UserUpdate: {
             first_name?: string;
             last_name?: string;
