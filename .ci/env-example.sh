@@ -12,7 +12,12 @@ work=$(mktemp -d)
 server=$PWD/target/debug/swift-server
 pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  # `|| true` on each: under `set -e` a failing last command of an && list would end the
+  # trap, and the script, with the server's signal status (143) after a passing check.
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -21,7 +26,7 @@ trap cleanup EXIT
 cargo build -q -p swift-server --bin swift-server
 cp .env.example "$work/.env"
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-(cd "$work" && env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
+(cd "$work" && exec env -u RUST_LOG DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
   LISTEN_ADDR="127.0.0.1:$port" "$server" > server.log 2>&1) &
 pid=$!
 for _ in $(seq 1 300); do
