@@ -93,16 +93,8 @@ async fn archived_lines_stay_visible_and_removable() {
     let token = app.access_token("shopper@example.com").await;
     add_to_cart(&app, &token, &x, 1).await;
     add_to_cart(&app, &token, &y, 2).await;
-    let resp = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/admin/products/{}", y["id"].as_str().unwrap()),
-        )
-        .bearer_auth(&staff)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
+    let archive = format!("/api/v1/admin/products/{}", y["id"].as_str().unwrap());
+    assert!(app.delete(&archive, &staff).await.status().is_success());
 
     let cart: Value = app.get_json("/api/v1/cart", Some(&token)).await;
     let items = cart["items"].as_array().unwrap();
@@ -129,16 +121,8 @@ async fn archived_lines_stay_visible_and_removable() {
     assert_eq!(body["lines"][0]["sku"], "Y-1", "{body}");
 
     // Removing the archived line by id unblocks checkout.
-    let resp = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/cart/items/{}", y_line["id"].as_str().unwrap()),
-        )
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let line = format!("/api/v1/cart/items/{}", y_line["id"].as_str().unwrap());
+    assert_eq!(app.delete(&line, &token).await.status(), 200);
     let resp = app
         .post("/api/v1/orders", Some(&token), checkout_body())
         .await;
