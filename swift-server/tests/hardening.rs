@@ -22,26 +22,13 @@ async fn nul_bytes_in_paths_are_404() {
     }
 }
 
-/// A product as staff create it, with `stock` units.
-async fn product(app: &TestApp, staff: &str, sku: &str, price: &str, stock: i64) -> Value {
-    let resp = app
-        .post(
-            "/api/v1/admin/products",
-            Some(staff),
-            json!({"name": format!("Product {sku}"), "sku": sku, "price": price, "stock": stock}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201, "create {sku}");
-    resp.json().await.unwrap()
-}
-
 /// #12.10: a delta outside ±1e9 is refused by the schema, and no delta can carry stock past
 /// the cap the rest of the catalog enforces (so export then import always round-trips).
 #[tokio::test]
 async fn stock_adjustments_stay_within_the_cap() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token("staff@example.com").await;
-    let p = product(&app, &staff, "CAP-1", "1.00", 5).await;
+    let p = app.create_product(&staff, "CAP-1", "1.00", 5).await;
     let path = format!("/api/v1/admin/products/{}/stock", p["id"].as_str().unwrap());
     // Past the schema's bounds, or (999,999,996 on top of 5) past the cap.
     for delta in [2_147_483_647i64, -2_147_483_648, 1_000_000_001, 999_999_996] {
@@ -68,31 +55,17 @@ fn checkout_body() -> Value {
     json!({"shipping_address": serde_json::from_str::<Value>(ADDRESS).unwrap()})
 }
 
-async fn add_to_cart(
-    app: &TestApp,
-    token: &str,
-    product: &Value,
-    quantity: i64,
-) -> reqwest::Response {
-    app.post(
-        "/api/v1/cart/items",
-        Some(token),
-        json!({"product_id": product["id"], "quantity": quantity}),
-    )
-    .await
-}
-
 /// #12.4: an archived product's line stays visible as unavailable, can be removed by id,
 /// and checkout names it instead of failing on something the shopper cannot see.
 #[tokio::test]
 async fn archived_lines_stay_visible_and_removable() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token("staff@example.com").await;
-    let x = product(&app, &staff, "X-1", "3.00", 5).await;
-    let y = product(&app, &staff, "Y-1", "4.00", 5).await;
+    let x = app.create_product(&staff, "X-1", "3.00", 5).await;
+    let y = app.create_product(&staff, "Y-1", "4.00", 5).await;
     let token = app.access_token("shopper@example.com").await;
-    add_to_cart(&app, &token, &x, 1).await;
-    add_to_cart(&app, &token, &y, 2).await;
+    app.add_to_cart(&token, &x, 1).await;
+    app.add_to_cart(&token, &y, 2).await;
     let archive = format!("/api/v1/admin/products/{}", y["id"].as_str().unwrap());
     assert!(app.delete(&archive, &staff).await.status().is_success());
 
@@ -135,15 +108,15 @@ async fn archived_lines_stay_visible_and_removable() {
 async fn cart_totals_never_overflow_silently() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token("staff@example.com").await;
-    let dear = product(&app, &staff, "DEAR", "9999999999.99", 5).await;
-    let half = product(&app, &staff, "HALF", "6000000000.00", 5).await;
+    let dear = app.create_product(&staff, "DEAR", "9999999999.99", 5).await;
+    let half = app.create_product(&staff, "HALF", "6000000000.00", 5).await;
     let token = app.access_token("rich@example.com").await;
-    let resp = add_to_cart(&app, &token, &dear, 2).await;
+    let resp = app.add_to_cart(&token, &dear, 2).await;
     let body = assert_problem(resp, 400, "validation_error").await;
     assert_eq!(body["errors"][0]["field"], "quantity", "{body}");
-    assert_eq!(add_to_cart(&app, &token, &dear, 1).await.status(), 201);
+    assert_eq!(app.add_to_cart(&token, &dear, 1).await.status(), 201);
     // Two lines that fit alone but not together.
-    let resp = add_to_cart(&app, &token, &half, 1).await;
+    let resp = app.add_to_cart(&token, &half, 1).await;
     assert_problem(resp, 400, "validation_error").await;
     let cart: Value = app.get_json("/api/v1/cart", Some(&token)).await;
     assert_eq!(
@@ -168,10 +141,10 @@ async fn cart_totals_never_overflow_silently() {
 async fn a_line_added_during_checkout_is_kept() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token("staff@example.com").await;
-    let first = product(&app, &staff, "FIRST", "1.00", 5).await;
-    let later = product(&app, &staff, "LATER", "2.00", 5).await;
+    let first = app.create_product(&staff, "FIRST", "1.00", 5).await;
+    let later = app.create_product(&staff, "LATER", "2.00", 5).await;
     let token = app.access_token("racer@example.com").await;
-    add_to_cart(&app, &token, &first, 1).await;
+    app.add_to_cart(&token, &first, 1).await;
 
     // Hold checkout between reading the cart and writing the order: a lock on `orders` that
     // its INSERT must wait for.
@@ -212,7 +185,7 @@ async fn a_line_added_during_checkout_is_kept() {
         // Poll gently; the loop ends on the condition above, not on a clock.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    assert_eq!(add_to_cart(&app, &token, &later, 1).await.status(), 201);
+    assert_eq!(app.add_to_cart(&token, &later, 1).await.status(), 201);
     blocker.commit().await.unwrap();
     let order: Value = checkout.await.unwrap().json().await.unwrap();
     assert_eq!(order["items"].as_array().unwrap().len(), 1, "{order}");
@@ -325,9 +298,9 @@ async fn reset_and_resend_answer_alike_and_only_mail_real_accounts() {
 async fn a_non_ascii_idempotency_key_is_refused() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token("staff@example.com").await;
-    let p = product(&app, &staff, "KEY-1", "1.00", 5).await;
+    let p = app.create_product(&staff, "KEY-1", "1.00", 5).await;
     let token = app.access_token("keys@example.com").await;
-    add_to_cart(&app, &token, &p, 1).await;
+    app.add_to_cart(&token, &p, 1).await;
     for _ in 0..2 {
         let resp = app
             .request(Method::POST, "/api/v1/orders")

@@ -19,24 +19,13 @@ impl Shop {
     }
 
     async fn product(&self, sku: &str, price: &str, stock: i64) -> Value {
-        let body =
-            json!({"name": format!("Product {sku}"), "sku": sku, "price": price, "stock": stock});
-        let resp = self
-            .app
-            .post("/api/v1/admin/products", Some(&self.staff), body)
-            .await;
-        assert_eq!(resp.status(), 201);
-        resp.json().await.unwrap()
+        self.app
+            .create_product(&self.staff, sku, price, stock)
+            .await
     }
 
     async fn add(&self, token: &str, product: &Value, quantity: i64) -> reqwest::Response {
-        self.app
-            .post(
-                "/api/v1/cart/items",
-                Some(token),
-                json!({"product_id": product["id"], "quantity": quantity}),
-            )
-            .await
+        self.app.add_to_cart(token, product, quantity).await
     }
 
     async fn stock(&self, product: &Value) -> i32 {

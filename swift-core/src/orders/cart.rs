@@ -122,8 +122,9 @@ async fn get_on(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
     })
 }
 
-/// Refuses a change that would leave the cart's total past what an order can hold.
-async fn check_total(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
+/// The cart after a change in `tx`, refusing the change if it would leave the total past
+/// what an order can hold. Read in the transaction, it is also the answer to send.
+async fn checked_cart(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
     let cart = get_on(tx, user_id).await?;
     let buyable = sum(cart.items.iter().filter(|l| l.is_active));
     let overflow = Money::ZERO.checked_add(buyable).is_none();
@@ -134,7 +135,7 @@ async fn check_total(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
         )
         .into());
     }
-    Ok(())
+    Ok(cart)
 }
 
 async fn touch(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
@@ -177,9 +178,9 @@ pub async fn add(
         return Err(Invalid::new("quantity", "a cart line holds at most 100 units").into());
     }
     result?;
-    check_total(&mut tx, user_id).await?;
+    let cart = checked_cart(&mut tx, user_id).await?;
     tx.commit().await?;
-    get(ctx, user_id).await
+    Ok(cart)
 }
 
 /// Sets a line's quantity; another user's line is not found.
@@ -200,9 +201,9 @@ pub async fn update(
         return Err(OrdersError::NotFound);
     }
     touch(&mut tx, user_id).await?;
-    check_total(&mut tx, user_id).await?;
+    let cart = checked_cart(&mut tx, user_id).await?;
     tx.commit().await?;
-    get(ctx, user_id).await
+    Ok(cart)
 }
 
 /// Removes a line; another user's line is not found.

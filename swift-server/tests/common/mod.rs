@@ -146,6 +146,25 @@ impl TestApp {
         rb.send().await.unwrap()
     }
 
+    /// A product as staff create it: `Product {sku}`, `stock` units at `price`.
+    pub async fn create_product(&self, staff: &str, sku: &str, price: &str, stock: i64) -> Value {
+        let body =
+            json!({"name": format!("Product {sku}"), "sku": sku, "price": price, "stock": stock});
+        let resp = self.post("/api/v1/admin/products", Some(staff), body).await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "create {sku}");
+        resp.json().await.unwrap()
+    }
+
+    /// Adds `quantity` of `product` to the cart of `token`'s user.
+    pub async fn add_to_cart(&self, token: &str, product: &Value, quantity: i64) -> Response {
+        self.post(
+            "/api/v1/cart/items",
+            Some(token),
+            json!({"product_id": product["id"], "quantity": quantity}),
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.request(Method::DELETE, path)
             .bearer_auth(token)
