@@ -30,7 +30,9 @@ customer_password=$(echo "$seed" | awk '/^customer:/ {print $NF; exit}')
 
 target/debug/examples/oidc_provider "127.0.0.1:$oidc_port" >/dev/null &
 pids+=($!)
-env LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn \
+mail=target/e2e-mail
+rm -rf "$mail"
+env LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn EMAIL_BACKEND=file EMAIL_FILE_DIR="$mail" \
   GOOGLE_CLIENT_ID=swift-test-client GOOGLE_CLIENT_SECRET=swift-test-secret \
   GOOGLE_REDIRECT_URI="$base/api/v1/auth/google/callback" OIDC_ISSUER_URL="http://127.0.0.1:$oidc_port" \
   target/debug/swift-server > target/e2e-server.log 2>&1 &
@@ -87,24 +89,65 @@ curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: ap
 curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: application/json' \
   -d '{"shipping_address": {"full_name": "C One", "line1": "1 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}}' \
   "$base/api/v1/orders"
+# The product addCartItem adds (.ci/schemathesis.toml) and the hooks put in the cart before
+# each order (.ci/schemathesis_hooks.py), with stock enough for every order the fuzzer places.
+staff=$(token staff@swift.example "$staff_password")
+curl -fs -o /dev/null -H "Authorization: Bearer $staff" -H 'content-type: application/json' \
+  -d '{"delta": 1000000, "reason": "e2e: stock for the fuzzer"}' "$base/api/v1/admin/products/$product_id/stock"
+SWIFT_PRODUCT_ID=$product_id
+SWIFT_BASE_URL=$base
+export SWIFT_PRODUCT_ID SWIFT_BASE_URL
+# Credentials for the operations that need one nobody can guess (.ci/schemathesis_hooks.py);
+# the single-use ones are set for each run below.
+credential() { python3 .ci/credentials.py "$@"; }
+SWIFT_ACCESS_TOKEN=$customer1
+SWIFT_ID_TOKEN=$(credential id-token "http://127.0.0.1:$oidc_port")
+SWIFT_EMAIL=customer1@swift.example
+SWIFT_EMAIL_PASSWORD=$customer_password
+export SWIFT_ACCESS_TOKEN SWIFT_ID_TOKEN SWIFT_EMAIL SWIFT_EMAIL_PASSWORD
 st() {  # token, then selection flags
   local bearer=$1
   shift
-  "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run openapi.json --url "$base" --checks "$checks" \
+  PYTHONPATH=.ci SCHEMATHESIS_HOOKS=schemathesis_hooks \
+    "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run openapi.json --url "$base" --checks "$checks" \
     --max-examples "${ST_MAX_EXAMPLES:-25}" --seed 1 --no-color \
     -H "Authorization: Bearer $bearer" "$@"
 }
+# Operations whose credential works once (a mailed key or token, a login code, a password
+# that the call changes or an account it deletes) run alone, one phase at a time, each with a
+# fresh credential or account (.ci/schemathesis_hooks.py puts it in the request).
+alone=(--exclude-operation-id verifyEmail --exclude-operation-id confirmPasswordReset
+  --exclude-operation-id exchangeLoginCode --exclude-operation-id changePassword
+  --exclude-operation-id deleteCurrentUser)
 # Operations that end the caller's own session run last, each with a throwaway session.
 session_enders=(--exclude-operation-id logout --exclude-operation-id logoutAll
-  --exclude-operation-id changePassword --exclude-operation-id deleteCurrentUser
   --exclude-operation-id revokeSession)
-st "$customer1" --exclude-tag admin "${session_enders[@]}"
-st "$(token staff@swift.example "$staff_password")" --include-tag admin --exclude-operation-id adminUpdateUser
-for op in logout logoutAll changePassword revokeSession deleteCurrentUser adminUpdateUser; do
+st "$customer1" --exclude-tag admin "${session_enders[@]}" "${alone[@]}"
+st "$staff" --include-tag admin --exclude-operation-id adminUpdateUser
+for op in logout logoutAll revokeSession adminUpdateUser; do
   who=customer2@swift.example
   password=$customer_password
   [ "$op" = adminUpdateUser ] && { who=staff@swift.example; password=$staff_password; }
   # One operation alone has no links to follow: no stateful phase.
   st "$(token "$who" "$password")" --include-operation-id "$op" --phases examples,coverage,fuzzing
+done
+export SWIFT_PASSWORD=plum-Orbit-cactus-42
+account() {  # email: a new account with $SWIFT_PASSWORD, its access token printed
+  curl -fs -H 'content-type: application/json' -d "{\"email\": \"$1\", \"password\": \"$SWIFT_PASSWORD\"}" \
+    "$base/api/v1/auth/register" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access"])'
+}
+for phase in examples coverage fuzzing; do
+  who="verify-$phase@swift.example"
+  account "$who" >/dev/null
+  SWIFT_VERIFY_KEY=$(credential mailed "$mail" "$who" key) \
+    st "$customer1" --include-operation-id verifyEmail --phases "$phase"
+  curl -fs -o /dev/null -H 'content-type: application/json' \
+    -d "{\"email\": \"$who\"}" "$base/api/v1/auth/password/reset"
+  SWIFT_RESET_UID=$(credential mailed "$mail" "$who" uid) SWIFT_RESET_TOKEN=$(credential mailed "$mail" "$who" token) \
+    st "$customer1" --include-operation-id confirmPasswordReset --phases "$phase"
+  SWIFT_LOGIN_CODE=$(credential login-code "$base") \
+    st "$customer1" --include-operation-id exchangeLoginCode --phases "$phase"
+  st "$(account "change-$phase@swift.example")" --include-operation-id changePassword --phases "$phase"
+  st "$(account "delete-$phase@swift.example")" --include-operation-id deleteCurrentUser --phases "$phase"
 done
 echo "e2e passed"

@@ -9,6 +9,7 @@ pub mod client;
 pub mod cookies;
 pub mod middleware;
 pub mod openapi;
+pub mod patterns;
 pub mod problem;
 pub mod server;
 

@@ -15,6 +15,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::patterns::{self, Rule};
+
 /// Tag order in Swagger UI and generated clients: what a storefront developer reads first.
 const TAG_ORDER: &[&str] = &["auth", "catalog", "cart", "orders", "admin", "ops"];
 
@@ -232,8 +234,11 @@ fn polish_operation(op: &mut Value) {
     if let Some(body) = op.get_mut("requestBody") {
         plain_json_media_type(&mut body["content"]);
         if let Some((_, example)) = EXAMPLES.iter().find(|(op_id, _)| *op_id == id) {
-            body["content"]["application/json"]["example"] =
-                serde_json::from_str(example).expect("examples are JSON");
+            // A named example rather than `example`: Swagger UI and schemathesis use both
+            // alike, while generators copy `example` into a doc comment on every operation.
+            let value: Value = serde_json::from_str(example).expect("examples are JSON");
+            body["content"]["application/json"]["examples"] =
+                json!({ "valid": { "summary": "A valid request", "value": value } });
         }
     }
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
@@ -245,6 +250,19 @@ fn polish_operation(op: &mut Value) {
             {
                 p["name"] = json!(to);
             }
+        }
+    }
+    for p in op
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some((.., rule)) = PARAMETER_PATTERNS
+            .iter()
+            .find(|(op_id, name, _)| *op_id == id && p["name"] == *name)
+        {
+            p["schema"]["pattern"] = json!(rule.pattern);
         }
     }
     let statuses = error_statuses(&id, op);
@@ -486,6 +504,55 @@ const EMAIL_FIELDS: &[(&str, &str)] = &[
     ("EmailAddress", "email"),
 ];
 
+/// The text rules of swift-core's parsers, stated on the fields they govern (see
+/// `patterns`): a generated client or a fuzzer then sends what the server accepts.
+const FIELD_PATTERNS: &[(&str, &str, &Rule)] = &[
+    ("Registration", "password", &patterns::NEW_PASSWORD),
+    ("Registration", "first_name", &patterns::TEXT),
+    ("Registration", "last_name", &patterns::TEXT),
+    ("UserUpdate", "first_name", &patterns::TEXT),
+    ("UserUpdate", "last_name", &patterns::TEXT),
+    ("PasswordChange", "new_password", &patterns::NEW_PASSWORD),
+    (
+        "PasswordResetConfirm",
+        "new_password",
+        &patterns::NEW_PASSWORD,
+    ),
+    ("GoogleCodeLogin", "redirect_uri", &patterns::HTTP_URL),
+    ("Address", "full_name", &patterns::REQUIRED_TEXT),
+    ("Address", "line1", &patterns::REQUIRED_TEXT),
+    ("Address", "line2", &patterns::TEXT),
+    ("Address", "city", &patterns::REQUIRED_TEXT),
+    ("Address", "region", &patterns::TEXT),
+    ("Address", "postal_code", &patterns::REQUIRED_TEXT),
+    ("Address", "phone", &patterns::PHONE),
+    ("OrderCreate", "notes", &patterns::TEXT),
+    ("ProductCreate", "name", &patterns::REQUIRED_TEXT),
+    ("ProductCreate", "description", &patterns::MULTILINE_TEXT),
+    ("ProductCreate", "slug", &patterns::SLUG),
+    ("ProductCreate", "sku", &patterns::SKU),
+    ("ProductUpdate", "name", &patterns::REQUIRED_TEXT),
+    ("ProductUpdate", "description", &patterns::MULTILINE_TEXT),
+    ("ProductUpdate", "slug", &patterns::SLUG),
+    ("ProductUpdate", "sku", &patterns::SKU),
+    ("CategoryCreate", "name", &patterns::REQUIRED_TEXT),
+    ("CategoryCreate", "description", &patterns::MULTILINE_TEXT),
+    ("CategoryCreate", "slug", &patterns::SLUG),
+    ("CategoryUpdate", "name", &patterns::REQUIRED_TEXT),
+    ("CategoryUpdate", "description", &patterns::MULTILINE_TEXT),
+    ("CategoryUpdate", "slug", &patterns::SLUG),
+    ("Image", "url", &patterns::HTTP_URL),
+    ("Image", "alt", &patterns::TEXT),
+    ("StockAdjustment", "reason", &patterns::REQUIRED_TEXT),
+];
+
+/// The same for parameters: (operation, parameter, rule).
+const PARAMETER_PATTERNS: &[(&str, &str, &Rule)] = &[
+    ("createOrder", "Idempotency-Key", &patterns::IDEMPOTENCY_KEY),
+    ("listProducts", "q", &patterns::TEXT),
+    ("adminListUsers", "q", &patterns::TEXT),
+];
+
 /// Fields holding a country: every ISO 3166-1 code, as an enum clients can check.
 const COUNTRY_FIELDS: &[(&str, &str)] = &[("Address", "country")];
 
@@ -529,6 +596,95 @@ fn plain_refs(schemas: &mut Map<String, Value>) {
     }
 }
 
+/// Answers that several operations give word for word (an `Order`, a `TokenPair`, "Done.")
+/// become one named response each, referenced by those operations: one definition to read
+/// in Swagger UI's schema list and in a generated client, instead of a copy per operation.
+/// Answers with links stay with their operation, since links are per operation.
+fn share_responses(spec: &mut Value) {
+    let mut uses: std::collections::BTreeMap<String, usize> = Default::default();
+    let responses_of = |spec: &Value| -> Vec<Value> {
+        spec["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .flat_map(|item| item.as_object().into_iter().flat_map(|i| i.values()))
+            .flat_map(|op| {
+                op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|r| r.values())
+            })
+            .filter(|r| r.get("$ref").is_none() && r.get("links").is_none())
+            .cloned()
+            .collect()
+    };
+    for response in responses_of(spec) {
+        *uses.entry(response.to_string()).or_default() += 1;
+    }
+    let mut names: std::collections::BTreeMap<String, String> = Default::default();
+    for key in uses.iter().filter(|(_, n)| **n > 1).map(|(k, _)| k) {
+        let response: Value = serde_json::from_str(key).expect("serialised above");
+        let name = shared_response_name(&response);
+        assert!(
+            spec["components"]["responses"].get(&name).is_none(),
+            "two shared responses would be called {name}: {key}"
+        );
+        spec["components"]["responses"][&name] = response;
+        names.insert(key.clone(), name);
+    }
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for op in item.as_object_mut().into_iter().flat_map(Map::values_mut) {
+            for response in op
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+                .into_iter()
+                .flat_map(Map::values_mut)
+            {
+                if let Some(name) = names.get(&response.to_string()) {
+                    *response = json!({ "$ref": format!("#/components/responses/{name}") });
+                }
+            }
+        }
+    }
+}
+
+/// A shared response is named after the schema it carries (`Order`), or what it says when
+/// it carries none (`Done`, `NotModified`, `Redirect`); a problem answer after its codes.
+fn shared_response_name(response: &Value) -> String {
+    let schema_ref = response["content"]
+        .as_object()
+        .and_then(|c| c.values().next())
+        .and_then(|m| m["schema"]["$ref"].as_str());
+    match schema_ref {
+        Some(r) if r.ends_with("/Problem") => {
+            let description = response["description"].as_str().unwrap_or_default();
+            let first_code = description.split('`').nth(1).unwrap_or("conflict");
+            format!("Conflict{}", camel(first_code))
+        }
+        Some(r) => r.rsplit('/').next().unwrap_or_default().to_owned(),
+        None if response["headers"].get("ETag").is_some() => "NotModified".to_owned(),
+        None if response["headers"].get("Location").is_some() => "Redirect".to_owned(),
+        None => "Done".to_owned(),
+    }
+}
+
+/// `invalid_transition` → `InvalidTransition`.
+fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Applies everything in the module header to the document poem-openapi generated.
 pub fn polish(raw: &str) -> String {
     let mut spec: Value = serde_json::from_str(raw).expect("poem-openapi writes valid JSON");
@@ -560,6 +716,7 @@ pub fn polish(raw: &str) -> String {
         })
         .collect();
     spec["components"]["responses"] = Value::Object(responses);
+    share_responses(&mut spec);
     if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
         plain_refs(schemas);
         // A `title` equal to the schema's own name says nothing, and generators turn it
@@ -576,6 +733,14 @@ pub fn polish(raw: &str) -> String {
         }
         for (schema, field) in EMAIL_FIELDS {
             schemas[*schema]["properties"][*field]["format"] = json!("email");
+        }
+        for (schema, field, rule) in FIELD_PATTERNS {
+            let property = &mut schemas[*schema]["properties"][*field];
+            assert!(
+                property.is_object(),
+                "{schema}.{field} is not in the document"
+            );
+            property["pattern"] = json!(rule.pattern);
         }
         for (schema, field) in COUNTRY_FIELDS {
             schemas[*schema]["properties"][*field] =
@@ -608,7 +773,7 @@ mod tests {
                     continue;
                 };
                 let id = op["operationId"].as_str().unwrap();
-                let example = &body["content"]["application/json"]["example"];
+                let example = &body["content"]["application/json"]["examples"]["valid"]["value"];
                 assert!(example.is_object(), "{id} has no example");
                 let concrete = path.replace("{id}", "x").replace("{item_id}", "x");
                 let errors = schemas.check(

@@ -262,7 +262,7 @@ fn payload_error(reason: &str) -> ApiError {
 /// storefront can show ("must be at most 100"). The limits come from the same document, so
 /// the body-schema check (`middleware::body_schema`) words them the same way.
 pub fn humanize(reason: &str) -> String {
-    use crate::middleware::{limit_message, pattern_message};
+    use crate::middleware::limit_message;
     for key in ["maximum", "minimum", "maxLength", "minLength", "maxItems"] {
         if let Some(limit) = between(reason, &format!("{key}("), ")")
             .and_then(|args| args.split(',').next())
@@ -273,7 +273,7 @@ pub fn humanize(reason: &str) -> String {
     }
     if let Some(pattern) = between(reason, "pattern(\"", "\")") {
         // Debug-formatted: backslashes come doubled.
-        return pattern_message(&pattern.replace("\\\\", "\\"));
+        return crate::patterns::message(&pattern.replace("\\\\", "\\"));
     }
     if let Some(kind) = between(reason, "failed to parse \"", "\"") {
         return match kind {

@@ -9,7 +9,7 @@ use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
 /// The pattern every money string matches.
-pub const MONEY_PATTERN: &str = r"^\d{1,10}\.\d{2}$";
+pub const MONEY_PATTERN: &str = crate::patterns::MONEY.pattern;
 
 /// An amount in the store currency, as docs/API.md writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -213,28 +213,43 @@ impl BodySchemas {
         errors: &mut Vec<FieldError>,
         depth: u8,
     ) {
-        let fitting = alternatives
+        let found: Vec<Vec<FieldError>> = alternatives
             .iter()
-            .filter(|alt| {
+            .map(|alt| {
                 let mut found = Vec::new();
                 self.check_value(alt, value, field, &mut found, depth + 1);
-                found.is_empty()
+                found
             })
-            .count();
-        if fitting == 1 {
+            .collect();
+        if found.iter().filter(|f| f.is_empty()).count() == 1 {
+            return;
+        }
+        let required = |alt: &Value| -> Vec<String> {
+            self.resolve(alt)["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        };
+        // When the body has the fields of exactly one shape, and none of another, its own
+        // errors say more than the list of shapes ("redirect_uri: must be an absolute ...").
+        let has_all = |alt: &Value| required(alt).iter().all(|k| value.get(k).is_some());
+        let has_any = |alt: &Value| required(alt).iter().any(|k| value.get(k).is_some());
+        let chosen: Vec<usize> = (0..alternatives.len())
+            .filter(|&i| has_all(&alternatives[i]))
+            .collect();
+        if let [i] = chosen[..]
+            && !found[i].is_empty()
+            && (0..alternatives.len()).all(|j| j == i || !has_any(&alternatives[j]))
+        {
+            errors.extend(found[i].iter().cloned());
             return;
         }
         let shapes: Vec<String> = alternatives
             .iter()
-            .map(|alt| {
-                let required: Vec<&str> = self.resolve(alt)["required"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                required.join(" and ")
-            })
+            .map(|alt| required(alt).join(" and "))
             .collect();
         errors.push(FieldError {
             field: if field.is_empty() { "body" } else { field }.to_owned(),
@@ -242,19 +257,6 @@ impl BodySchemas {
         });
     }
 }
-
-/// What a human can do about a pattern the document states; the pattern itself otherwise.
-const PATTERN_MESSAGES: &[(&str, &str)] = &[
-    (
-        r"^\d{1,10}\.\d{2}$",
-        "must be an amount with two decimals, such as 19.99",
-    ),
-    (r"^[^\x00]*$", "must not contain NUL characters"),
-    (
-        r"^[a-z0-9]+(-[a-z0-9]+)*$",
-        "must be lower-case letters, digits and single hyphens, such as walnut-mug",
-    ),
-];
 
 /// Whether `text` matches `pattern`; each of the document's few patterns is compiled once.
 fn matches_pattern(pattern: &str, text: &str) -> bool {
@@ -284,15 +286,6 @@ pub fn limit_message(key: &str, limit: f64) -> String {
         "maxItems" => format!("must have at most {n} items"),
         other => format!("breaks {other} {n}"),
     }
-}
-
-/// A pattern of the document as the API words it.
-pub fn pattern_message(pattern: &str) -> String {
-    PATTERN_MESSAGES
-        .iter()
-        .find(|(p, _)| *p == pattern)
-        .map(|(_, m)| (*m).to_owned())
-        .unwrap_or_else(|| format!("must match {pattern}"))
 }
 
 /// The first numeric, length, pattern or item-count limit of `schema` that `value`
@@ -327,7 +320,8 @@ pub fn bound_violation(schema: &Value, value: &Value) -> Option<String> {
             })
             .or_else(|| {
                 let pattern = schema.get("pattern").and_then(Value::as_str)?;
-                (!matches_pattern(pattern, text)).then(|| pattern_message(pattern))
+                (!matches_pattern(pattern, text))
+                    .then(|| crate::patterns::message_for(pattern, text))
             })
         }
         Value::Array(items) => broken(

@@ -17,7 +17,7 @@ use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoResponse, http::Method};
 
 pub use allow::AllowedMethods;
-pub use body_schema::{BodySchemas, limit_message, pattern_message};
+pub use body_schema::{BodySchemas, limit_message};
 pub use request_context::RequestId;
 
 use crate::problem::ApiError;

@@ -1,0 +1,98 @@
+"""Schemathesis hooks for .ci/e2e.sh: the data a real client would have.
+
+- Credentials nobody can guess. Some operations do their work only with a secret: a mailed
+  link's key or token, a Google id_token, the login code of the redirect flow, the caller's
+  own password. .ci/credentials.py obtains real ones the way a user does; here they replace
+  the placeholders of the examples and the generated strings, in every phase. (A
+  non-string value is sent as generated, so the server's answer to it is still tested.)
+- A cart to work on. A checkout removes the lines it orders, so after the fuzzer's first
+  order every later one would meet an empty cart (400), and the line ids it learnt would be
+  gone (404). Before each order, and each change of a line, a unit of the seeded product goes
+  in the customer's cart, as a shopper would put it there; a well-formed line id becomes
+  that line's. Malformed ids are sent as generated.
+- A known shopper. The login example signs in as a seeded customer.
+- New shoppers. Each registration gets an address of its own; otherwise every one after the
+  first meets 409 `email_taken`.
+
+Loaded with SCHEMATHESIS_HOOKS=schemathesis_hooks (PYTHONPATH=.ci). The environment names
+the server (SWIFT_BASE_URL), the customer (SWIFT_ACCESS_TOKEN), the product
+(SWIFT_PRODUCT_ID) and the credentials (below).
+"""
+
+import os
+import re
+import uuid
+
+import requests
+import schemathesis
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def _line_in_cart() -> str:
+    """Adds a unit of the seeded product to the customer's cart; the id of its line."""
+    base = os.environ["SWIFT_BASE_URL"]
+    product = os.environ["SWIFT_PRODUCT_ID"]
+    auth = {"Authorization": f"Bearer {os.environ['SWIFT_ACCESS_TOKEN']}"}
+    added = requests.post(
+        f"{base}/api/v1/cart/items", json={"product_id": product, "quantity": 1}, headers=auth, timeout=10
+    )
+    # A full line (100 units) refuses more with 400; the line is there all the same.
+    if added.status_code not in (201, 400):
+        added.raise_for_status()
+    cart = requests.get(f"{base}/api/v1/cart", headers=auth, timeout=10)
+    cart.raise_for_status()
+    return next(line["id"] for line in cart.json()["items"] if line["product"]["id"] == product)
+
+
+# Per operation: the body fields holding a credential, and the variable with a real one.
+CREDENTIALS = {
+    "verifyToken": {"token": "SWIFT_ACCESS_TOKEN"},
+    "googleLogin": {"id_token": "SWIFT_ID_TOKEN"},
+    "exchangeLoginCode": {"login_code": "SWIFT_LOGIN_CODE"},
+    "verifyEmail": {"key": "SWIFT_VERIFY_KEY"},
+    "confirmPasswordReset": {"uid": "SWIFT_RESET_UID", "token": "SWIFT_RESET_TOKEN"},
+    "changePassword": {"old_password": "SWIFT_PASSWORD"},
+    "deleteCurrentUser": {"password": "SWIFT_PASSWORD"},
+}
+
+
+@schemathesis.hook("before_call").apply_to(operation_id=list(CREDENTIALS))
+def real_credentials(ctx, case, kwargs):
+    fields = CREDENTIALS[case.operation.definition.raw["operationId"]]
+    if not isinstance(case.body, dict):
+        return
+    for field, variable in fields.items():
+        if isinstance(case.body.get(field), str):
+            case.body[field] = os.environ[variable]
+
+
+@schemathesis.hook("before_call").apply_to(operation_id="login")
+def the_example_shopper_exists(ctx, case, kwargs):
+    """The login example's shopper is a real account; generated addresses stay unknown, so
+    refused sign-ins are tested too."""
+    if isinstance(case.body, dict) and case.body.get("email") == "ada@example.com":
+        case.body["email"] = os.environ["SWIFT_EMAIL"]
+        case.body["password"] = os.environ["SWIFT_EMAIL_PASSWORD"]
+
+
+@schemathesis.hook("before_call").apply_to(operation_id="register")
+def a_new_shopper(ctx, case, kwargs):
+    """Each registration by a new address: the first would otherwise take the example's
+    address, and every later one meet 409 `email_taken`."""
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("email"), str) and "@" in body["email"]:
+        local, domain = body["email"].rsplit("@", 1)
+        body["email"] = f"{local[:40]}.{uuid.uuid4().hex[:12]}@{domain}"
+
+
+@schemathesis.hook("before_call").apply_to(operation_id="createOrder")
+def cart_to_check_out(ctx, case, kwargs):
+    _line_in_cart()
+
+
+@schemathesis.hook("before_call").apply_to(operation_id=["updateCartItem", "removeCartItem"])
+def line_to_change(ctx, case, kwargs):
+    item_id = (case.path_parameters or {}).get("item_id")
+    if isinstance(item_id, str) and UUID.match(item_id):
+        case.path_parameters["item_id"] = _line_in_cart()
