@@ -42,14 +42,28 @@ pub enum LogFormat {
     Json,
 }
 
-/// An ISO 4217 code: three upper-case ASCII letters. The whole store sells in one currency.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Currency(String);
+/// The store's currency: an ISO 4217 code (the `iso_currency` list, not any three letters)
+/// of a currency with cents, since amounts here always have two decimals (`money.rs`): JPY
+/// (no minor unit) or KWD (three) would be priced wrong, so they are refused at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Currency(iso_currency::Currency);
 
 impl Currency {
     /// The code as it appears in API responses.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn as_str(&self) -> &'static str {
+        self.0.code()
+    }
+
+    /// Every currency a store can sell in, by code: what the API may answer in `currency`.
+    pub fn all_codes() -> Vec<&'static str> {
+        use iso_currency::IntoEnumIterator;
+        let mut codes: Vec<&'static str> = iso_currency::Currency::iter()
+            .filter(|c| c.exponent() == Some(2))
+            .map(|c| c.code())
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
     }
 }
 
@@ -57,11 +71,14 @@ impl FromStr for Currency {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err("expected an ISO 4217 code such as USD".into())
+        let currency = iso_currency::Currency::from_code(s)
+            .ok_or_else(|| format!("expected an ISO 4217 code such as USD, got {s:?}"))?;
+        if currency.exponent() != Some(2) {
+            return Err(format!(
+                "{s} does not have two decimals (cents); SWIFT prices in amounts with two decimals"
+            ));
         }
+        Ok(Self(currency))
     }
 }
 
@@ -429,7 +446,7 @@ impl Config {
             rust_log: env.string("RUST_LOG", "info,sqlx=warn"),
             cors_allowed_origins,
             frontend_url,
-            store_currency: env.parse("STORE_CURRENCY", Currency("USD".into()))?,
+            store_currency: env.parse("STORE_CURRENCY", Currency(iso_currency::Currency::USD))?,
             migrate_on_start: env.parse_bool("MIGRATE_ON_START", true)?,
             catalog_cache: env.parse_bool("CATALOG_CACHE", true)?,
             catalog_cache_max_bytes: env.parse_positive(
@@ -646,6 +663,17 @@ mod tests {
     }
 
     #[test]
+    fn the_store_currency_is_a_real_one_with_cents() {
+        for code in ["EUR", "GBP", "CHF"] {
+            let c = parse(&[("STORE_CURRENCY", code)]).unwrap();
+            assert_eq!(c.store_currency.as_str(), code);
+        }
+        let codes = Currency::all_codes();
+        assert!(codes.contains(&"USD") && codes.contains(&"EUR"));
+        assert!(!codes.contains(&"JPY") && !codes.contains(&"KWD"));
+    }
+
+    #[test]
     fn malformed_values_name_the_variable() {
         for (name, value) in [
             ("LISTEN_ADDR", "nope"),
@@ -653,6 +681,9 @@ mod tests {
             ("DB_MAX_CONNECTIONS", "0"),
             ("LOG_FORMAT", "xml"),
             ("STORE_CURRENCY", "usd"),
+            ("STORE_CURRENCY", "XYZ"),
+            ("STORE_CURRENCY", "JPY"),
+            ("STORE_CURRENCY", "KWD"),
             ("MIGRATE_ON_START", "maybe"),
             ("SWIFT_ENV", "staging"),
             ("DATABASE_URL", "mysql://x"),

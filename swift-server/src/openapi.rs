@@ -556,6 +556,24 @@ const PARAMETER_PATTERNS: &[(&str, &str, &Rule)] = &[
 /// Fields holding a country: every ISO 3166-1 code, as an enum clients can check.
 const COUNTRY_FIELDS: &[(&str, &str)] = &[("Address", "country")];
 
+/// Fields holding the store currency: every ISO 4217 code a store can sell in.
+const CURRENCY_FIELDS: &[(&str, &str)] = &[
+    ("Product", "currency"),
+    ("Cart", "currency"),
+    ("Order", "currency"),
+];
+
+/// The `CurrencyCode` schema: the codes `STORE_CURRENCY` accepts (ISO 4217, with cents).
+fn currency_schema() -> Value {
+    json!({
+        "type": "string",
+        "description": "an ISO 4217 currency code with two decimals: the store's own (STORE_CURRENCY), \
+                        or the one an order was placed in",
+        "enum": swift_core::config::Currency::all_codes(),
+        "example": "USD",
+    })
+}
+
 /// The `CountryCode` schema: the ISO 3166-1 alpha-2 codes, from the `celes` list that the
 /// server checks addresses against.
 fn country_schema() -> Value {
@@ -747,6 +765,11 @@ pub fn polish(raw: &str) -> String {
                 json!({ "$ref": "#/components/schemas/CountryCode" });
         }
         schemas.insert("CountryCode".to_owned(), country_schema());
+        for (schema, field) in CURRENCY_FIELDS {
+            schemas[*schema]["properties"][*field] =
+                json!({ "$ref": "#/components/schemas/CurrencyCode" });
+        }
+        schemas.insert("CurrencyCode".to_owned(), currency_schema());
     }
     spec["components"]["securitySchemes"]["BearerAuth"]["description"] = json!(
         "The `access` token from `POST /api/v1/auth/login` (or `register`, `token/refresh`, \

@@ -53,4 +53,9 @@ export function label(status: Schemas["OrderStatus"]): string {
 // Who changed an order is a closed set too.
 const by: Schemas["OrderHistoryEntry"]["by"] = "system";
 
-export const values = [known, misspelt, removeCategory, keepCategory, moveToTop, uk, nowhere, by];
+// Currencies are ISO 4217 codes, as the server writes them.
+const euro: Schemas["CurrencyCode"] = "EUR";
+// @ts-expect-error lower case is not a currency code
+const lowerEuro: Schemas["CurrencyCode"] = "eur";
+
+export const values = [known, misspelt, removeCategory, keepCategory, moveToTop, uk, nowhere, by, euro, lowerEuro];
