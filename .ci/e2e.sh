@@ -102,6 +102,10 @@ export SWIFT_PRODUCT_ID SWIFT_BASE_URL
 credential() { python3 .ci/credentials.py "$@"; }
 SWIFT_ACCESS_TOKEN=$customer1
 SWIFT_ID_TOKEN=$(credential id-token "http://127.0.0.1:$oidc_port")
+SWIFT_REFRESH_TOKEN=$(curl -fs -H 'content-type: application/json' \
+  -d "{\"email\":\"customer3@swift.example\",\"password\":\"$customer_password\"}" "$base/api/v1/auth/login" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["refresh"])')
+export SWIFT_REFRESH_TOKEN
 SWIFT_EMAIL=customer1@swift.example
 SWIFT_EMAIL_PASSWORD=$customer_password
 export SWIFT_ACCESS_TOKEN SWIFT_ID_TOKEN SWIFT_EMAIL SWIFT_EMAIL_PASSWORD

@@ -405,6 +405,15 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
         "{}",
         stderr(&out)
     );
+    // The same file with Windows line ends names the same line.
+    let crlf = std::fs::read_to_string(&bad).unwrap().replace('\n', "\r\n");
+    let bad_crlf = file("bad-crlf.csv", &crlf);
+    let out = cli(&db, &["catalog", "import", &bad_crlf], None);
+    assert!(
+        stderr(&out).contains("line 3") && stderr(&out).contains("price"),
+        "{}",
+        stderr(&out)
+    );
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
         .fetch_one(&db.pool)
         .await
@@ -460,12 +469,11 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
     );
     assert_eq!(std::fs::read_to_string(&exported).unwrap(), first);
     // Stock set by import is in the ledger.
-    let ledger: i64 = sqlx::query_scalar(
-        "SELECT sum(delta) FROM inventory_movements WHERE reason = 'csv import'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let ledger: i64 =
+        sqlx::query_scalar("SELECT sum(delta) FROM inventory_movements WHERE reason = 'import'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(ledger, 13);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -14,6 +14,22 @@ use crate::Config;
 /// The migrations of `migrations/`, reversible up/down pairs.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// The one translation of a violated constraint into the domain error it means: `meanings`
+/// pairs constraint names (as the migrations name them) with errors; any other failure
+/// stays the database error it was.
+pub fn constraint_error<E: From<sqlx::Error>>(
+    error: sqlx::Error,
+    meanings: impl IntoIterator<Item = (&'static str, E)>,
+) -> E {
+    if let sqlx::Error::Database(db) = &error
+        && let Some(violated) = db.constraint()
+        && let Some((_, meaning)) = meanings.into_iter().find(|(name, _)| *name == violated)
+    {
+        return meaning;
+    }
+    E::from(error)
+}
+
 /// What can go wrong while reaching or shaping the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

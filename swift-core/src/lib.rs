@@ -7,6 +7,8 @@ pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod idempotency;
+pub mod inventory;
 pub mod mail;
 pub mod maintenance;
 pub mod money;

@@ -195,7 +195,7 @@ mod tests {
             }
             if accepts(&IDEMPOTENCY_KEY, s) {
                 assert!(
-                    swift_core::orders::checkout::IdempotencyKey::parse(s.as_bytes()).is_ok(),
+                    swift_core::idempotency::IdempotencyKey::parse(s.as_bytes()).is_ok(),
                     "IDEMPOTENCY_KEY {s:?}"
                 );
             }

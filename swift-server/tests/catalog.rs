@@ -569,16 +569,17 @@ async fn stock_moves_are_recorded_and_never_go_below_zero() {
             json!({"stock": 7}),
         )
         .await;
-    let ledger: Vec<(i32, i32, String)> =
-        sqlx::query_as("SELECT delta, stock_after, reason FROM inventory_movements ORDER BY id")
-            .fetch_all(&shop.app.db.pool)
-            .await
-            .unwrap();
+    let ledger: Vec<(i32, i32, String, String)> = sqlx::query_as(
+        "SELECT delta, stock_after, reason::text, note FROM inventory_movements ORDER BY id",
+    )
+    .fetch_all(&shop.app.db.pool)
+    .await
+    .unwrap();
     let expected = vec![
-        (5, 5, "initial stock".to_owned()),
-        (-3, 2, "damaged".to_owned()),
-        (10, 12, "delivery".to_owned()),
-        (-5, 7, "set by staff".to_owned()),
+        (5, 5, "initial_stock".to_owned(), String::new()),
+        (-3, 2, "staff_adjustment".to_owned(), "damaged".to_owned()),
+        (10, 12, "staff_adjustment".to_owned(), "delivery".to_owned()),
+        (-5, 7, "staff_set".to_owned(), String::new()),
     ];
     assert_eq!(ledger, expected);
     let sum: i64 = sqlx::query_scalar("SELECT sum(delta) FROM inventory_movements")

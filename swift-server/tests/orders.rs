@@ -274,7 +274,7 @@ async fn checkout_snapshots_prices_and_totals_to_the_cent() {
             .any(|i| i["name"] == "Product BOOK" && i["unit_price"] == "19.99")
     );
     let movements: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM inventory_movements WHERE reason = 'order placed'",
+        "SELECT count(*) FROM inventory_movements WHERE reason = 'order_placed'",
     )
     .fetch_one(&shop.app.db.pool)
     .await
@@ -408,7 +408,7 @@ async fn fifty_concurrent_checkouts_never_oversell() {
         .unwrap();
     assert_eq!(orders, 10);
     let moves: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM inventory_movements WHERE reason = 'order placed'",
+        "SELECT count(*) FROM inventory_movements WHERE reason = 'order_placed'",
     )
     .fetch_one(pool)
     .await
@@ -616,7 +616,7 @@ async fn cancelling_restores_stock_and_customers_cancel_only_pending_own_orders(
     assert_eq!(cancelled["history"][1]["by"], "customer");
     assert_eq!(shop.stock(&tea).await, 10, "stock restored");
     let ledger: Vec<(i32, String)> = sqlx::query_as(
-        "SELECT delta, reason FROM inventory_movements WHERE order_id IS NOT NULL ORDER BY id",
+        "SELECT delta, reason::text FROM inventory_movements WHERE order_id IS NOT NULL ORDER BY id",
     )
     .fetch_all(&shop.app.db.pool)
     .await
@@ -624,8 +624,8 @@ async fn cancelling_restores_stock_and_customers_cancel_only_pending_own_orders(
     assert_eq!(
         ledger,
         vec![
-            (-4, "order placed".to_owned()),
-            (4, "order cancelled".to_owned())
+            (-4, "order_placed".to_owned()),
+            (4, "order_cancelled".to_owned())
         ]
     );
     assert_problem(

@@ -173,12 +173,7 @@ pub async fn register(ctx: &Context, reg: Registration, client: &ClientInfo) -> 
 }
 
 fn email_taken(e: sqlx::Error) -> AccountsError {
-    match &e {
-        sqlx::Error::Database(db) if db.constraint() == Some("users_email_key") => {
-            AccountsError::EmailTaken
-        }
-        _ => AccountsError::Database(e),
-    }
+    crate::db::constraint_error(e, [("users_email_key", AccountsError::EmailTaken)])
 }
 
 /// Signs in with email and password. Unknown emails cost one dummy hash, so neither the

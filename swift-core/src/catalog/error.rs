@@ -23,17 +23,22 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
-    /// Turns unique violations into the conflict they mean.
-    pub fn from_unique(e: sqlx::Error, slug: &str, sku: &str) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            match db.constraint() {
-                Some("products_slug_key" | "categories_slug_key") => {
-                    return Self::SlugTaken(slug.to_owned());
-                }
-                Some("products_sku_key") => return Self::SkuTaken(sku.to_owned()),
-                _ => {}
-            }
-        }
-        Self::Database(e)
+    /// A write refused by a uniqueness constraint: the slug or sku it was given is taken.
+    pub fn taken(e: sqlx::Error, slug: Option<&str>, sku: Option<&str>) -> Self {
+        let slug_taken = || slug.map(|s| Self::SlugTaken(s.to_owned()));
+        let meanings = [
+            ("products_slug_key", slug_taken()),
+            ("categories_slug_key", slug_taken()),
+            (
+                "products_sku_key",
+                sku.map(|s| Self::SkuTaken(s.to_owned())),
+            ),
+        ];
+        crate::db::constraint_error(
+            e,
+            meanings
+                .into_iter()
+                .filter_map(|(name, meaning)| Some((name, meaning?))),
+        )
     }
 }

@@ -281,8 +281,8 @@ pub async fn insert_product(
     p: &NewProduct,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO products (id, slug, sku, name, description, price, stock, category_id, images, is_active) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO products (id, slug, sku, name, description, price, category_id, images, is_active) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(slug)
@@ -290,7 +290,6 @@ pub async fn insert_product(
     .bind(&p.name)
     .bind(&p.description)
     .bind(p.price.amount())
-    .bind(p.stock)
     .bind(p.category_id)
     .bind(sqlx::types::Json(&p.images))
     .bind(p.is_active)
@@ -299,7 +298,8 @@ pub async fn insert_product(
     Ok(())
 }
 
-/// Applies a partial update; false when the product does not exist.
+/// Applies a partial update, all but the stock (`inventory::set` owns that); false when
+/// the product does not exist.
 pub async fn update_product(
     ex: impl PgExecutor<'_>,
     id: Uuid,
@@ -308,17 +308,15 @@ pub async fn update_product(
     let done = sqlx::query(
         "UPDATE products SET \
            name = COALESCE($2, name), sku = COALESCE($3, sku), price = COALESCE($4, price), \
-           stock = COALESCE($5, stock), slug = COALESCE($6, slug), \
-           description = COALESCE($7, description), \
-           category_id = CASE WHEN $8 THEN $9 ELSE category_id END, \
-           images = COALESCE($10, images), is_active = COALESCE($11, is_active), updated_at = now() \
+           slug = COALESCE($5, slug), description = COALESCE($6, description), \
+           category_id = CASE WHEN $7 THEN $8 ELSE category_id END, \
+           images = COALESCE($9, images), is_active = COALESCE($10, is_active), updated_at = now() \
          WHERE id = $1",
     )
     .bind(id)
     .bind(p.name.as_deref())
     .bind(p.sku.as_ref().map(|s| s.as_str()))
     .bind(p.price.map(|m| m.amount()))
-    .bind(p.stock)
     .bind(p.slug.as_ref().map(|s| s.as_str()))
     .bind(p.description.as_deref())
     .bind(p.category_id.is_some())
@@ -328,56 +326,4 @@ pub async fn update_product(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Moves stock by `delta` unless it would leave 0..=`MAX_STOCK`; returns the new stock, or
-/// the current stock as `Err` when refused, or `None` when the product does not exist. The
-/// sum is taken in bigint, so no delta overflows.
-pub async fn move_stock(
-    conn: &mut sqlx::PgConnection,
-    id: Uuid,
-    delta: i32,
-) -> sqlx::Result<Option<Result<i32, i32>>> {
-    let moved: Option<i32> = sqlx::query_scalar(
-        "UPDATE products SET stock = (stock::bigint + $2)::int, updated_at = now() \
-         WHERE id = $1 AND stock::bigint + $2 BETWEEN 0 AND $3 RETURNING stock",
-    )
-    .bind(id)
-    .bind(i64::from(delta))
-    .bind(i64::from(super::types::MAX_STOCK))
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(stock) = moved {
-        return Ok(Some(Ok(stock)));
-    }
-    let current: Option<i32> = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(current.map(Err))
-}
-
-/// Writes one ledger row.
-pub async fn record_movement(
-    ex: impl PgExecutor<'_>,
-    product_id: Uuid,
-    delta: i32,
-    stock_after: i32,
-    reason: &str,
-    actor_id: Option<Uuid>,
-    order_id: Option<Uuid>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(product_id)
-    .bind(delta)
-    .bind(stock_after)
-    .bind(reason)
-    .bind(actor_id)
-    .bind(order_id)
-    .execute(ex)
-    .await?;
-    Ok(())
 }

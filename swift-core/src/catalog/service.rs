@@ -9,6 +9,7 @@ use super::types::{
     ProductOrdering, ProductPatch, Slug,
 };
 use crate::Context;
+use crate::inventory::{self, Adjusted, MovementReason};
 use crate::pagination::{Page, PageRequest};
 use crate::validation::Invalid;
 
@@ -134,16 +135,14 @@ pub async fn create_product(ctx: &Context, new: NewProduct, actor: Uuid) -> Resu
     let slug = slug_for(&mut tx, "products", new.slug.as_ref(), &new.name).await?;
     repo::insert_product(&mut *tx, id, slug.as_str(), &new)
         .await
-        .map_err(|e| CatalogError::from_unique(e, slug.as_str(), new.sku.as_str()))?;
+        .map_err(|e| CatalogError::taken(e, Some(slug.as_str()), Some(new.sku.as_str())))?;
     if new.stock > 0 {
-        repo::record_movement(
-            &mut *tx,
+        inventory::set(
+            &mut tx,
             id,
             new.stock,
-            new.stock,
-            "initial stock",
+            MovementReason::InitialStock,
             Some(actor),
-            None,
         )
         .await?;
     }
@@ -164,38 +163,17 @@ pub async fn update_product(
         check_category_exists(ctx, category).await?;
     }
     let mut tx = ctx.pool.begin().await?;
-    let before: Option<i32> =
-        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let before = before.ok_or(CatalogError::NotFound)?;
-    let slug = patch
-        .slug
-        .as_ref()
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default();
-    let sku = patch
-        .sku
-        .as_ref()
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default();
-    repo::update_product(&mut *tx, id, &patch)
+    let found = repo::update_product(&mut *tx, id, &patch)
         .await
-        .map_err(|e| CatalogError::from_unique(e, &slug, &sku))?;
-    if let Some(stock) = patch.stock
-        && stock != before
-    {
-        repo::record_movement(
-            &mut *tx,
-            id,
-            stock - before,
-            stock,
-            "set by staff",
-            Some(actor),
-            None,
-        )
-        .await?;
+        .map_err(|e| {
+            let slug = patch.slug.as_ref().map(Slug::as_str);
+            CatalogError::taken(e, slug, patch.sku.as_ref().map(|s| s.as_str()))
+        })?;
+    if !found {
+        return Err(CatalogError::NotFound);
+    }
+    if let Some(stock) = patch.stock {
+        inventory::set(&mut tx, id, stock, MovementReason::StaffSet, Some(actor)).await?;
     }
     tx.commit().await?;
     ctx.catalog_cache.invalidate();
@@ -215,34 +193,37 @@ pub async fn archive_product(ctx: &Context, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Moves stock by `delta` with a reason, never below zero nor above `MAX_STOCK`, and
-/// writes the ledger row.
+/// Moves stock by `delta` (staff, with their note), never below zero nor above
+/// `MAX_STOCK`; the inventory ledger records it.
 pub async fn adjust_stock(
     ctx: &Context,
     id: Uuid,
     delta: i32,
-    reason: &str,
+    note: &str,
     actor: Uuid,
 ) -> Result<Product> {
     if delta == 0 {
         return Err(Invalid::new("delta", "must not be zero").into());
     }
-    let mut tx = ctx.pool.begin().await?;
-    let stock = match repo::move_stock(&mut tx, id, delta).await? {
-        None => return Err(CatalogError::NotFound),
-        Some(Err(current)) if i64::from(current) + i64::from(delta) > i64::from(MAX_STOCK) => {
+    let mut conn = ctx.pool.acquire().await?;
+    match inventory::adjust(&mut conn, id, delta, note, actor).await? {
+        Adjusted::To(_) => {}
+        Adjusted::NoSuchProduct => return Err(CatalogError::NotFound),
+        Adjusted::OutOfBounds { current }
+            if i64::from(current) + i64::from(delta) > i64::from(MAX_STOCK) =>
+        {
             return Err(Invalid::new(
                 "delta",
                 format!("would raise stock above {MAX_STOCK} (it is {current})"),
             )
             .into());
         }
-        Some(Err(available)) => return Err(CatalogError::StockBelowZero { available }),
-        Some(Ok(stock)) => stock,
-    };
-    repo::record_movement(&mut *tx, id, delta, stock, reason, Some(actor), None).await?;
-    tx.commit().await?;
-    ctx.catalog_cache.invalidate();
+        Adjusted::OutOfBounds { current } => {
+            return Err(CatalogError::StockBelowZero { available: current });
+        }
+    }
+    drop(conn);
+    inventory::changed(ctx);
     get_product(ctx, id).await
 }
 
@@ -256,7 +237,7 @@ pub async fn create_category(ctx: &Context, new: NewCategory) -> Result<Category
     let slug = slug_for(&mut tx, "categories", new.slug.as_ref(), &new.name).await?;
     let category = repo::insert_category(&mut *tx, Uuid::now_v7(), slug.as_str(), &new)
         .await
-        .map_err(|e| CatalogError::from_unique(e, slug.as_str(), ""))?;
+        .map_err(|e| CatalogError::taken(e, Some(slug.as_str()), None))?;
     tx.commit().await?;
     ctx.catalog_cache.invalidate();
     Ok(category)
@@ -278,14 +259,9 @@ pub async fn update_category(ctx: &Context, id: Uuid, patch: CategoryPatch) -> R
             return Err(CatalogError::CategoryCycle);
         }
     }
-    let slug = patch
-        .slug
-        .as_ref()
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default();
     let category = repo::update_category(&mut *tx, id, &patch)
         .await
-        .map_err(|e| CatalogError::from_unique(e, &slug, ""))?
+        .map_err(|e| CatalogError::taken(e, patch.slug.as_ref().map(Slug::as_str), None))?
         .ok_or(CatalogError::NotFound)?;
     tx.commit().await?;
     ctx.catalog_cache.invalidate();

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::types::{Image, Sku, Slug, parse_description, parse_images, parse_name, parse_stock};
 use crate::Context;
+use crate::inventory::{self, MovementReason};
 use crate::money::Money;
 
 /// The header of the CSV layout.
@@ -118,11 +119,42 @@ fn parse_row(line: u64, record: &csv::StringRecord) -> Result<Row, TransferError
     })
 }
 
+/// The 1-based line of a byte offset, for offsets met in increasing order.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, bytes: &[u8], offset: u64) -> u64 {
+        let mut offset = (offset as usize).min(bytes.len());
+        // After a CRLF the csv crate gives the offset of the LF, which belongs to the line
+        // before.
+        if bytes.get(offset) == Some(&b'\n') {
+            offset += 1;
+        }
+        if offset >= self.offset {
+            self.newlines += bytes[self.offset..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            self.offset = offset;
+        }
+        self.newlines + 1
+    }
+}
+
 /// Upserts every row by sku in one transaction; the first bad row stops it.
-pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, TransferError> {
+pub async fn import(ctx: &Context, mut input: impl Read) -> Result<ImportReport, TransferError> {
+    // Read whole: line numbers are counted from the bytes, since the csv crate counts a
+    // CRLF file's lines one too low (rust-csv treats the CR as the line's end).
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes).map_err(csv::Error::from)?;
+    let mut lines = LineCounter::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(input);
+        .from_reader(bytes.as_slice());
     let header = reader.headers()?.clone();
     if header.iter().map(str::trim).ne(COLUMNS) {
         return Err(TransferError::Row {
@@ -134,7 +166,7 @@ pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, Tra
     let mut seen = HashMap::new();
     for record in reader.records() {
         let record = record?;
-        let line = record.position().map(|p| p.line()).unwrap_or_default();
+        let line = lines.line_at(&bytes, record.position().map_or(0, |p| p.byte()));
         let row = parse_row(line, &record)?;
         if let Some(first) = seen.insert(row.sku.as_str().to_owned(), line) {
             return Err(TransferError::Row {
@@ -167,29 +199,31 @@ pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, Tra
                     .ok_or_else(|| fail(format!("category: no category with slug {slug:?}")))?,
             ),
         };
-        let existing: Option<(Uuid, i32)> =
-            sqlx::query_as("SELECT id, stock FROM products WHERE sku = $1 FOR UPDATE")
+        let existing: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM products WHERE sku = $1 FOR UPDATE")
                 .bind(row.sku.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let db_err = |e: sqlx::Error| match &e {
-            sqlx::Error::Database(db) if db.constraint() == Some("products_slug_key") => {
-                fail("slug: already used by another product".into())
-            }
-            _ => TransferError::Database(e),
+        let db_err = |e: sqlx::Error| {
+            crate::db::constraint_error(
+                e,
+                [(
+                    "products_slug_key",
+                    fail("slug: already used by another product".into()),
+                )],
+            )
         };
-        let (id, before) = match existing {
-            Some((id, before)) => {
+        let id = match existing {
+            Some(id) => {
                 sqlx::query(
                     "UPDATE products SET name = $2, slug = COALESCE($3, slug), description = $4, price = $5, \
-                     stock = $6, category_id = $7, is_active = $8, images = $9, updated_at = now() WHERE id = $1",
+                     category_id = $6, is_active = $7, images = $8, updated_at = now() WHERE id = $1",
                 )
                 .bind(id)
                 .bind(&row.name)
                 .bind(row.slug.as_ref().map(Slug::as_str))
                 .bind(&row.description)
                 .bind(row.price.amount())
-                .bind(row.stock)
                 .bind(category_id)
                 .bind(row.is_active)
                 .bind(sqlx::types::Json(&row.images))
@@ -197,7 +231,7 @@ pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, Tra
                 .await
                 .map_err(db_err)?;
                 report.updated += 1;
-                (id, before)
+                id
             }
             None => {
                 let slug = match &row.slug {
@@ -210,8 +244,8 @@ pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, Tra
                 };
                 let id = Uuid::now_v7();
                 sqlx::query(
-                    "INSERT INTO products (id, slug, sku, name, description, price, stock, category_id, is_active, images) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO products (id, slug, sku, name, description, price, category_id, is_active, images) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(id)
                 .bind(&slug)
@@ -219,7 +253,6 @@ pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, Tra
                 .bind(&row.name)
                 .bind(&row.description)
                 .bind(row.price.amount())
-                .bind(row.stock)
                 .bind(category_id)
                 .bind(row.is_active)
                 .bind(sqlx::types::Json(&row.images))
@@ -227,21 +260,10 @@ pub async fn import(ctx: &Context, input: impl Read) -> Result<ImportReport, Tra
                 .await
                 .map_err(db_err)?;
                 report.created += 1;
-                (id, 0)
+                id
             }
         };
-        if row.stock != before {
-            super::repository::record_movement(
-                &mut *tx,
-                id,
-                row.stock - before,
-                row.stock,
-                "csv import",
-                None,
-                None,
-            )
-            .await?;
-        }
+        inventory::set(&mut tx, id, row.stock, MovementReason::Import, None).await?;
     }
     tx.commit().await?;
     ctx.catalog_cache.invalidate();
@@ -292,4 +314,24 @@ pub async fn export(ctx: &Context, output: impl Write) -> Result<u64, TransferEr
     }
     writer.flush().map_err(|e| TransferError::Csv(e.into()))?;
     Ok(rows.len() as u64)
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::LineCounter;
+
+    /// Rows are numbered alike whether the file ends its lines with LF or CRLF.
+    #[test]
+    fn lines_count_the_same_for_lf_and_crlf() {
+        for text in ["sku\nA\nB\n", "sku\r\nA\r\nB\r\n"] {
+            let bytes = text.as_bytes();
+            let mut reader = csv::Reader::from_reader(bytes);
+            let mut counter = LineCounter::default();
+            let lines: Vec<u64> = reader
+                .records()
+                .map(|r| counter.line_at(bytes, r.unwrap().position().unwrap().byte()))
+                .collect();
+            assert_eq!(lines, vec![2, 3], "{text:?}");
+        }
+    }
 }

@@ -128,8 +128,7 @@ pub fn parse_description(raw: &str) -> Result<String, Invalid> {
     Ok(raw.trim().to_owned())
 }
 
-/// The most stock one product can hold (create, PATCH, CSV and adjustments alike).
-pub const MAX_STOCK: i32 = 1_000_000_000;
+pub use crate::inventory::MAX_STOCK;
 
 /// Stock on hand: 0 to one billion.
 pub fn parse_stock(raw: i64) -> Result<i32, Invalid> {

@@ -162,7 +162,7 @@ pub async fn add(
         return Err(OrdersError::NotFound);
     }
     touch(&mut tx, user_id).await?;
-    let result = sqlx::query(
+    sqlx::query(
         "INSERT INTO cart_items (id, user_id, product_id, quantity) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity",
     )
@@ -171,13 +171,11 @@ pub async fn add(
     .bind(product_id)
     .bind(quantity.get())
     .execute(&mut *tx)
-    .await;
-    if let Err(sqlx::Error::Database(db)) = &result
-        && db.code().as_deref() == Some("23514")
-    {
-        return Err(Invalid::new("quantity", "a cart line holds at most 100 units").into());
-    }
-    result?;
+    .await
+    .map_err(|e| {
+        let full = Invalid::new("quantity", "a cart line holds at most 100 units");
+        crate::db::constraint_error(e, [("cart_items_quantity_check", OrdersError::from(full))])
+    })?;
     let cart = checked_cart(&mut tx, user_id).await?;
     tx.commit().await?;
     Ok(cart)

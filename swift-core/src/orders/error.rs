@@ -1,19 +1,9 @@
 //! What cart and order operations can refuse.
 
-use uuid::Uuid;
+pub use crate::inventory::Shortage;
 
 use super::types::OrderStatus;
 use crate::validation::Invalid;
-
-/// One cart line that cannot be bought as asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shortage {
-    pub product_id: Uuid,
-    pub sku: String,
-    pub requested: i32,
-    /// 0 for a product that is no longer sold.
-    pub available: i32,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersError {

@@ -6,6 +6,7 @@ use super::OrdersError;
 use super::repository::{self as repo, OrderFilter};
 use super::types::{Actor, Order, OrderStatus};
 use crate::Context;
+use crate::inventory;
 use crate::pagination::{Page, PageRequest};
 
 type Result<T> = std::result::Result<T, OrdersError>;
@@ -55,44 +56,22 @@ async fn move_order(ctx: &Context, id: Uuid, to: OrderStatus, actor: Actor) -> R
     {
         return Err(OrdersError::NotFound);
     }
-    let from = OrderStatus::parse(&status).unwrap_or(OrderStatus::Pending);
+    let from = status;
     let customer_may = from == OrderStatus::Pending && to == OrderStatus::Cancelled;
     if !from.can_become(to) || (matches!(actor, Actor::Customer(_)) && !customer_may) {
         return Err(OrdersError::InvalidTransition { from, to });
     }
-    sqlx::query("UPDATE orders SET status = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(to.as_str())
-        .execute(&mut *tx)
-        .await?;
+    repo::set_status(&mut *tx, id, to).await?;
     repo::record_history(&mut *tx, id, to, actor.role(), Some(actor.id())).await?;
     if to.restores_stock() {
-        // Same lock order as checkout (by product id), so the two never deadlock.
-        sqlx::query(
-            "SELECT p.id FROM products p WHERE p.id IN (SELECT product_id FROM order_items WHERE order_id = $1) \
-             ORDER BY p.id FOR UPDATE",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "WITH lines AS (SELECT product_id, sum(quantity)::int AS qty FROM order_items WHERE order_id = $1 GROUP BY product_id), \
-             moved AS (UPDATE products p SET stock = p.stock + l.qty, updated_at = now() FROM lines l \
-                       WHERE p.id = l.product_id RETURNING p.id, l.qty, p.stock) \
-             INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id) \
-             SELECT id, qty, stock, 'order cancelled', $2, $1 FROM moved",
-        )
-        .bind(id)
-        .bind(actor.id())
-        .execute(&mut *tx)
-        .await?;
+        inventory::put_back_for_order(&mut tx, id, actor.id()).await?;
     }
     let order = repo::find(&mut tx, id, None)
         .await?
         .ok_or(OrdersError::NotFound)?;
     tx.commit().await?;
     if to.restores_stock() {
-        ctx.catalog_cache.invalidate();
+        inventory::changed(ctx);
     }
     Ok(order)
 }

@@ -109,7 +109,7 @@ pub async fn find(
 pub async fn lock(
     ex: impl PgExecutor<'_>,
     id: Uuid,
-) -> sqlx::Result<Option<(Option<Uuid>, String)>> {
+) -> sqlx::Result<Option<(Option<Uuid>, OrderStatus)>> {
     sqlx::query_as("SELECT user_id, status FROM orders WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(ex)
@@ -129,7 +129,7 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &OrderFilter) {
         qb.push(" AND user_id = ").push_bind(user);
     }
     if let Some(status) = f.status {
-        qb.push(" AND status = ").push_bind(status.as_str());
+        qb.push(" AND status = ").push_bind(status);
     }
 }
 
@@ -168,5 +168,122 @@ pub async fn record_history(
     .bind(actor_id)
     .execute(ex)
     .await?;
+    Ok(())
+}
+
+/// A cart line as checkout prices it.
+#[derive(sqlx::FromRow)]
+pub struct CheckoutLine {
+    pub cart_item_id: Uuid,
+    pub product_id: Uuid,
+    pub quantity: i32,
+    pub sku: String,
+    pub name: String,
+    pub price: rust_decimal::Decimal,
+    pub stock: i32,
+    pub is_active: bool,
+}
+
+/// The user's cart lines with their products, by product id. The cart's own rows are locked
+/// (a second checkout of the same cart waits, then finds it empty); the products are not:
+/// stock is taken, under lock, by `inventory::take_for_order` at the end of checkout.
+pub async fn checkout_lines(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<CheckoutLine>> {
+    sqlx::query_as(
+        "SELECT ci.id AS cart_item_id, p.id AS product_id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active \
+         FROM cart_items ci JOIN products p ON p.id = ci.product_id \
+         WHERE ci.user_id = $1 ORDER BY p.id FOR UPDATE OF ci",
+    )
+    .bind(user_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// A new order's row, before its lines.
+pub struct NewOrder<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub subtotal: Money,
+    pub currency: &'a str,
+    pub shipping_address: &'a Address,
+    pub notes: &'a str,
+}
+
+/// Writes the order row with the next human number (`SW-100001`, ...).
+pub async fn insert_order(ex: impl PgExecutor<'_>, o: &NewOrder<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes) \
+         VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $3, $4, $4, $5, $6, $7)",
+    )
+    .bind(o.id)
+    .bind(o.user_id)
+    .bind(OrderStatus::Pending)
+    .bind(o.subtotal.amount())
+    .bind(o.currency)
+    .bind(sqlx::types::Json(o.shipping_address))
+    .bind(o.notes)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Writes the order's lines, numbered from 1, with the name and price of the moment.
+pub async fn insert_items(
+    ex: impl PgExecutor<'_>,
+    order_id: Uuid,
+    lines: &[CheckoutLine],
+    line_totals: &[Money],
+) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+    let prices: Vec<rust_decimal::Decimal> = lines.iter().map(|l| l.price).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let totals: Vec<rust_decimal::Decimal> = line_totals.iter().map(Money::amount).collect();
+    sqlx::query(
+        "INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total) \
+         SELECT $1, ord, id, sku, name, price, qty, total \
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::numeric[], $6::int[], $7::numeric[]) \
+              WITH ORDINALITY AS v(id, sku, name, price, qty, total, ord)",
+    )
+    .bind(order_id)
+    .bind(&ids)
+    .bind(&skus)
+    .bind(&names)
+    .bind(&prices)
+    .bind(&quantities)
+    .bind(&totals)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Removes exactly these lines from the user's cart (a line added meanwhile stays).
+pub async fn remove_cart_lines(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    cart_item_ids: &[Uuid],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND id = ANY($2)")
+        .bind(user_id)
+        .bind(cart_item_ids)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Moves an order to `status`.
+pub async fn set_status(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    status: OrderStatus,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE orders SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .execute(ex)
+        .await?;
     Ok(())
 }

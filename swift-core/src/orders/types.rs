@@ -105,8 +105,10 @@ impl Address {
     }
 }
 
-/// The order life cycle of docs/API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The order life cycle of docs/API.md; the `order_status` enum type in PostgreSQL, so a
+/// value the code does not know can neither be stored nor read as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "order_status", rename_all = "lowercase")]
 pub enum OrderStatus {
     Pending,
     Paid,
@@ -126,18 +128,6 @@ impl OrderStatus {
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => Self::Pending,
-            "paid" => Self::Paid,
-            "shipped" => Self::Shipped,
-            "delivered" => Self::Delivered,
-            "cancelled" => Self::Cancelled,
-            "refunded" => Self::Refunded,
-            _ => return None,
-        })
     }
 
     /// The one place the status machine lives: pending → paid → shipped → delivered;
@@ -166,8 +156,9 @@ impl std::fmt::Display for OrderStatus {
     }
 }
 
-/// The role of whoever moved an order, as history records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The role of whoever moved an order, as history records it (`history_role` in PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "history_role", rename_all = "lowercase")]
 pub enum HistoryRole {
     Customer,
     Staff,
@@ -183,52 +174,7 @@ impl HistoryRole {
             Self::System => "system",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "customer" => Self::Customer,
-            "staff" => Self::Staff,
-            "system" => Self::System,
-            _ => return None,
-        })
-    }
 }
-
-/// Text columns holding one of a closed set of words decode into their enum, or fail
-/// loudly: a value the code does not know is a bug to see, not a `Pending` to assume.
-macro_rules! text_enum {
-    ($ty:ty, $what:literal) => {
-        impl sqlx::Type<sqlx::Postgres> for $ty {
-            fn type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
-            }
-            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
-            }
-        }
-
-        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $ty {
-            fn decode(
-                value: sqlx::postgres::PgValueRef<'r>,
-            ) -> Result<Self, sqlx::error::BoxDynError> {
-                let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
-                <$ty>::parse(text).ok_or_else(|| format!("unknown {} {text:?}", $what).into())
-            }
-        }
-
-        impl sqlx::Encode<'_, sqlx::Postgres> for $ty {
-            fn encode_by_ref(
-                &self,
-                buf: &mut sqlx::postgres::PgArgumentBuffer,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
-            }
-        }
-    };
-}
-
-text_enum!(OrderStatus, "order status");
-text_enum!(HistoryRole, "history role");
 
 /// Who moved an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

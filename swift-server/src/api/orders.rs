@@ -6,7 +6,8 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-use swift_core::orders::checkout::{self, CheckoutOutcome, CheckoutRequest, IdempotencyKey};
+use swift_core::idempotency::IdempotencyKey;
+use swift_core::orders::checkout::{self, CheckoutOutcome, CheckoutRequest, Rendered};
 use swift_core::orders::lifecycle;
 use swift_core::orders::repository::OrderFilter;
 use swift_core::orders::types::{Address, AddressInput, HistoryRole};
@@ -276,7 +277,10 @@ impl OrdersApi {
         })?;
         let request = CheckoutRequest::new(address, body.notes.as_deref())?;
         let outcome = checkout::checkout(&state, auth.0.id, &request, key.as_ref(), |order| {
-            OrderBody::from(order.clone()).to_json_string()
+            Rendered {
+                status: 201,
+                body: OrderBody::from(order.clone()).to_json_string(),
+            }
         })
         .await?;
         let body = match outcome {

@@ -1,0 +1,227 @@
+//! Stock and its ledger, in one place.
+//!
+//! This module is the only code that changes `products.stock` after a product is created, or
+//! writes `inventory_movements`: checkout takes stock, cancellation puts it back, staff adjust
+//! or set it, the CSV import and product creation set it. Every change writes its ledger row
+//! in the same statement as the change itself, so the two never disagree, and the ledger's
+//! `reason` is a [`MovementReason`], not free text (staff's own words go in `note`).
+//!
+//! A hot product is one row every buyer must update; whoever holds its lock makes all the
+//! others wait. So [`take_for_order`] is meant to run last in a checkout: everything that
+//! does not need the lock (reading the cart, writing the order, its lines and history) comes
+//! first, then one conditional decrement, then the commit. Several rows are locked in id
+//! order, so two checkouts never deadlock; one row is decremented directly, since a single
+//! lock has no order to keep.
+
+mod repository;
+
+use uuid::Uuid;
+
+pub use repository::StockRow;
+
+/// Why stock moved (`stock_movement_reason` in PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "stock_movement_reason", rename_all = "snake_case")]
+pub enum MovementReason {
+    /// The stock a product was created with.
+    InitialStock,
+    /// Staff moved stock by a delta (`POST /admin/products/{id}/stock`).
+    StaffAdjustment,
+    /// Staff set a new stock level (`PATCH /admin/products/{id}`).
+    StaffSet,
+    /// A CSV import set the stock.
+    Import,
+    /// Checkout took it.
+    OrderPlaced,
+    /// A cancelled order gave it back.
+    OrderCancelled,
+}
+
+/// The most stock one product can hold (create, PATCH, CSV and adjustments alike).
+pub const MAX_STOCK: i32 = 1_000_000_000;
+
+/// One order line's demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Take {
+    pub product_id: Uuid,
+    pub quantity: i32,
+}
+
+/// One line that cannot be bought as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortage {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub requested: i32,
+    /// 0 for a product that is no longer sold.
+    pub available: i32,
+}
+
+/// Who moved stock, for the ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct Mover {
+    pub actor: Option<Uuid>,
+    pub order: Option<Uuid>,
+}
+
+/// Takes the stock of an order's lines, all or nothing: `Ok(Err(shortages))` names every
+/// line that is short or no longer sold, and then nothing was taken (the caller rolls back
+/// its transaction anyway). Lines must name distinct products.
+pub async fn take_for_order(
+    conn: &mut sqlx::PgConnection,
+    order_id: Uuid,
+    buyer: Uuid,
+    lines: &[Take],
+) -> sqlx::Result<Result<(), Vec<Shortage>>> {
+    let mover = Mover {
+        actor: Some(buyer),
+        order: Some(order_id),
+    };
+    if lines.len() > 1 {
+        // Locked in id order before any is changed: the check below and the decrement see
+        // the same stock, and checkouts sharing products queue instead of deadlocking.
+        let rows = repository::lock(&mut *conn, lines).await?;
+        let shortages = shortages(lines, &rows);
+        if !shortages.is_empty() {
+            return Ok(Err(shortages));
+        }
+    }
+    let taken = repository::take(&mut *conn, lines, mover).await?;
+    if taken == lines.len() {
+        return Ok(Ok(()));
+    }
+    // One line, refused by its condition: say how much there is.
+    let rows = repository::read(&mut *conn, lines).await?;
+    Ok(Err(shortages(lines, &rows)))
+}
+
+fn shortages(lines: &[Take], rows: &[StockRow]) -> Vec<Shortage> {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let row = rows.iter().find(|r| r.id == line.product_id);
+            let available = row.filter(|r| r.is_active).map_or(0, |r| r.stock);
+            (available < line.quantity).then(|| Shortage {
+                product_id: line.product_id,
+                sku: row.map(|r| r.sku.clone()).unwrap_or_default(),
+                requested: line.quantity,
+                available,
+            })
+        })
+        .collect()
+}
+
+/// Gives back the stock of a cancelled order's lines, with a ledger row each.
+pub async fn put_back_for_order(
+    conn: &mut sqlx::PgConnection,
+    order_id: Uuid,
+    actor: Uuid,
+) -> sqlx::Result<()> {
+    repository::put_back(conn, order_id, actor).await
+}
+
+/// The outcome of a staff adjustment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adjusted {
+    /// The new stock.
+    To(i32),
+    /// Refused: it would leave 0..=[`MAX_STOCK`]; the stock stays as it is.
+    OutOfBounds {
+        current: i32,
+    },
+    NoSuchProduct,
+}
+
+/// Moves stock by `delta` (staff), never below zero nor above [`MAX_STOCK`].
+pub async fn adjust(
+    conn: &mut sqlx::PgConnection,
+    product_id: Uuid,
+    delta: i32,
+    note: &str,
+    actor: Uuid,
+) -> sqlx::Result<Adjusted> {
+    let mover = Mover {
+        actor: Some(actor),
+        order: None,
+    };
+    if let Some(stock) = repository::adjust(&mut *conn, product_id, delta, note, mover).await? {
+        return Ok(Adjusted::To(stock));
+    }
+    Ok(match repository::current(&mut *conn, product_id).await? {
+        Some(current) => Adjusted::OutOfBounds { current },
+        None => Adjusted::NoSuchProduct,
+    })
+}
+
+/// Sets a product's stock to `stock` (within bounds, checked by the caller's parser), with
+/// the difference in the ledger; nothing is written when it does not change. `false` when
+/// there is no such product.
+pub async fn set(
+    conn: &mut sqlx::PgConnection,
+    product_id: Uuid,
+    stock: i32,
+    reason: MovementReason,
+    actor: Option<Uuid>,
+) -> sqlx::Result<bool> {
+    let Some(before) = repository::lock_one(&mut *conn, product_id).await? else {
+        return Ok(false);
+    };
+    if before != stock {
+        let mover = Mover { actor, order: None };
+        repository::set(&mut *conn, product_id, before, stock, reason, mover).await?;
+    }
+    Ok(true)
+}
+
+/// Tells every cache that shows stock that it moved. The catalog's listings show it
+/// (`in_stock`); other instances hear of it through the `products` trigger.
+pub fn changed(ctx: &crate::Context) {
+    ctx.catalog_cache.invalidate();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: Uuid, stock: i32, is_active: bool) -> StockRow {
+        StockRow {
+            id,
+            sku: format!("SKU-{stock}"),
+            stock,
+            is_active,
+        }
+    }
+
+    #[test]
+    fn shortages_name_every_short_or_retired_line_and_only_those() {
+        let (a, b, c, gone) = (
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+        );
+        let lines = [
+            Take {
+                product_id: a,
+                quantity: 2,
+            },
+            Take {
+                product_id: b,
+                quantity: 5,
+            },
+            Take {
+                product_id: c,
+                quantity: 1,
+            },
+            Take {
+                product_id: gone,
+                quantity: 1,
+            },
+        ];
+        let rows = [row(a, 2, true), row(b, 4, true), row(c, 9, false)];
+        let found = shortages(&lines, &rows);
+        let named: Vec<(Uuid, i32)> = found.iter().map(|s| (s.product_id, s.available)).collect();
+        assert_eq!(named, vec![(b, 4), (c, 0), (gone, 0)]);
+        assert!(shortages(&lines[..1], &rows).is_empty());
+    }
+}
