@@ -1,7 +1,8 @@
 -- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do:
 -- add a line to the cart (and read the cart back), then the checkout transaction with the
--- same statements as swift-core/src/orders/checkout.rs (locks in id order, stock, order,
--- lines, ledger, history, cart emptied, order read back). Variables: :products (how many
+-- same statements as swift-core/src/orders/checkout.rs, in its order: the cart's rows locked,
+-- order, lines, history, cart emptied, order read back, and last the stock with its ledger
+-- row (inventory/repository.rs), then the commit. Variables: :products (how many
 -- products to spread over, 1 = one hot product); bench_users/bench_products map numbers to ids.
 \set n random(1, :products)
 \set u :client_id + 1
@@ -17,15 +18,11 @@ SELECT ci.id, p.id, p.slug, p.name, p.price, p.images->0->>'url', p.stock > 0, c
   FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = :uid AND p.is_active;
 SELECT updated_at FROM carts WHERE user_id = :uid;
 BEGIN;
-SELECT p.id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active
-  FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = :uid ORDER BY p.id FOR UPDATE;
-SELECT nextval('order_number_seq') AS num \gset
+SELECT ci.id, p.id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active
+  FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = :uid ORDER BY p.id FOR UPDATE OF ci;
 SELECT gen_random_uuid() AS oid \gset
 INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)
-  SELECT :oid, 'SW-' || :num, :uid, 'pending', price, price, 'USD', '{"full_name": "Bench"}', '' FROM products WHERE id = :prod;
-UPDATE products p SET stock = p.stock - 1, updated_at = now() WHERE p.id = :prod;
-INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id)
-  SELECT id, -1, stock, 'order placed', :uid, :oid FROM products WHERE id = :prod;
+  SELECT :oid, 'SW-' || nextval('order_number_seq'), :uid, 'pending', price, price, 'USD', '{"full_name": "Bench"}', '' FROM products WHERE id = :prod;
 INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total)
   SELECT :oid, 1, id, sku, name, price, 1, price FROM products WHERE id = :prod;
 INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES (:oid, 'pending', 'customer', :uid);
@@ -33,4 +30,9 @@ DELETE FROM cart_items WHERE user_id = :uid;
 SELECT id, number, user_id, status, subtotal, total, currency, shipping_address, notes, created_at, updated_at FROM orders WHERE id = :oid;
 SELECT order_id, product_id, sku, name, unit_price, quantity, line_total FROM order_items WHERE order_id = :oid;
 SELECT order_id, status, at, by_role FROM order_history WHERE order_id = :oid;
+WITH moved AS (
+  UPDATE products p SET stock = p.stock - 1, updated_at = now()
+  WHERE p.id = :prod AND p.is_active AND p.stock >= 1 RETURNING p.id, p.stock)
+INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id)
+  SELECT id, -1, stock, 'order_placed', :uid, :oid FROM moved;
 COMMIT;

@@ -26,7 +26,8 @@ for mode in hot spread; do
   "$target_dir/release/examples/checkout_bench" "http://127.0.0.1:$port" "$staff_password" "$customer_password" "$customers" "$secs" "$mode"
 done
 
-# PostgreSQL's own rate for the same statements (bench/checkout-ceiling.sql), same clients.
+# PostgreSQL's own rate for the same statements (bench/checkout-ceiling.sql) and for the
+# least a sale can be (bench/checkout-minimal.sql), same clients.
 psql -h 127.0.0.1 -U postgres -d "$db" -q <<SQL
 CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY email) AS n, id FROM users WHERE email LIKE 'customer%';
 CREATE TABLE bench_products AS SELECT row_number() OVER (ORDER BY price, id) AS n, id FROM products WHERE is_active LIMIT 100;
@@ -36,9 +37,15 @@ SQL
 for mode in hot spread; do
   products=1
   [ "$mode" = spread ] && products=100
-  tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$customers" -j 2 -T "$secs" -D products="$products" \
-    -f bench/checkout-ceiling.sql "$db" 2>/dev/null | awk '/^tps/ {print int($3)}')
-  echo "pgbench $mode (same statements, $customers clients): $tps checkouts/s"
+  for script in ceiling minimal; do
+    report=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$customers" -j 2 -T "$secs" -D products="$products" \
+      -r -f "bench/checkout-$script.sql" "$db" 2>/dev/null)
+    tps=$(echo "$report" | awk '/^tps/ {print int($3)}')
+    latency=$(echo "$report" | awk '/^latency average/ {print $4}')
+    what="same statements as the server"
+    [ "$script" = minimal ] && what="minimal sale: order + conditional decrement"
+    echo "pgbench $mode ($what, $customers clients): $tps transactions/s, mean latency $latency ms"
+  done
 done
 orders=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM orders")
 oversold=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT count(*) FROM products WHERE stock < 0")
