@@ -114,20 +114,20 @@ run "product detail by id, no cache" "$base/products" "$work/detail.lua"
 api_detail_uncached=$(cat "$work/last_rps")
 
 # PostgreSQL's ceiling for the same list queries (the uncached path: page + count).
-cols="p.id, p.slug, p.sku, p.name, p.description, p.price, p.stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p LEFT JOIN categories c ON c.id = p.category_id"
+cols="p.id, p.slug, p.sku, p.name, p.description, p.price, s.on_hand AS stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p JOIN stock_levels s ON s.product_id = p.id LEFT JOIN categories c ON c.id = p.category_id"
 cat > "$work/list.sql" <<SQL
 SELECT $cols WHERE p.is_active ORDER BY p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
-SELECT count(*) FROM products p WHERE p.is_active;
+SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id WHERE p.is_active;
 SQL
 tree="WITH RECURSIVE tree AS (SELECT id FROM categories WHERE slug = '$category' UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id)"
 cat > "$work/category.sql" <<SQL
 $tree SELECT $cols WHERE p.is_active AND p.category_id IN (SELECT id FROM tree) ORDER BY p.price, p.id LIMIT 20 OFFSET 0;
-$tree SELECT count(*) FROM products p WHERE p.is_active AND p.category_id IN (SELECT id FROM tree);
+$tree SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id WHERE p.is_active AND p.category_id IN (SELECT id FROM tree);
 SQL
 match="(p.search @@ websearch_to_tsquery('english', 'walnut mug') OR lower(p.sku) = lower('walnut mug'))"
 cat > "$work/search.sql" <<SQL
 SELECT $cols WHERE p.is_active AND $match ORDER BY (lower(p.sku) = lower('walnut mug')) DESC, ts_rank(p.search, websearch_to_tsquery('english', 'walnut mug')) DESC, p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
-SELECT count(*) FROM products p WHERE p.is_active AND $match;
+SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id WHERE p.is_active AND $match;
 SQL
 echo
 echo "PostgreSQL's own rate for the list queries (pgbench -M prepared -c $conns -j 2 -T $secs, page + count per transaction):"
@@ -142,7 +142,7 @@ mkdir -p "$work/pgb"
 n=0
 while read -r id && [ $n -lt 100 ]; do
   cat > "$work/pgb/$n.sql" <<SQL
-SELECT p.id, p.slug, p.sku, p.name, p.description, p.price, p.stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE p.id = '$id';
+SELECT $cols WHERE p.id = '$id';
 SQL
   n=$((n + 1))
 done < "$work/ids"

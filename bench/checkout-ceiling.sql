@@ -14,12 +14,14 @@ INSERT INTO carts (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET up
 INSERT INTO cart_items (id, user_id, product_id, quantity) VALUES (gen_random_uuid(), :uid, :prod, 1)
   ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity;
 COMMIT;
-SELECT ci.id, p.id, p.slug, p.name, p.price, p.images->0->>'url', p.stock > 0, ci.quantity
-  FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = :uid AND p.is_active;
+SELECT ci.id, p.id, p.slug, p.name, p.price, p.images->0->>'url', p.is_active, s.on_hand, ci.quantity
+  FROM cart_items ci JOIN products p ON p.id = ci.product_id JOIN stock_levels s ON s.product_id = p.id
+  WHERE ci.user_id = :uid ORDER BY ci.created_at, ci.id;
 SELECT updated_at FROM carts WHERE user_id = :uid;
 BEGIN;
-SELECT ci.id, p.id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active
-  FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = :uid ORDER BY p.id FOR UPDATE OF ci;
+SELECT ci.id, p.id, ci.quantity, p.sku, p.name, p.price, s.on_hand, p.is_active
+  FROM cart_items ci JOIN products p ON p.id = ci.product_id JOIN stock_levels s ON s.product_id = p.id
+  WHERE ci.user_id = :uid ORDER BY p.id FOR UPDATE OF ci;
 SELECT gen_random_uuid() AS oid \gset
 INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)
   SELECT :oid, 'SW-' || nextval('order_number_seq'), :uid, 'pending', price, price, 'USD', '{"full_name": "Bench"}', '' FROM products WHERE id = :prod;
@@ -31,8 +33,10 @@ SELECT id, number, user_id, status, subtotal, total, currency, shipping_address,
 SELECT order_id, product_id, sku, name, unit_price, quantity, line_total FROM order_items WHERE order_id = :oid;
 SELECT order_id, status, at, by_role FROM order_history WHERE order_id = :oid;
 WITH moved AS (
-  UPDATE products p SET stock = p.stock - 1, updated_at = now()
-  WHERE p.id = :prod AND p.is_active AND p.stock >= 1 RETURNING p.id, p.stock)
+  UPDATE stock_levels s SET on_hand = s.on_hand - w.qty
+  FROM (VALUES (CAST(:prod AS uuid), 1)) AS w(id, qty), products p
+  WHERE s.product_id = w.id AND p.id = w.id AND p.is_active AND s.on_hand >= w.qty
+  RETURNING s.product_id AS id, w.qty, s.on_hand AS stock)
 INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id)
-  SELECT id, -1, stock, 'order_placed', :uid, :oid FROM moved;
+  SELECT id, -qty, stock, 'order_placed', :uid, :oid FROM moved;
 COMMIT;

@@ -8,5 +8,5 @@ SELECT id AS prod FROM bench_products WHERE n = :n \gset
 BEGIN;
 INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)
   VALUES (gen_random_uuid(), 'SW-' || nextval('order_number_seq'), :uid, 'pending', 1, 1, 'USD', '{}', '');
-UPDATE products SET stock = stock - 1 WHERE id = :prod AND stock >= 1;
+UPDATE stock_levels SET on_hand = on_hand - 1 WHERE product_id = :prod AND on_hand >= 1;
 COMMIT;

@@ -18,7 +18,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 "$target_dir/release/swift-cli" migrate run >/dev/null
 seed=$("$target_dir/release/swift-cli" seed --products 5000 --categories 20 --users "$customers")
 password=$(echo "$seed" | awk '/^customer:/ {print $NF; exit}')
-psql -h 127.0.0.1 -U postgres -d "$db" -qc "UPDATE products SET stock = 1000000" >/dev/null
+psql -h 127.0.0.1 -U postgres -d "$db" -qc "UPDATE stock_levels SET on_hand = 1000000" >/dev/null
 LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn DB_MAX_CONNECTIONS=16 "$target_dir/release/swift-server" > "$target_dir/soak-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '$db' WITH (FORCE)" >/dev/null 2>&1' EXIT

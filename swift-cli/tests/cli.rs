@@ -286,8 +286,9 @@ type SeededRow = (String, String, String, i32, String);
 
 async fn seeded_state(db: &TestDb) -> Vec<SeededRow> {
     sqlx::query_as(
-        "SELECT p.sku, p.name, p.price::text, p.stock, coalesce(c.slug, '') \
-         FROM products p LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
+        "SELECT p.sku, p.name, p.price::text, s.on_hand, coalesce(c.slug, '') \
+         FROM products p JOIN stock_levels s ON s.product_id = p.id \
+         LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
     )
     .fetch_all(&db.pool)
     .await

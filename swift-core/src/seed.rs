@@ -255,6 +255,7 @@ fn product_line(
     categories: &[Uuid],
     now: DateTime<Utc>,
     out: &mut String,
+    stock_out: &mut String,
 ) {
     let mut d = Draw::new(spec.seed, i, 2);
     let (adj, mat, noun) = (d.pick(ADJECTIVES), d.pick(MATERIALS), d.pick(NOUNS));
@@ -296,10 +297,11 @@ fn product_line(
     let created = created.format("%Y-%m-%d %H:%M:%S%:z");
     let _ = writeln!(
         out,
-        "{id}\t{slug}\t{sku}\t{name}\t{description}\t{}.{:02}\t{stock}\t{category}\t{image}\tt\t{created}\t{created}",
+        "{id}\t{slug}\t{sku}\t{name}\t{description}\t{}.{:02}\t{category}\t{image}\tt\t{created}\t{created}",
         cents / 100,
         cents % 100,
     );
+    let _ = writeln!(stock_out, "{id}\t{stock}");
 }
 
 /// Creates what is missing of the demo shop. `progress` counts products written.
@@ -357,16 +359,18 @@ pub async fn seed(
         tasks.push(tokio::spawn(async move {
             let mut copy = pool
                 .copy_in_raw(
-                    "COPY products (id, slug, sku, name, description, price, stock, category_id, \
+                    "COPY products (id, slug, sku, name, description, price, category_id, \
                      images, is_active, created_at, updated_at) FROM STDIN",
                 )
                 .await?;
             let mut buffer = String::with_capacity(1 << 20);
+            // Stock rows go in after their products (a second COPY on this connection).
+            let mut stock = String::new();
             let mut written = 0u64;
             let mut i = job;
             while i < spec.products {
                 if !existing.contains(&format!("SW-{:07}", i + 1)) {
-                    product_line(&spec, i, &categories, now, &mut buffer);
+                    product_line(&spec, i, &categories, now, &mut buffer, &mut stock);
                     written += 1;
                 }
                 progress.fetch_add(1, Ordering::Relaxed);
@@ -380,6 +384,11 @@ pub async fn seed(
                 copy.send(buffer.as_bytes()).await?;
             }
             copy.finish().await?;
+            let mut copy = pool
+                .copy_in_raw("COPY stock_levels (product_id, on_hand) FROM STDIN")
+                .await?;
+            copy.send(stock.as_bytes()).await?;
+            copy.finish().await?;
             Ok::<u64, sqlx::Error>(written)
         }));
     }
@@ -389,6 +398,7 @@ pub async fn seed(
     }
     if products_created > 0 {
         sqlx::query("ANALYZE products").execute(pool).await?;
+        sqlx::query("ANALYZE stock_levels").execute(pool).await?;
         ctx.catalog_cache.invalidate();
     }
 
@@ -457,9 +467,9 @@ mod tests {
             jobs: 2,
         };
         let line = |spec: &SeedSpec, i| {
-            let mut s = String::new();
-            product_line(spec, i, &[Uuid::nil()], epoch(), &mut s);
-            s
+            let (mut s, mut stock) = (String::new(), String::new());
+            product_line(spec, i, &[Uuid::nil()], epoch(), &mut s, &mut stock);
+            s + &stock
         };
         assert_eq!(line(&spec(1), 3), line(&spec(1), 3));
         assert_ne!(line(&spec(1), 3), line(&spec(2), 3));

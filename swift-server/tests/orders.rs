@@ -29,7 +29,7 @@ impl Shop {
     }
 
     async fn stock(&self, product: &Value) -> i32 {
-        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1::uuid")
+        sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE product_id = $1::uuid")
             .bind(product["id"].as_str().unwrap())
             .fetch_one(&self.app.db.pool)
             .await
@@ -40,6 +40,29 @@ impl Shop {
         self.app
             .post("/api/v1/orders", Some(token), order_body())
             .await
+    }
+
+    /// Every token checks out its cart at the same moment; each answer's status and body.
+    async fn checkout_all(&self, tokens: Vec<String>) -> Vec<(u16, Value)> {
+        let mut tasks = Vec::new();
+        for token in tokens {
+            let (client, url) = (self.app.client.clone(), self.app.url("/api/v1/orders"));
+            tasks.push(tokio::spawn(async move {
+                let resp = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&order_body())
+                    .send()
+                    .await
+                    .unwrap();
+                (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+            }));
+        }
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        results
     }
 
     async fn transition(&self, order: &Value, status: &str) -> reqwest::Response {
@@ -361,6 +384,61 @@ async fn short_or_inactive_lines_fail_the_whole_checkout() {
     assert_eq!(lines_left, 3);
 }
 
+/// Twenty carts of two products each, half filled in one order and half in the other,
+/// checked out at once: the rows are locked in one order (no deadlock), and a cart whose
+/// second product ran out takes none of the first (all or nothing, per order).
+#[tokio::test]
+async fn concurrent_two_line_checkouts_neither_deadlock_nor_take_half() {
+    let shop = Shop::new().await;
+    let plenty = shop.product("PLENTY", "1.00", 100).await;
+    let scarce = shop.product("SCARCE", "2.00", 5).await;
+    let mut tokens = Vec::new();
+    for n in 0..20 {
+        let token = shop.app.access_token(&format!("pair{n}@example.com")).await;
+        let (first, second) = if n % 2 == 0 {
+            (&plenty, &scarce)
+        } else {
+            (&scarce, &plenty)
+        };
+        assert_eq!(shop.add(&token, first, 1).await.status(), 201);
+        assert_eq!(shop.add(&token, second, 1).await.status(), 201);
+        tokens.push(token);
+    }
+    let results = shop.checkout_all(tokens).await;
+    let mut created = 0;
+    for result in results {
+        match result {
+            (201, _) => created += 1,
+            (409, body) => {
+                assert_eq!(body["code"], "insufficient_stock");
+                let short: Vec<&str> = body["lines"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["sku"].as_str().unwrap())
+                    .collect();
+                assert_eq!(short, ["SCARCE"], "{body}");
+            }
+            (status, body) => panic!("unexpected {status}: {body}"),
+        }
+    }
+    assert_eq!(created, 5);
+    assert_eq!(
+        (shop.stock(&plenty).await, shop.stock(&scarce).await),
+        (95, 0)
+    );
+    let ledger: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM inventory_movements WHERE reason = 'order_placed'",
+    )
+    .fetch_one(&shop.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        ledger, 10,
+        "two ledger rows per order placed, none for the refused"
+    );
+}
+
 #[tokio::test]
 async fn fifty_concurrent_checkouts_never_oversell() {
     let shop = Shop::new().await;
@@ -374,25 +452,9 @@ async fn fifty_concurrent_checkouts_never_oversell() {
         assert_eq!(shop.add(&token, &hot, 1).await.status(), 201);
         tokens.push(token);
     }
-    let mut tasks = Vec::new();
-    for token in tokens {
-        let (client, url) = (shop.app.client.clone(), shop.app.url("/api/v1/orders"));
-        tasks.push(tokio::spawn(async move {
-            let resp = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&order_body())
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap();
-            (status, body)
-        }));
-    }
+    let results = shop.checkout_all(tokens).await;
     let mut created = 0;
-    for task in tasks {
-        let (status, body) = task.await.unwrap();
+    for (status, body) in results {
         match status {
             201 => created += 1,
             409 => assert_eq!(body["code"], "insufficient_stock"),

@@ -9,10 +9,11 @@ use super::types::{
 };
 use crate::pagination::PageRequest;
 
-const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.sku, p.name, p.description, p.price, p.stock, \
+const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.sku, p.name, p.description, p.price, s.on_hand AS stock, \
      p.images, p.is_active, p.created_at, p.updated_at, \
      c.id AS category_id, c.slug AS category_slug, c.name AS category_name \
-     FROM products p LEFT JOIN categories c ON c.id = p.category_id";
+     FROM products p JOIN stock_levels s ON s.product_id = p.id \
+     LEFT JOIN categories c ON c.id = p.category_id";
 
 const CATEGORY_COLUMNS: &str = "id, slug, name, description, parent_id, position";
 
@@ -209,10 +210,10 @@ fn push_where(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter) {
     }
     match f.in_stock {
         Some(true) => {
-            qb.push(" AND p.stock > 0");
+            qb.push(" AND s.on_hand > 0");
         }
         Some(false) => {
-            qb.push(" AND p.stock = 0");
+            qb.push(" AND s.on_hand = 0");
         }
         None => {}
     }
@@ -269,7 +270,7 @@ pub async fn list_products(
 pub async fn count_products(ex: impl PgExecutor<'_>, f: &ProductFilter) -> sqlx::Result<i64> {
     let mut qb = QueryBuilder::new("");
     push_with(&mut qb, f);
-    qb.push("SELECT count(*) FROM products p");
+    qb.push("SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id");
     push_where(&mut qb, f);
     qb.build_query_scalar().fetch_one(ex).await
 }

@@ -136,16 +136,14 @@ pub async fn create_product(ctx: &Context, new: NewProduct, actor: Uuid) -> Resu
     repo::insert_product(&mut *tx, id, slug.as_str(), &new)
         .await
         .map_err(|e| CatalogError::taken(e, Some(slug.as_str()), Some(new.sku.as_str())))?;
-    if new.stock > 0 {
-        inventory::set(
-            &mut tx,
-            id,
-            new.stock,
-            MovementReason::InitialStock,
-            Some(actor),
-        )
-        .await?;
-    }
+    inventory::open(
+        &mut tx,
+        id,
+        new.stock,
+        MovementReason::InitialStock,
+        Some(actor),
+    )
+    .await?;
     tx.commit().await?;
     ctx.catalog_cache.invalidate();
     get_product(ctx, id).await

@@ -260,7 +260,8 @@ pub async fn import(ctx: &Context, mut input: impl Read) -> Result<ImportReport,
                 .await
                 .map_err(db_err)?;
                 report.created += 1;
-                id
+                inventory::open(&mut tx, id, row.stock, MovementReason::Import, None).await?;
+                continue;
             }
         };
         inventory::set(&mut tx, id, row.stock, MovementReason::Import, None).await?;
@@ -286,9 +287,10 @@ struct ExportRow {
 /// Writes every product (archived ones too), ordered by sku, in the import layout.
 pub async fn export(ctx: &Context, output: impl Write) -> Result<u64, TransferError> {
     let rows: Vec<ExportRow> = sqlx::query_as(
-        "SELECT p.sku, p.name, p.slug, p.description, p.price, p.stock, c.slug AS category, \
+        "SELECT p.sku, p.name, p.slug, p.description, p.price, s.on_hand AS stock, c.slug AS category, \
                 p.is_active, p.images \
-         FROM products p LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
+         FROM products p JOIN stock_levels s ON s.product_id = p.id \
+         LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
     )
     .fetch_all(&ctx.pool)
     .await?;

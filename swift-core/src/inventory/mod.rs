@@ -1,7 +1,7 @@
 //! Stock and its ledger, in one place.
 //!
-//! This module is the only code that changes `products.stock` after a product is created, or
-//! writes `inventory_movements`: checkout takes stock, cancellation puts it back, staff adjust
+//! This module is the only code that writes stock (`stock_levels`) or the ledger
+//! (`inventory_movements`): checkout takes stock, cancellation puts it back, staff adjust
 //! or set it, the CSV import and product creation set it. Every change writes its ledger row
 //! in the same statement as the change itself, so the two never disagree, and the ledger's
 //! `reason` is a [`MovementReason`], not free text (staff's own words go in `note`).
@@ -151,6 +151,20 @@ pub async fn adjust(
         Some(current) => Adjusted::OutOfBounds { current },
         None => Adjusted::NoSuchProduct,
     })
+}
+
+/// Opens the stock of a product just created, at `stock` (its ledger row says
+/// [`MovementReason::InitialStock`], or `Import`), in the creating transaction.
+pub async fn open(
+    conn: &mut sqlx::PgConnection,
+    product_id: Uuid,
+    stock: i32,
+    reason: MovementReason,
+    actor: Option<Uuid>,
+) -> sqlx::Result<()> {
+    repository::open(&mut *conn, product_id).await?;
+    set(conn, product_id, stock, reason, actor).await?;
+    Ok(())
 }
 
 /// Sets a product's stock to `stock` (within bounds, checked by the caller's parser), with

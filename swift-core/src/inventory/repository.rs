@@ -1,5 +1,7 @@
-//! The SQL of stock and its ledger. Every statement that changes stock writes the ledger
-//! row in the same statement (a data-modifying `WITH`), so the two commit or fail together.
+//! The SQL of stock and its ledger. Stock lives in `stock_levels`, one narrow row per
+//! product that orders update and nothing else does (see the migration that made it);
+//! every statement that changes it writes the ledger row in the same statement (a
+//! data-modifying `WITH`), so the two commit or fail together.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -23,7 +25,9 @@ fn columns(lines: &[Take]) -> (Vec<Uuid>, Vec<i32>) {
 pub async fn lock(conn: &mut PgConnection, lines: &[Take]) -> sqlx::Result<Vec<StockRow>> {
     let (ids, _) = columns(lines);
     sqlx::query_as(
-        "SELECT id, sku, stock, is_active FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        "SELECT s.product_id AS id, p.sku, s.on_hand AS stock, p.is_active \
+         FROM stock_levels s JOIN products p ON p.id = s.product_id \
+         WHERE s.product_id = ANY($1) ORDER BY s.product_id FOR UPDATE OF s",
     )
     .bind(&ids)
     .fetch_all(conn)
@@ -33,10 +37,13 @@ pub async fn lock(conn: &mut PgConnection, lines: &[Take]) -> sqlx::Result<Vec<S
 /// The lines' products as they stand, without locking.
 pub async fn read(conn: &mut PgConnection, lines: &[Take]) -> sqlx::Result<Vec<StockRow>> {
     let (ids, _) = columns(lines);
-    sqlx::query_as("SELECT id, sku, stock, is_active FROM products WHERE id = ANY($1)")
-        .bind(&ids)
-        .fetch_all(conn)
-        .await
+    sqlx::query_as(
+        "SELECT s.product_id AS id, p.sku, s.on_hand AS stock, p.is_active \
+         FROM stock_levels s JOIN products p ON p.id = s.product_id WHERE s.product_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(conn)
+    .await
 }
 
 /// Decrements every line whose product is sold and has enough; returns how many were.
@@ -44,10 +51,10 @@ pub async fn take(conn: &mut PgConnection, lines: &[Take], mover: Mover) -> sqlx
     let (ids, quantities) = columns(lines);
     let taken: Vec<Uuid> = sqlx::query_scalar(
         "WITH moved AS ( \
-             UPDATE products p SET stock = p.stock - w.qty, updated_at = now() \
-             FROM unnest($1::uuid[], $2::int[]) AS w(id, qty) \
-             WHERE p.id = w.id AND p.is_active AND p.stock >= w.qty \
-             RETURNING p.id, w.qty, p.stock) \
+             UPDATE stock_levels s SET on_hand = s.on_hand - w.qty \
+             FROM unnest($1::uuid[], $2::int[]) AS w(id, qty), products p \
+             WHERE s.product_id = w.id AND p.id = w.id AND p.is_active AND s.on_hand >= w.qty \
+             RETURNING s.product_id AS id, w.qty, s.on_hand AS stock) \
          INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id) \
          SELECT id, -qty, stock, $3, $4, $5 FROM moved RETURNING product_id",
     )
@@ -64,16 +71,17 @@ pub async fn take(conn: &mut PgConnection, lines: &[Take], mover: Mover) -> sqlx
 /// Puts back an order's quantities, products locked in id order like checkout's.
 pub async fn put_back(conn: &mut PgConnection, order_id: Uuid, actor: Uuid) -> sqlx::Result<()> {
     sqlx::query(
-        "SELECT p.id FROM products p WHERE p.id IN (SELECT product_id FROM order_items WHERE order_id = $1) \
-         ORDER BY p.id FOR UPDATE",
+        "SELECT product_id FROM stock_levels \
+         WHERE product_id IN (SELECT product_id FROM order_items WHERE order_id = $1) \
+         ORDER BY product_id FOR UPDATE",
     )
     .bind(order_id)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
         "WITH lines AS (SELECT product_id, sum(quantity)::int AS qty FROM order_items WHERE order_id = $1 GROUP BY product_id), \
-         moved AS (UPDATE products p SET stock = p.stock + l.qty, updated_at = now() FROM lines l \
-                   WHERE p.id = l.product_id RETURNING p.id, l.qty, p.stock) \
+         moved AS (UPDATE stock_levels s SET on_hand = s.on_hand + l.qty FROM lines l \
+                   WHERE s.product_id = l.product_id RETURNING s.product_id AS id, l.qty, s.on_hand AS stock) \
          INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id) \
          SELECT id, qty, stock, $3, $2, $1 FROM moved",
     )
@@ -96,8 +104,9 @@ pub async fn adjust(
 ) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar(
         "WITH moved AS ( \
-             UPDATE products SET stock = (stock::bigint + $2)::int, updated_at = now() \
-             WHERE id = $1 AND stock::bigint + $2 BETWEEN 0 AND $3 RETURNING id, stock) \
+             UPDATE stock_levels SET on_hand = (on_hand::bigint + $2)::int \
+             WHERE product_id = $1 AND on_hand::bigint + $2 BETWEEN 0 AND $3 \
+             RETURNING product_id AS id, on_hand AS stock) \
          INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, note) \
          SELECT id, $2, stock, $4, $5, $6 FROM moved RETURNING stock_after",
     )
@@ -112,7 +121,7 @@ pub async fn adjust(
 }
 
 pub async fn current(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
+    sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE product_id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -120,7 +129,7 @@ pub async fn current(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i
 
 /// Locks one product's row; its stock.
 pub async fn lock_one(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1 FOR UPDATE")
+    sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE product_id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -136,7 +145,7 @@ pub async fn set(
     mover: Mover,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "WITH moved AS (UPDATE products SET stock = $3, updated_at = now() WHERE id = $1 RETURNING id) \
+        "WITH moved AS (UPDATE stock_levels SET on_hand = $3 WHERE product_id = $1 RETURNING product_id AS id) \
          INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id) \
          SELECT id, $3 - $2, $3, $4, $5 FROM moved",
     )
@@ -147,5 +156,14 @@ pub async fn set(
     .bind(mover.actor)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Opens a new product's stock row, empty (`set` then fills it, with its ledger row).
+pub async fn open(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO stock_levels (product_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

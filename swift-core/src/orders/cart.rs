@@ -101,8 +101,9 @@ pub async fn get(ctx: &Context, user_id: Uuid) -> Result<Cart> {
 async fn get_on(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
     let items: Vec<CartLine> = sqlx::query_as(
         "SELECT ci.id, p.id AS product_id, p.slug, p.name, p.price, p.images->0->>'url' AS image_url, \
-                p.is_active, p.stock, ci.quantity \
+                p.is_active, s.on_hand AS stock, ci.quantity \
          FROM cart_items ci JOIN products p ON p.id = ci.product_id \
+         JOIN stock_levels s ON s.product_id = p.id \
          WHERE ci.user_id = $1 ORDER BY ci.created_at, ci.id",
     )
     .bind(user_id)

@@ -192,8 +192,10 @@ pub async fn checkout_lines(
     user_id: Uuid,
 ) -> sqlx::Result<Vec<CheckoutLine>> {
     sqlx::query_as(
-        "SELECT ci.id AS cart_item_id, p.id AS product_id, ci.quantity, p.sku, p.name, p.price, p.stock, p.is_active \
+        "SELECT ci.id AS cart_item_id, p.id AS product_id, ci.quantity, p.sku, p.name, p.price, \
+                s.on_hand AS stock, p.is_active \
          FROM cart_items ci JOIN products p ON p.id = ci.product_id \
+         JOIN stock_levels s ON s.product_id = p.id \
          WHERE ci.user_id = $1 ORDER BY p.id FOR UPDATE OF ci",
     )
     .bind(user_id)
