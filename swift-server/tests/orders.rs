@@ -275,6 +275,11 @@ async fn checkout_snapshots_prices_and_totals_to_the_cent() {
     assert_eq!((shop.stock(&dime).await, shop.stock(&book).await), (7, 3));
     let cart: Value = shop.app.get_json("/api/v1/cart", Some(&token)).await;
     assert_eq!(cart["item_count"], 0, "the cart is emptied");
+    // Checkout answers with the order as it wrote it, without reading it back: the same
+    // order, to the field, as reading it gives.
+    let path = format!("/api/v1/orders/{}", order["id"].as_str().unwrap());
+    let read: Value = shop.app.get_json(&path, Some(&token)).await;
+    assert_eq!(read, order);
 
     // Later price changes do not touch the order.
     let admin = format!("/api/v1/admin/products/{}", book["id"].as_str().unwrap());
@@ -286,7 +291,6 @@ async fn checkout_snapshots_prices_and_totals_to_the_cent() {
             json!({"price": "25.00", "name": "Renamed"}),
         )
         .await;
-    let path = format!("/api/v1/orders/{}", order["id"].as_str().unwrap());
     let again: Value = shop.app.get_json(&path, Some(&token)).await;
     assert_eq!(again["subtotal"], "140.23");
     assert!(

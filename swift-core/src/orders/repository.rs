@@ -213,11 +213,47 @@ pub struct NewOrder<'a> {
     pub notes: &'a str,
 }
 
-/// Writes the order row with the next human number (`SW-100001`, ...).
-pub async fn insert_order(ex: impl PgExecutor<'_>, o: &NewOrder<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes) \
-         VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $3, $4, $4, $5, $6, $7)",
+/// What the database chose for a new order: its number and times.
+#[derive(sqlx::FromRow)]
+pub struct Placed {
+    pub number: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub history_at: DateTime<Utc>,
+}
+
+/// Writes a new order in one statement: the row with the next human number
+/// (`SW-100001`, ...), its lines numbered from 1 with the name and price of the moment, its
+/// first history entry (placed by the customer), and removes exactly the ordered lines from
+/// the cart (a line added meanwhile stays).
+pub async fn place(
+    ex: impl PgExecutor<'_>,
+    o: &NewOrder<'_>,
+    lines: &[CheckoutLine],
+    line_totals: &[Money],
+) -> sqlx::Result<Placed> {
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+    let prices: Vec<rust_decimal::Decimal> = lines.iter().map(|l| l.price).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let totals: Vec<rust_decimal::Decimal> = line_totals.iter().map(Money::amount).collect();
+    let cart_items: Vec<Uuid> = lines.iter().map(|l| l.cart_item_id).collect();
+    sqlx::query_as(
+        "WITH o AS ( \
+             INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes) \
+             VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $3, $4, $4, $5, $6, $7) \
+             RETURNING number, created_at, updated_at), \
+         i AS ( \
+             INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total) \
+             SELECT $1, ord, id, sku, name, price, qty, total \
+             FROM unnest($8::uuid[], $9::text[], $10::text[], $11::numeric[], $12::int[], $13::numeric[]) \
+                  WITH ORDINALITY AS v(id, sku, name, price, qty, total, ord)), \
+         h AS ( \
+             INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES ($1, $3, $14, $2) \
+             RETURNING at), \
+         d AS (DELETE FROM cart_items WHERE user_id = $2 AND id = ANY($15)) \
+         SELECT o.number, o.created_at, o.updated_at, h.at AS history_at FROM o, h",
     )
     .bind(o.id)
     .bind(o.user_id)
@@ -226,54 +262,16 @@ pub async fn insert_order(ex: impl PgExecutor<'_>, o: &NewOrder<'_>) -> sqlx::Re
     .bind(o.currency)
     .bind(sqlx::types::Json(o.shipping_address))
     .bind(o.notes)
-    .execute(ex)
-    .await?;
-    Ok(())
-}
-
-/// Writes the order's lines, numbered from 1, with the name and price of the moment.
-pub async fn insert_items(
-    ex: impl PgExecutor<'_>,
-    order_id: Uuid,
-    lines: &[CheckoutLine],
-    line_totals: &[Money],
-) -> sqlx::Result<()> {
-    let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
-    let prices: Vec<rust_decimal::Decimal> = lines.iter().map(|l| l.price).collect();
-    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
-    let totals: Vec<rust_decimal::Decimal> = line_totals.iter().map(Money::amount).collect();
-    sqlx::query(
-        "INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total) \
-         SELECT $1, ord, id, sku, name, price, qty, total \
-         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::numeric[], $6::int[], $7::numeric[]) \
-              WITH ORDINALITY AS v(id, sku, name, price, qty, total, ord)",
-    )
-    .bind(order_id)
     .bind(&ids)
     .bind(&skus)
     .bind(&names)
     .bind(&prices)
     .bind(&quantities)
     .bind(&totals)
-    .execute(ex)
-    .await?;
-    Ok(())
-}
-
-/// Removes exactly these lines from the user's cart (a line added meanwhile stays).
-pub async fn remove_cart_lines(
-    ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    cart_item_ids: &[Uuid],
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND id = ANY($2)")
-        .bind(user_id)
-        .bind(cart_item_ids)
-        .execute(ex)
-        .await?;
-    Ok(())
+    .bind(HistoryRole::Customer)
+    .bind(&cart_items)
+    .fetch_one(ex)
+    .await
 }
 
 /// Moves an order to `status`.
