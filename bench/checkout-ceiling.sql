@@ -1,8 +1,8 @@
 -- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do:
 -- add a line to the cart (and read the cart back), then the checkout transaction with the
 -- same statements as swift-core/src/orders/checkout.rs, in its order: the cart's rows locked,
--- order, lines, history, cart emptied, order read back, and last the stock with its ledger
--- row (inventory/repository.rs), then the commit. Variables: :products (how many
+-- then order, lines, history and the cart's removal in one statement, and last the stock with
+-- its ledger row (inventory/repository.rs), then the commit. Variables: :products (how many
 -- products to spread over, 1 = one hot product); bench_users/bench_products map numbers to ids.
 \set n random(1, :products)
 \set u :client_id + 1
@@ -23,15 +23,17 @@ SELECT ci.id, p.id, ci.quantity, p.sku, p.name, p.price, s.on_hand, p.is_active
   FROM cart_items ci JOIN products p ON p.id = ci.product_id JOIN stock_levels s ON s.product_id = p.id
   WHERE ci.user_id = :uid ORDER BY p.id FOR UPDATE OF ci;
 SELECT gen_random_uuid() AS oid \gset
-INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)
-  SELECT :oid, 'SW-' || nextval('order_number_seq'), :uid, 'pending', price, price, 'USD', '{"full_name": "Bench"}', '' FROM products WHERE id = :prod;
-INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total)
-  SELECT :oid, 1, id, sku, name, price, 1, price FROM products WHERE id = :prod;
-INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES (:oid, 'pending', 'customer', :uid);
-DELETE FROM cart_items WHERE user_id = :uid;
-SELECT id, number, user_id, status, subtotal, total, currency, shipping_address, notes, created_at, updated_at FROM orders WHERE id = :oid;
-SELECT order_id, product_id, sku, name, unit_price, quantity, line_total FROM order_items WHERE order_id = :oid;
-SELECT order_id, status, at, by_role FROM order_history WHERE order_id = :oid;
+WITH o AS (
+  INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)
+  SELECT :oid, 'SW-' || nextval('order_number_seq'), :uid, 'pending', price, price, 'USD', '{"full_name": "Bench"}', ''
+  FROM products WHERE id = :prod RETURNING number, created_at, updated_at),
+i AS (
+  INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total)
+  SELECT :oid, 1, id, sku, name, price, 1, price FROM products WHERE id = :prod),
+h AS (
+  INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES (:oid, 'pending', 'customer', :uid) RETURNING at),
+d AS (DELETE FROM cart_items WHERE user_id = :uid)
+SELECT o.number, o.created_at, o.updated_at, h.at FROM o, h;
 WITH moved AS (
   UPDATE stock_levels s SET on_hand = s.on_hand - w.qty
   FROM (VALUES (CAST(:prod AS uuid), 1)) AS w(id, qty), products p

@@ -169,22 +169,28 @@ async fn a_line_added_during_checkout_is_kept() {
                 .unwrap()
         })
     };
-    // Wait (on a condition, not a clock) until the checkout is blocked on that lock.
-    loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock' \
-               AND query LIKE 'INSERT INTO orders%')",
-        )
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-        if waiting {
-            break;
+    // Wait (on a condition, not a clock) until the checkout is blocked on that lock. The
+    // bound only turns a checkout that never gets there into a failure instead of a hang.
+    let blocked = async {
+        loop {
+            let waiting: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE '%INSERT INTO orders%')",
+            )
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+            if waiting {
+                break;
+            }
+            // Poll gently; the loop ends on the condition above, not on a clock.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        // Poll gently; the loop ends on the condition above, not on a clock.
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), blocked)
+        .await
+        .expect("the checkout never waited on the lock of orders");
     assert_eq!(app.add_to_cart(&token, &later, 1).await.status(), 201);
     blocker.commit().await.unwrap();
     let order: Value = checkout.await.unwrap().json().await.unwrap();
