@@ -95,7 +95,9 @@ pub async fn take_for_order(
     Ok(Err(shortages(lines, &rows)))
 }
 
-fn shortages(lines: &[Take], rows: &[StockRow]) -> Vec<Shortage> {
+/// The lines that `rows` (their products' stock as read) cannot fill: short, no longer
+/// sold, or gone. The one statement of that rule.
+pub fn shortages(lines: &[Take], rows: &[StockRow]) -> Vec<Shortage> {
     lines
         .iter()
         .filter_map(|line| {

@@ -14,7 +14,7 @@ use super::repository::{self as repo, NewOrder};
 use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus};
 use crate::Context;
 use crate::idempotency::{self, Claim, IdempotencyKey};
-use crate::inventory::{self, Shortage, Take};
+use crate::inventory::{self, StockRow, Take};
 use crate::money::Money;
 use crate::validation::{Invalid, plain_text};
 
@@ -89,16 +89,16 @@ pub async fn checkout(
             quantity: l.quantity,
         })
         .collect();
-    let short: Vec<Shortage> = lines
+    let as_read: Vec<StockRow> = lines
         .iter()
-        .filter(|l| !l.is_active || l.stock < l.quantity)
-        .map(|l| Shortage {
-            product_id: l.product_id,
+        .map(|l| StockRow {
+            id: l.product_id,
             sku: l.sku.clone(),
-            requested: l.quantity,
-            available: if l.is_active { l.stock } else { 0 },
+            stock: l.stock,
+            is_active: l.is_active,
         })
         .collect();
+    let short = inventory::shortages(&takes, &as_read);
     if !short.is_empty() {
         return Err(OrdersError::InsufficientStock(short));
     }

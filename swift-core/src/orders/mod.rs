@@ -1,8 +1,9 @@
 //! Cart, checkout and the order life cycle.
 //!
-//! Checkout locks the cart's product rows in id order, so concurrent checkouts queue instead
-//! of deadlocking or overselling; every stock change lands in the same inventory ledger as
-//! staff adjustments.
+//! Checkout writes the order first and takes the stock last, through the inventory module,
+//! which locks stock rows in product-id order: concurrent checkouts queue instead of
+//! deadlocking or overselling, and every stock change lands in the same ledger as staff
+//! adjustments.
 
 pub mod cart;
 pub mod checkout;
