@@ -84,19 +84,22 @@ export SWIFT_PRODUCT_SLUG SWIFT_OTHER_SESSION
 # An order of customer1's, so that listOrders' links lead getOrder and cancelOrder somewhere.
 customer1=$(token customer1@swift.example "$customer_password")
 product_id=$(curl -fs "$base/api/v1/products?in_stock=true&page_size=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][0]["id"])')
+variant_id=$(curl -fs "$base/api/v1/products/$product_id" \
+  | python3 -c 'import json, sys; print([v["id"] for v in json.load(sys.stdin)["variants"] if v["in_stock"]][0])')
 curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: application/json' \
-  -d "{\"product_id\": \"$product_id\", \"quantity\": 1}" "$base/api/v1/cart/items"
+  -d "{\"variant_id\": \"$variant_id\", \"quantity\": 1}" "$base/api/v1/cart/items"
 curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: application/json' \
   -d '{"shipping_address": {"full_name": "C One", "line1": "1 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}}' \
   "$base/api/v1/orders"
-# The product addCartItem adds (.ci/schemathesis.toml) and the hooks put in the cart before
+# The variant addCartItem adds (.ci/schemathesis.toml) and the hooks put in the cart before
 # each order (.ci/schemathesis_hooks.py), with stock enough for every order the fuzzer places.
 staff=$(token staff@swift.example "$staff_password")
 curl -fs -o /dev/null -H "Authorization: Bearer $staff" -H 'content-type: application/json' \
-  -d '{"delta": 1000000, "reason": "e2e: stock for the fuzzer"}' "$base/api/v1/admin/products/$product_id/stock"
-SWIFT_PRODUCT_ID=$product_id
+  -d '{"delta": 1000000, "reason": "e2e: stock for the fuzzer"}' "$base/api/v1/admin/products/$product_id/variants/$variant_id/stock"
+SWIFT_VARIANT_ID=$variant_id
 SWIFT_BASE_URL=$base
-export SWIFT_PRODUCT_ID SWIFT_BASE_URL
+SWIFT_STAFF_TOKEN=$staff
+export SWIFT_VARIANT_ID SWIFT_BASE_URL SWIFT_STAFF_TOKEN
 # Credentials for the operations that need one nobody can guess (.ci/schemathesis_hooks.py);
 # the single-use ones are set for each run below.
 credential() { python3 .ci/credentials.py "$@"; }

@@ -2,9 +2,10 @@
 # Catalog read benchmark: seeds 100,000 products, starts the release server and measures
 # requests per second and latency with wrk over loopback for the storefront's hot reads,
 # then PostgreSQL's own ceiling for the product-detail query with pgbench (same SQL, same
-# client count). Also times `swift-cli seed --products 1000000` on a scratch database.
+# client count). Also times seeding 1,000,000 variants (`swift-cli seed --products 350000`:
+# a third of the products have 2 to 12 variants) on a scratch database.
 #
-# Usage: bench/catalog.sh [connections] [seconds]     (defaults: 64 10; SKIP_MILLION=1 skips the 1M seed)
+# Usage: bench/catalog.sh [connections] [seconds]     (defaults: 64 10; SKIP_MILLION=1 skips the 1M-variant seed)
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), wrk (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,11 +23,11 @@ server_bin="$target_dir/release/swift-server"
 cli_bin="$target_dir/release/swift-cli"
 
 if [ -z "${SKIP_MILLION:-}" ]; then
-  echo "== seed --products 1000000 (scratch database)"
+  echo "== seed --products 350000: about 1,000,000 variants (scratch database)"
   psql_admin -c "DROP DATABASE IF EXISTS ${db}_million WITH (FORCE)" >/dev/null
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${db}_million"
   "$cli_bin" migrate run >/dev/null
-  /usr/bin/time -f "seed 1,000,000 products: %e s wall" "$cli_bin" seed --products 1000000 --categories 60 --users 5 2>&1 \
+  /usr/bin/time -f "seed of about 1,000,000 variants: %e s wall" "$cli_bin" seed --products 350000 --categories 60 --users 5 2>&1 \
     | grep -E "seeded in|wall"
   psql_admin -c "DROP DATABASE IF EXISTS ${db}_million WITH (FORCE)" >/dev/null
 fi
@@ -114,20 +115,23 @@ run "product detail by id, no cache" "$base/products" "$work/detail.lua"
 api_detail_uncached=$(cat "$work/last_rps")
 
 # PostgreSQL's ceiling for the same list queries (the uncached path: page + count).
-cols="p.id, p.slug, p.sku, p.name, p.description, p.price, s.on_hand AS stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p JOIN stock_levels s ON s.product_id = p.id LEFT JOIN categories c ON c.id = p.category_id"
+# (swift-core/src/catalog/repository.rs: PRODUCT_SELECT, push_from_where, list_products)
+cols="p.id, p.slug, p.name, p.description, p.price_min, p.price_max, EXISTS (SELECT 1 FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.is_active AND s.on_hand > 0) AS in_stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p LEFT JOIN categories c ON c.id = p.category_id"
+listed="p.is_active AND p.price_min IS NOT NULL"
 cat > "$work/list.sql" <<SQL
-SELECT $cols WHERE p.is_active ORDER BY p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
-SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id WHERE p.is_active;
+SELECT $cols WHERE $listed ORDER BY p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
+SELECT count(*) FROM products p WHERE $listed;
 SQL
 tree="WITH RECURSIVE tree AS (SELECT id FROM categories WHERE slug = '$category' UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id)"
 cat > "$work/category.sql" <<SQL
-$tree SELECT $cols WHERE p.is_active AND p.category_id IN (SELECT id FROM tree) ORDER BY p.price, p.id LIMIT 20 OFFSET 0;
-$tree SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id WHERE p.is_active AND p.category_id IN (SELECT id FROM tree);
+$tree SELECT $cols WHERE $listed AND p.category_id IN (SELECT id FROM tree) ORDER BY p.price_min, p.id LIMIT 20 OFFSET 0;
+$tree SELECT count(*) FROM products p WHERE $listed AND p.category_id IN (SELECT id FROM tree);
 SQL
-match="(p.search @@ websearch_to_tsquery('english', 'walnut mug') OR lower(p.sku) = lower('walnut mug'))"
+exact="p.id IN (SELECT product_id FROM product_variants WHERE lower(sku) = lower('walnut mug'))"
+match="(p.search @@ websearch_to_tsquery('english', 'walnut mug') OR $exact)"
 cat > "$work/search.sql" <<SQL
-SELECT $cols WHERE p.is_active AND $match ORDER BY (lower(p.sku) = lower('walnut mug')) DESC, ts_rank(p.search, websearch_to_tsquery('english', 'walnut mug')) DESC, p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
-SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id WHERE p.is_active AND $match;
+SELECT $cols WHERE $listed AND $match ORDER BY ($exact) DESC, ts_rank(p.search, websearch_to_tsquery('english', 'walnut mug')) DESC, p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
+SELECT count(*) FROM products p WHERE $listed AND $match;
 SQL
 echo
 echo "PostgreSQL's own rate for the list queries (pgbench -M prepared -c $conns -j 2 -T $secs, page + count per transaction):"
@@ -143,6 +147,9 @@ n=0
 while read -r id && [ $n -lt 100 ]; do
   cat > "$work/pgb/$n.sql" <<SQL
 SELECT $cols WHERE p.id = '$id';
+SELECT name, choices FROM product_options WHERE product_id = '$id' ORDER BY position;
+SELECT v.id, v.product_id, v.sku, v.option_values, v.price, v.compare_at_price, v.images, v.is_active, s.on_hand
+  FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = '$id' ORDER BY v.position, v.id;
 SQL
   n=$((n + 1))
 done < "$work/ids"

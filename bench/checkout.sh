@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkout throughput: seeds a shop, starts the release server, and runs the checkout driver
 # (swift-server/examples/checkout_bench.rs) with N customers looping "add to cart, check out"
-# on one hot product and spread over 100 products. Prints checkouts/s and p50/p99.
+# on one hot variant and spread over 100 variants (one per product). Prints checkouts/s and p50/p99.
 #
 # Usage: bench/checkout.sh [customers] [seconds]     (defaults: 32 10)
 set -euo pipefail
@@ -30,15 +30,17 @@ done
 # least a sale can be (bench/checkout-minimal.sql), same clients.
 psql -h 127.0.0.1 -U postgres -d "$db" -q <<SQL
 CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY email) AS n, id FROM users WHERE email LIKE 'customer%';
-CREATE TABLE bench_products AS SELECT row_number() OVER (ORDER BY price, id) AS n, id FROM products WHERE is_active LIMIT 100;
-UPDATE stock_levels SET on_hand = on_hand + 10000000 WHERE product_id IN (SELECT id FROM bench_products);
+CREATE TABLE bench_variants AS SELECT row_number() OVER (ORDER BY p.price_min, p.id) AS n, v.id
+  FROM products p JOIN LATERAL (SELECT id FROM product_variants WHERE product_id = p.id ORDER BY position, id LIMIT 1) v ON true
+  WHERE p.is_active ORDER BY p.price_min, p.id LIMIT 100;
+UPDATE stock_levels SET on_hand = on_hand + 10000000 WHERE variant_id IN (SELECT id FROM bench_variants);
 DELETE FROM cart_items;
 SQL
 for mode in hot spread; do
-  products=1
-  [ "$mode" = spread ] && products=100
+  variants=1
+  [ "$mode" = spread ] && variants=100
   for script in ceiling minimal; do
-    report=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$customers" -j 2 -T "$secs" -D products="$products" \
+    report=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$customers" -j 2 -T "$secs" -D variants="$variants" \
       -r -f "bench/checkout-$script.sql" "$db" 2>/dev/null)
     tps=$(echo "$report" | awk '/^tps/ {print int($3)}')
     latency=$(echo "$report" | awk '/^latency average/ {print $4}')

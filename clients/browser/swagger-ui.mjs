@@ -53,10 +53,12 @@ try {
   // example body Swagger UI shows, unchanged.
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
   const listing = await (await fetch(`${base}/api/v1/products?in_stock=true&page_size=1`)).json();
+  const product = await (await fetch(`${base}/api/v1/products/${listing.items[0].slug}`)).json();
+  const variant = product.variants.find((v) => v.in_stock);
   const added = await fetch(`${base}/api/v1/cart/items`, {
     method: "POST",
     headers,
-    body: JSON.stringify({ product_id: listing.items[0].id, quantity: 1 }),
+    body: JSON.stringify({ variant_id: variant.id, quantity: 1 }),
   });
   if (added.status !== 201) throw new Error(`addCartItem answered ${added.status}`);
   const order = page.locator("#operations-orders-createOrder");

@@ -57,9 +57,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CatalogCommand {
-    /// Upsert products by sku from a CSV file, all or nothing.
+    /// Upsert products by slug and their variants by sku from a CSV file (one row per
+    /// variant), all or nothing.
     Import { file: std::path::PathBuf },
-    /// Write every product as CSV, to a file or standard output.
+    /// Write every variant of every product as CSV, to a file or standard output.
     Export { file: Option<std::path::PathBuf> },
 }
 
@@ -232,7 +233,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             match transfer::import(&ctx, input).await {
                 Ok(report) => {
                     println!(
-                        "imported {}: {} created, {} updated",
+                        "imported {}: {} variants created, {} updated",
                         file.display(),
                         report.created,
                         report.updated
@@ -311,10 +312,11 @@ async fn run_seed(ctx: &Context, spec: SeedSpec) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let report = result?;
     println!(
-        "seeded in {:.1} s: {} categories, {} products, {} users created (existing ones kept)",
+        "seeded in {:.1} s: {} categories, {} products with {} variants, {} users created (existing ones kept)",
         started.elapsed().as_secs_f64(),
         report.categories_created,
         report.products_created,
+        report.variants_created,
         report.users_created
     );
     println!(

@@ -286,9 +286,10 @@ type SeededRow = (String, String, String, i32, String);
 
 async fn seeded_state(db: &TestDb) -> Vec<SeededRow> {
     sqlx::query_as(
-        "SELECT p.sku, p.name, p.price::text, s.on_hand, coalesce(c.slug, '') \
-         FROM products p JOIN stock_levels s ON s.product_id = p.id \
-         LEFT JOIN categories c ON c.id = p.category_id ORDER BY p.sku",
+        "SELECT v.sku, p.name, v.price::text, s.on_hand, coalesce(c.slug, '') \
+         FROM product_variants v JOIN products p ON p.id = v.product_id \
+         JOIN stock_levels s ON s.variant_id = v.id \
+         LEFT JOIN categories c ON c.id = p.category_id ORDER BY v.sku",
     )
     .fetch_all(&db.pool)
     .await
@@ -317,7 +318,8 @@ async fn seed_is_deterministic_and_idempotent() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("12 categories, 300 products, 3 users created"),
+        text.contains("12 categories, 300 products with ")
+            && text.contains(" variants, 3 users created"),
         "{text}"
     );
     assert!(
@@ -326,13 +328,18 @@ async fn seed_is_deterministic_and_idempotent() {
     );
     assert!(cli(&b, &args, None).status.success());
     let first = seeded_state(&a).await;
-    assert_eq!(first.len(), 300);
+    // About a third of the products have 2 to 12 variants.
+    assert!((600..1200).contains(&first.len()), "{}", first.len());
+    assert!(
+        text.contains(&format!("with {} variants", first.len())),
+        "{text}"
+    );
     assert_eq!(first, seeded_state(&b).await, "same seed, same shop");
 
     // A second run adds nothing.
     let again = stdout(&cli(&a, &args, None));
     assert!(
-        again.contains("0 categories, 0 products, 0 users created"),
+        again.contains("0 categories, 0 products with 0 variants, 0 users created"),
         "{again}"
     );
     assert_eq!(seeded_state(&a).await, first);
@@ -375,7 +382,20 @@ async fn seed_is_deterministic_and_idempotent() {
     assert!(swift_core::accounts::password::verify(password, &hash));
 }
 
-const HEADER: &str = "sku,name,slug,description,price,stock,category,is_active,images\n";
+const HEADER: &str = "product_slug,name,description,category,is_active,images,\
+option1_name,option1_value,option2_name,option2_value,option3_name,option3_value,\
+sku,price,compare_at_price,stock,variant_is_active,variant_images\n";
+
+/// One CSV row: the product's six columns, up to three (option, value) pairs, the variant's
+/// six columns.
+fn row(product: &str, options: &[(&str, &str)], variant: &str) -> String {
+    let mut cells: Vec<String> = options
+        .iter()
+        .flat_map(|(name, value)| [(*name).to_owned(), (*value).to_owned()])
+        .collect();
+    cells.resize(6, String::new());
+    format!("{product},{},{variant}\n", cells.join(","))
+}
 
 #[tokio::test]
 async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
@@ -391,13 +411,34 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
         std::fs::write(&path, body).unwrap();
         path.display().to_string()
     };
+    let products = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM products")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
 
     // Line 3 has a bad price: nothing is written, and the error names the line.
     let bad = file(
         "bad.csv",
-        &format!(
-            "{HEADER}T-1,Green Tea,,Fresh,4.50,10,tea,true,\nT-2,Black Tea,,Strong,4.5,3,tea,true,\nT-3,White Tea,,Rare,9.00,1,,true,\n"
-        ),
+        &[
+            HEADER.to_owned(),
+            row(
+                "green-tea,Green Tea,Fresh,tea,true,",
+                &[],
+                "T-1,4.50,,10,true,",
+            ),
+            row(
+                "black-tea,Black Tea,Strong,tea,true,",
+                &[],
+                "T-2,4.5,,3,true,",
+            ),
+            row("white-tea,White Tea,Rare,,true,", &[], "T-3,9.00,,1,true,"),
+        ]
+        .concat(),
     );
     let out = cli(&db, &["catalog", "import", &bad], None);
     assert_eq!(out.status.code(), Some(2));
@@ -415,17 +456,24 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
         "{}",
         stderr(&out)
     );
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(count, 0);
+    assert_eq!(products(&db).await, 0);
     // An unknown category on the last line: caught while writing, still nothing written.
     let bad = file(
         "bad2.csv",
-        &format!(
-            "{HEADER}T-1,Green Tea,,Fresh,4.50,10,tea,true,\nT-2,Black Tea,,Strong,4.50,3,coffee,true,\n"
-        ),
+        &[
+            HEADER.to_owned(),
+            row(
+                "green-tea,Green Tea,Fresh,tea,true,",
+                &[],
+                "T-1,4.50,,10,true,",
+            ),
+            row(
+                "black-tea,Black Tea,Strong,coffee,true,",
+                &[],
+                "T-2,4.50,,3,true,",
+            ),
+        ]
+        .concat(),
     );
     let out = cli(&db, &["catalog", "import", &bad], None);
     assert!(
@@ -433,21 +481,77 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
         "{}",
         stderr(&out)
     );
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(count, 0);
+    // Two rows of one product must agree on the product's columns.
+    let bad = file(
+        "bad3.csv",
+        &[
+            HEADER.to_owned(),
+            row(
+                "shirt,Shirt,Linen,,true,",
+                &[("Size", "S")],
+                "SH-S,9.00,,1,true,",
+            ),
+            row(
+                "shirt,Shirt!,Linen,,true,",
+                &[("Size", "M")],
+                "SH-M,9.00,,1,true,",
+            ),
+        ]
+        .concat(),
+    );
+    let out = cli(&db, &["catalog", "import", &bad], None);
+    assert!(
+        stderr(&out).contains("line 3") && stderr(&out).contains("differ from line 2"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(products(&db).await, 0);
 
+    let shirt = "linen-shirt,Linen Shirt,Washed linen,,true,";
     let good = file(
         "good.csv",
-        &format!(
-            "{HEADER}T-1,Green Tea,,\"Fresh, grassy\nand light\",4.50,10,tea,true,\"[{{\"\"url\"\": \"\"https://cdn.example/t1.jpg\"\", \"\"alt\"\": \"\"Green\"\"}}]\"\nT-2,Black Tea,black-tea,Strong,4.50,3,tea,false,\n"
-        ),
+        &[
+            HEADER.to_owned(),
+            row(
+                "green-tea,Green Tea,\"Fresh, grassy\nand light\",tea,true,\"[{\"\"url\"\": \"\"https://cdn.example/t1.jpg\"\", \"\"alt\"\": \"\"Green\"\"}]\"",
+                &[],
+                "T-1,4.50,,10,true,",
+            ),
+            row("black-tea,Black Tea,Strong,tea,false,", &[], "T-2,4.50,5.00,3,true,"),
+            row(shirt, &[("Size", "S"), ("Colour", "Red")], "SH-S-RED,49.00,59.00,5,true,"),
+            row(shirt, &[("Size", "M"), ("Colour", "Red")], "SH-M-RED,49.00,,0,true,"),
+            row(
+                shirt,
+                &[("Size", "M"), ("Colour", "Blue")],
+                "SH-M-BLUE,52.00,,2,false,\"[{\"\"url\"\": \"\"https://cdn.example/blue.jpg\"\", \"\"alt\"\": \"\"Blue\"\"}]\"",
+            ),
+        ]
+        .concat(),
     );
     let out = cli(&db, &["catalog", "import", &good], None);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("2 created, 0 updated"));
+    assert!(
+        stdout(&out).contains("5 variants created, 0 updated"),
+        "{}",
+        stdout(&out)
+    );
+    // One product with options and three variants; its price range counts the active ones.
+    let (options, range): (Vec<String>, (String, String)) = (
+        sqlx::query_scalar(
+            "SELECT o.name || ':' || array_to_string(o.choices, '/') FROM product_options o \
+             JOIN products p ON p.id = o.product_id WHERE p.slug = 'linen-shirt' ORDER BY o.position",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap(),
+        sqlx::query_as("SELECT price_min::text, price_max::text FROM products WHERE slug = 'linen-shirt'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(options, ["Size:S/M", "Colour:Red/Blue"]);
+    assert_eq!(range, ("49.00".to_owned(), "49.00".to_owned()));
+
     let exported = dir.join("export.csv").display().to_string();
     assert!(
         cli(&db, &["catalog", "export", &exported], None)
@@ -456,10 +560,11 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
     );
     let first = std::fs::read_to_string(&exported).unwrap();
     assert!(first.starts_with(HEADER));
+    assert_eq!(first.matches("linen-shirt").count(), 3, "{first}");
     // Importing the export changes nothing (round trip), and updates by sku.
     let out = cli(&db, &["catalog", "import", &exported], None);
     assert!(
-        stdout(&out).contains("0 created, 2 updated"),
+        stdout(&out).contains("0 variants created, 5 updated"),
         "{}",
         stdout(&out)
     );
@@ -475,7 +580,7 @@ async fn csv_import_is_all_or_nothing_and_round_trips_with_export() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!(ledger, 13);
+    assert_eq!(ledger, 20);
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -585,7 +690,7 @@ async fn export_into_a_closed_pipe_ends_quietly() {
         let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
         std::io::BufRead::read_line(&mut out, &mut first).unwrap();
     }
-    assert!(first.starts_with("sku,"), "{first}");
+    assert!(first.starts_with("product_slug,"), "{first}");
     let done = child.wait_with_output().unwrap();
     assert!(done.status.success(), "{}", stderr(&done));
     assert!(!stderr(&done).contains("Broken pipe"), "{}", stderr(&done));

@@ -31,6 +31,7 @@ pub struct SeedSpec {
 pub struct SeedReport {
     pub categories_created: u64,
     pub products_created: u64,
+    pub variants_created: u64,
     pub users_created: u64,
     pub staff_email: String,
     pub staff_password: String,
@@ -248,15 +249,71 @@ fn category_rows(spec: &SeedSpec) -> Vec<(Uuid, String, String, Option<usize>, i
     rows
 }
 
-/// One product as a COPY text line (tab-separated).
-fn product_line(
+/// COPY text for a batch of products: one buffer per table, filled in foreign-key order.
+#[derive(Default)]
+struct Batch {
+    products: String,
+    options: String,
+    variants: String,
+    stock: String,
+    variant_count: u64,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.products.clear();
+        self.options.clear();
+        self.variants.clear();
+        self.stock.clear();
+    }
+}
+
+const SIZES: &[&str] = &["XS", "S", "M", "L", "XL", "XXL"];
+const FINISHES: &[&str] = &["Matte", "Gloss", "Satin", "Natural", "Brushed", "Polished"];
+
+/// A product's options (name, values) and its variants' values, in option order.
+type Plan = (
+    Vec<(&'static str, Vec<&'static str>)>,
+    Vec<Vec<&'static str>>,
+);
+
+/// The options and variants (value lists) of product `i`: two in three are simple (one
+/// variant, no options); the others have 2 to 12 variants over one or two options.
+fn variant_plan(d: &mut Draw) -> Plan {
+    if d.below(3) != 0 {
+        return (Vec::new(), vec![Vec::new()]);
+    }
+    let count = 2 + d.below(11) as usize;
+    let colours: Vec<&'static str> = vec!["Black", "White", "Sage", "Navy", "Sand", "Rust"];
+    if count <= SIZES.len() {
+        let (name, values): (&str, Vec<&str>) = match d.below(3) {
+            0 => ("Size", SIZES[..count].to_vec()),
+            1 => ("Colour", colours[..count].to_vec()),
+            _ => ("Finish", FINISHES[..count].to_vec()),
+        };
+        let variants = values.iter().map(|v| vec![*v]).collect();
+        return (vec![(name, values)], variants);
+    }
+    // Two colours times enough sizes, the first `count` combinations.
+    let sizes = SIZES[..count.div_ceil(2)].to_vec();
+    let two = colours[..2].to_vec();
+    let variants = sizes
+        .iter()
+        .flat_map(|s| two.iter().map(move |c| vec![*s, *c]))
+        .take(count)
+        .collect();
+    (vec![("Size", sizes), ("Colour", two)], variants)
+}
+
+/// One product, its options, variants and their stock, as COPY text lines (tab-separated).
+/// Returns the product's slug.
+fn product_lines(
     spec: &SeedSpec,
     i: u64,
     categories: &[Uuid],
     now: DateTime<Utc>,
-    out: &mut String,
-    stock_out: &mut String,
-) {
+    out: &mut Batch,
+) -> String {
     let mut d = Draw::new(spec.seed, i, 2);
     let (adj, mat, noun) = (d.pick(ADJECTIVES), d.pick(MATERIALS), d.pick(NOUNS));
     let name = format!("{adj} {mat} {noun}");
@@ -278,8 +335,7 @@ fn product_line(
     );
     // Prices from 2.00 to about 500.00, skewed low (median about 64.50), whole cents.
     let u = d.below(1000);
-    let cents = 200 + u * u * u / 20_000 + d.below(100);
-    let stock = if d.below(10) == 0 { 0 } else { d.below(250) };
+    let base_cents = 200 + u * u * u / 20_000 + d.below(100);
     let category = if categories.is_empty() {
         "\\N".to_owned()
     } else {
@@ -294,14 +350,107 @@ fn product_line(
         sku.to_lowercase(),
         name
     );
+    let created_at = created;
     let created = created.format("%Y-%m-%d %H:%M:%S%:z");
+
+    let (options, variants) = variant_plan(&mut d);
+    for (position, (option, values)) in options.iter().enumerate() {
+        let _ = writeln!(
+            out.options,
+            "{id}\t{}\t{option}\t{{{}}}",
+            position + 1,
+            values.join(",")
+        );
+    }
+    let (mut low, mut high) = (u64::MAX, 0);
+    let mut skus = Vec::with_capacity(variants.len());
+    for (position, values) in variants.iter().enumerate() {
+        // Larger sizes cost a little more; one variant in ten is on sale.
+        let cents = base_cents + position as u64 * 100 * u64::from(values.len() > 1);
+        let compare_at = if d.below(10) == 0 {
+            let was = cents + cents / 4 + 1;
+            format!("{}.{:02}", was / 100, was % 100)
+        } else {
+            "\\N".to_owned()
+        };
+        let stock = if d.below(10) == 0 { 0 } else { d.below(250) };
+        let variant_sku = if values.is_empty() {
+            sku.clone()
+        } else {
+            format!("{sku}-{}", values.join("-").to_uppercase())
+        };
+        // A simple product's variant takes the product's id, as the migration to variants
+        // gave every existing product.
+        let variant_id = if position == 0 && values.is_empty() {
+            id
+        } else {
+            stable_uuid(created_at, &mut d)
+        };
+        let _ = writeln!(
+            out.variants,
+            "{variant_id}\t{id}\t{variant_sku}\t{{{}}}\t{}.{:02}\t{compare_at}\t{position}\t{created}\t{created}",
+            values.join(","),
+            cents / 100,
+            cents % 100,
+        );
+        let _ = writeln!(out.stock, "{variant_id}\t{stock}");
+        (low, high) = (low.min(cents), high.max(cents));
+        skus.push(variant_sku);
+        out.variant_count += 1;
+    }
+    let terms: Vec<&str> = variants.iter().flatten().copied().collect();
     let _ = writeln!(
-        out,
-        "{id}\t{slug}\t{sku}\t{name}\t{description}\t{}.{:02}\t{category}\t{image}\tt\t{created}\t{created}",
-        cents / 100,
-        cents % 100,
+        out.products,
+        "{id}\t{slug}\t{name}\t{description}\t{}.{:02}\t{}.{:02}\t{}\t{}\t{category}\t{image}\tt\t{created}\t{created}",
+        low / 100,
+        low % 100,
+        high / 100,
+        high % 100,
+        skus.join(" "),
+        terms.join(" "),
     );
-    let _ = writeln!(stock_out, "{id}\t{stock}");
+    slug
+}
+
+/// Sends one table's COPY text.
+async fn copy(pool: &sqlx::PgPool, statement: &str, text: &str) -> sqlx::Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let mut copy = pool.copy_in_raw(statement).await?;
+    copy.send(text.as_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Writes a batch, tables in foreign-key order (each COPY commits on its own).
+async fn flush(pool: &sqlx::PgPool, batch: &Batch) -> sqlx::Result<()> {
+    copy(
+        pool,
+        "COPY products (id, slug, name, description, price_min, price_max, variant_skus, \
+         option_terms, category_id, images, is_active, created_at, updated_at) FROM STDIN",
+        &batch.products,
+    )
+    .await?;
+    copy(
+        pool,
+        "COPY product_options (product_id, position, name, choices) FROM STDIN",
+        &batch.options,
+    )
+    .await?;
+    copy(
+        pool,
+        "COPY product_variants (id, product_id, sku, option_values, price, compare_at_price, \
+         position, created_at, updated_at) FROM STDIN",
+        &batch.variants,
+    )
+    .await?;
+    copy(
+        pool,
+        "COPY stock_levels (variant_id, on_hand) FROM STDIN",
+        &batch.stock,
+    )
+    .await
 }
 
 /// Creates what is missing of the demo shop. `progress` counts products written.
@@ -337,13 +486,13 @@ pub async fn seed(
             .fetch_all(pool)
             .await?;
 
-    // Products: skip the skus already present, COPY the rest on parallel connections.
-    let existing: HashSet<String> =
-        sqlx::query_scalar("SELECT sku FROM products WHERE sku LIKE 'SW-%'")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .collect();
+    // Products: skip the slugs already present, COPY the rest on parallel connections, in
+    // batches of a few thousand products (each table of a batch after the one it refers to).
+    let existing: HashSet<String> = sqlx::query_scalar("SELECT slug FROM products")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .collect();
     let existing = Arc::new(existing);
     let category_ids = Arc::new(category_ids);
     let now = epoch() + Duration::days(365);
@@ -357,48 +506,52 @@ pub async fn seed(
             Arc::clone(&progress),
         );
         tasks.push(tokio::spawn(async move {
-            let mut copy = pool
-                .copy_in_raw(
-                    "COPY products (id, slug, sku, name, description, price, category_id, \
-                     images, is_active, created_at, updated_at) FROM STDIN",
-                )
-                .await?;
-            let mut buffer = String::with_capacity(1 << 20);
-            // Stock rows go in after their products (a second COPY on this connection).
-            let mut stock = String::new();
-            let mut written = 0u64;
+            let mut batch = Batch::default();
+            let mut pending = Batch::default();
+            let (mut written, mut variants) = (0u64, 0u64);
             let mut i = job;
             while i < spec.products {
-                if !existing.contains(&format!("SW-{:07}", i + 1)) {
-                    product_line(&spec, i, &categories, now, &mut buffer, &mut stock);
+                let slug = product_lines(&spec, i, &categories, now, &mut batch);
+                if existing.contains(&slug) {
+                    batch.clear();
+                } else {
+                    pending.products.push_str(&batch.products);
+                    pending.options.push_str(&batch.options);
+                    pending.variants.push_str(&batch.variants);
+                    pending.stock.push_str(&batch.stock);
+                    variants += batch.variant_count;
                     written += 1;
+                    batch.clear();
                 }
+                batch.variant_count = 0;
                 progress.fetch_add(1, Ordering::Relaxed);
-                if buffer.len() > (1 << 20) - 1024 {
-                    copy.send(buffer.as_bytes()).await?;
-                    buffer.clear();
+                if pending.variants.len() > (1 << 20) {
+                    flush(&pool, &pending).await?;
+                    pending.clear();
                 }
                 i += jobs;
             }
-            if !buffer.is_empty() {
-                copy.send(buffer.as_bytes()).await?;
-            }
-            copy.finish().await?;
-            let mut copy = pool
-                .copy_in_raw("COPY stock_levels (product_id, on_hand) FROM STDIN")
-                .await?;
-            copy.send(stock.as_bytes()).await?;
-            copy.finish().await?;
-            Ok::<u64, sqlx::Error>(written)
+            flush(&pool, &pending).await?;
+            Ok::<(u64, u64), sqlx::Error>((written, variants))
         }));
     }
-    let mut products_created = 0;
+    let (mut products_created, mut variants_created) = (0, 0);
     for task in tasks {
-        products_created += task.await.map_err(|e| SeedError::Task(e.to_string()))??;
+        let (products, variants) = task.await.map_err(|e| SeedError::Task(e.to_string()))??;
+        products_created += products;
+        variants_created += variants;
     }
     if products_created > 0 {
-        sqlx::query("ANALYZE products").execute(pool).await?;
-        sqlx::query("ANALYZE stock_levels").execute(pool).await?;
+        for table in [
+            "products",
+            "product_options",
+            "product_variants",
+            "stock_levels",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+                .execute(pool)
+                .await?;
+        }
         ctx.catalog_cache.invalidate();
     }
 
@@ -445,6 +598,7 @@ pub async fn seed(
     Ok(SeedReport {
         categories_created,
         products_created,
+        variants_created,
         users_created,
         staff_email,
         staff_password,
@@ -467,13 +621,35 @@ mod tests {
             jobs: 2,
         };
         let line = |spec: &SeedSpec, i| {
-            let (mut s, mut stock) = (String::new(), String::new());
-            product_line(spec, i, &[Uuid::nil()], epoch(), &mut s, &mut stock);
-            s + &stock
+            let mut b = Batch::default();
+            product_lines(spec, i, &[Uuid::nil()], epoch(), &mut b);
+            b.products + &b.options + &b.variants + &b.stock
         };
         assert_eq!(line(&spec(1), 3), line(&spec(1), 3));
         assert_ne!(line(&spec(1), 3), line(&spec(2), 3));
         assert_eq!(category_rows(&spec(7)), category_rows(&spec(7)));
         assert!(password::check_strength(&demo_password(1, 3), &[]).is_ok());
+    }
+
+    /// About a third of the products have options, with 2 to 12 variants each.
+    #[test]
+    fn a_third_of_the_products_have_variants() {
+        let spec = SeedSpec {
+            products: 3000,
+            categories: 8,
+            users: 0,
+            seed: 9,
+            jobs: 1,
+        };
+        let mut counts = Vec::new();
+        for i in 0..spec.products {
+            let mut b = Batch::default();
+            product_lines(&spec, i, &[], epoch(), &mut b);
+            counts.push(b.variant_count);
+        }
+        let with_options = counts.iter().filter(|c| **c > 1).count();
+        assert!((800..1200).contains(&with_options), "{with_options}");
+        assert!(counts.iter().all(|c| (1..=12).contains(c)));
+        assert!(counts.contains(&2) && counts.contains(&12));
     }
 }

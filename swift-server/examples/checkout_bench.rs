@@ -1,6 +1,6 @@
 //! Checkout load driver for `bench/checkout.sh` (not a test): N signed-in customers each
 //! loop "add to cart, check out" for a fixed time against a running server, on one hot
-//! product or spread over many, and report checkouts per second with p50/p99 latency.
+//! variant or spread over many, and report checkouts per second with p50/p99 latency.
 //!
 //! cargo run --release -p swift-server --example checkout_bench -- \
 //!   BASE_URL STAFF_PASSWORD CUSTOMER_PASSWORD CUSTOMERS SECONDS hot|spread
@@ -67,9 +67,25 @@ async fn main() {
     if mode == "hot" {
         products.truncate(1);
     }
+    // One variant of each: (product, variant).
+    let mut variants = Vec::new();
     for id in &products {
+        let detail: Value = client
+            .get(format!("{base}/api/v1/products/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let variant = detail["variants"][0]["id"].as_str().unwrap().to_owned();
+        variants.push((id.clone(), variant));
+    }
+    for (id, variant) in &variants {
         let resp = client
-            .post(format!("{base}/api/v1/admin/products/{id}/stock"))
+            .post(format!(
+                "{base}/api/v1/admin/products/{id}/variants/{variant}/stock"
+            ))
             .bearer_auth(&staff)
             .json(&json!({"delta": 10_000_000, "reason": "benchmark restock"}))
             .send()
@@ -94,10 +110,10 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for (n, token) in tokens.into_iter().enumerate() {
-        let (client, base, products, address) = (
+        let (client, base, variants, address) = (
             client.clone(),
             base.clone(),
-            products.clone(),
+            variants.clone(),
             address.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -105,12 +121,12 @@ async fn main() {
             let mut failures = 0u64;
             let mut i = n;
             while Instant::now() < deadline {
-                let product = &products[i % products.len()];
+                let (_, variant) = &variants[i % variants.len()];
                 i += 7;
                 let add = client
                     .post(format!("{base}/api/v1/cart/items"))
                     .bearer_auth(&token)
-                    .json(&json!({"product_id": product, "quantity": 1}))
+                    .json(&json!({"variant_id": variant, "quantity": 1}))
                     .send()
                     .await;
                 if !matches!(&add, Ok(r) if r.status().as_u16() == 201) {

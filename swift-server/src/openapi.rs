@@ -46,8 +46,16 @@ const MAY_NOT_FIND: &[&str] = &["addCartItem"];
 /// The 409 codes each operation can answer.
 const CONFLICTS: &[(&str, &str)] = &[
     ("register", "`email_taken`"),
-    ("createProduct", "`slug_taken`, `sku_taken`"),
-    ("updateProduct", "`slug_taken`, `sku_taken`"),
+    (
+        "createProduct",
+        "`slug_taken`, `sku_taken`, `variant_options_taken`",
+    ),
+    (
+        "updateProduct",
+        "`slug_taken`, `option_value_in_use`, `variant_options_taken`",
+    ),
+    ("createVariant", "`sku_taken`, `variant_options_taken`"),
+    ("updateVariant", "`sku_taken`, `variant_options_taken`"),
     (
         "adjustStock",
         "`insufficient_stock` (stock would go below zero)",
@@ -339,7 +347,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("googleLogin", r#"{"id_token": "an id_token from Google"}"#),
     (
         "addCartItem",
-        r#"{"product_id": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70", "quantity": 1}"#,
+        r#"{"variant_id": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70", "quantity": 1}"#,
     ),
     ("updateCartItem", r#"{"quantity": 2}"#),
     (
@@ -349,11 +357,19 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("transitionOrder", r#"{"status": "shipped"}"#),
     (
         "createProduct",
-        r#"{"name": "Walnut Mug", "sku": "MUG-WAL-01", "price": "19.99", "stock": 25, "description": "A hand-turned walnut mug."}"#,
+        r#"{"name": "Linen Shirt", "description": "Washed linen, relaxed fit.", "options": [{"name": "Size", "values": ["S", "M", "L"]}], "variants": [{"sku": "SHIRT-LIN-S", "price": "49.00", "stock": 10, "options": [{"name": "Size", "value": "S"}]}, {"sku": "SHIRT-LIN-M", "price": "49.00", "compare_at_price": "59.00", "stock": 12, "options": [{"name": "Size", "value": "M"}]}]}"#,
     ),
     (
         "updateProduct",
-        r#"{"price": "17.99", "category_id": null}"#,
+        r#"{"name": "Linen Shirt, washed", "category_id": null}"#,
+    ),
+    (
+        "createVariant",
+        r#"{"sku": "SHIRT-LIN-L", "price": "52.00", "stock": 4, "options": [{"name": "Size", "value": "L"}]}"#,
+    ),
+    (
+        "updateVariant",
+        r#"{"price": "45.00", "compare_at_price": null, "stock": 20}"#,
     ),
     ("adjustStock", r#"{"delta": 10, "reason": "recount"}"#),
     (
@@ -399,7 +415,39 @@ const LINKS: &[(&str, &str, &str, &str)] = &[
         "id",
         "$response.body#/id",
     ),
+    ("createProduct", "createVariant", "id", "$response.body#/id"),
+    (
+        "createProduct",
+        "adminGetProduct",
+        "id",
+        "$response.body#/id",
+    ),
     ("createProduct", "adjustStock", "id", "$response.body#/id"),
+    (
+        "createProduct",
+        "adjustStock",
+        "variant_id",
+        "$response.body#/variants/0/id",
+    ),
+    ("createProduct", "updateVariant", "id", "$response.body#/id"),
+    (
+        "createProduct",
+        "updateVariant",
+        "variant_id",
+        "$response.body#/variants/0/id",
+    ),
+    (
+        "createProduct",
+        "archiveVariant",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createProduct",
+        "archiveVariant",
+        "variant_id",
+        "$response.body#/variants/0/id",
+    ),
     (
         "createProduct",
         "getProduct",
@@ -480,12 +528,12 @@ fn add_links(id: &str, responses: &mut Map<String, Value>) {
     else {
         return;
     };
+    // A target with two path parameters has two entries: one link carries both.
     for (_, to, param, expression) in LINKS.iter().filter(|(from, ..)| *from == id) {
         let name = format!("{}{}", to[..1].to_uppercase(), &to[1..]);
-        success["links"][name] = json!({
-            "operationId": to,
-            "parameters": { *param: expression },
-        });
+        let link = &mut success["links"][name];
+        link["operationId"] = json!(to);
+        link["parameters"][*param] = json!(expression);
     }
 }
 
@@ -493,6 +541,7 @@ fn add_links(id: &str, responses: &mut Map<String, Value>) {
 /// so generated clients let callers send it. Everywhere else absent means absent.
 const NULLABLE: &[(&str, &str)] = &[
     ("ProductUpdate", "category_id"),
+    ("VariantUpdate", "compare_at_price"),
     ("CategoryUpdate", "parent_id"),
 ];
 
@@ -530,11 +579,15 @@ const FIELD_PATTERNS: &[(&str, &str, &Rule)] = &[
     ("ProductCreate", "name", &patterns::REQUIRED_TEXT),
     ("ProductCreate", "description", &patterns::MULTILINE_TEXT),
     ("ProductCreate", "slug", &patterns::SLUG),
-    ("ProductCreate", "sku", &patterns::SKU),
     ("ProductUpdate", "name", &patterns::REQUIRED_TEXT),
     ("ProductUpdate", "description", &patterns::MULTILINE_TEXT),
     ("ProductUpdate", "slug", &patterns::SLUG),
-    ("ProductUpdate", "sku", &patterns::SKU),
+    ("VariantCreate", "sku", &patterns::SKU),
+    ("VariantUpdate", "sku", &patterns::SKU),
+    ("ProductOption", "name", &patterns::REQUIRED_TEXT),
+    ("ProductOption", "values", &patterns::REQUIRED_TEXT),
+    ("OptionValue", "name", &patterns::REQUIRED_TEXT),
+    ("OptionValue", "value", &patterns::REQUIRED_TEXT),
     ("CategoryCreate", "name", &patterns::REQUIRED_TEXT),
     ("CategoryCreate", "description", &patterns::MULTILINE_TEXT),
     ("CategoryCreate", "slug", &patterns::SLUG),
@@ -545,6 +598,10 @@ const FIELD_PATTERNS: &[(&str, &str, &Rule)] = &[
     ("Image", "alt", &patterns::TEXT),
     ("StockAdjustment", "reason", &patterns::REQUIRED_TEXT),
 ];
+
+/// How long each text of a patterned list may be (option values: `swift-core`'s
+/// `catalog::variant`).
+const LIST_ITEM_MAX_LENGTH: usize = 50;
 
 /// The same for parameters: (operation, parameter, rule).
 const PARAMETER_PATTERNS: &[(&str, &str, &Rule)] = &[
@@ -559,6 +616,7 @@ const COUNTRY_FIELDS: &[(&str, &str)] = &[("Address", "country")];
 /// Fields holding the store currency: every ISO 4217 code a store can sell in.
 const CURRENCY_FIELDS: &[(&str, &str)] = &[
     ("Product", "currency"),
+    ("ProductSummary", "currency"),
     ("Cart", "currency"),
     ("Order", "currency"),
 ];
@@ -758,7 +816,13 @@ pub fn polish(raw: &str) -> String {
                 property.is_object(),
                 "{schema}.{field} is not in the document"
             );
-            property["pattern"] = json!(rule.pattern);
+            // A list of texts: the rule holds for each.
+            if property["type"] == "array" {
+                property["items"]["pattern"] = json!(rule.pattern);
+                property["items"]["maxLength"] = json!(LIST_ITEM_MAX_LENGTH);
+            } else {
+                property["pattern"] = json!(rule.pattern);
+            }
         }
         for (schema, field) in COUNTRY_FIELDS {
             schemas[*schema]["properties"][*field] =
@@ -770,6 +834,8 @@ pub fn polish(raw: &str) -> String {
                 json!({ "$ref": "#/components/schemas/CurrencyCode" });
         }
         schemas.insert("CurrencyCode".to_owned(), currency_schema());
+        // A stock adjustment moves stock: zero is refused ("must not be zero").
+        schemas["StockAdjustment"]["properties"]["delta"]["not"] = json!({ "enum": [0] });
     }
     spec["components"]["securitySchemes"]["BearerAuth"]["description"] = json!(
         "The `access` token from `POST /api/v1/auth/login` (or `register`, `token/refresh`, \

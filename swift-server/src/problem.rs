@@ -30,10 +30,10 @@ pub struct FieldError {
 /// A cart line that cannot be bought as asked (on 409 `insufficient_stock`).
 #[derive(Debug, Clone, Object, PartialEq, Eq)]
 pub struct StockShortage {
-    pub product_id: uuid::Uuid,
+    pub variant_id: uuid::Uuid,
     pub sku: String,
     pub requested: i32,
-    /// 0 when the product is no longer sold.
+    /// 0 when the variant or its product is no longer sold.
     pub available: i32,
 }
 
@@ -81,6 +81,8 @@ problem_codes! {
     AccountLinkConflict = "account_link_conflict",
     SlugTaken = "slug_taken",
     SkuTaken = "sku_taken",
+    VariantOptionsTaken = "variant_options_taken",
+    OptionValueInUse = "option_value_in_use",
     CategoryInUse = "category_in_use",
     CategoryCycle = "category_cycle",
     PayloadTooLarge = "payload_too_large",
@@ -502,6 +504,14 @@ impl From<CatalogError> for ApiError {
             E::NotFound => Self::not_found(),
             E::SlugTaken(_) => Self::new(StatusCode::CONFLICT, ProblemCode::SlugTaken, detail),
             E::SkuTaken(_) => Self::new(StatusCode::CONFLICT, ProblemCode::SkuTaken, detail),
+            E::VariantOptionsTaken => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::VariantOptionsTaken,
+                detail,
+            ),
+            E::OptionValueInUse(_) => {
+                Self::new(StatusCode::CONFLICT, ProblemCode::OptionValueInUse, detail)
+            }
             E::CategoryInUse => Self::new(StatusCode::CONFLICT, ProblemCode::CategoryInUse, detail),
             E::CategoryCycle => Self::new(StatusCode::CONFLICT, ProblemCode::CategoryCycle, detail),
             E::StockBelowZero { .. } => {
@@ -524,7 +534,7 @@ impl From<OrdersError> for ApiError {
                 lines: shortages
                     .into_iter()
                     .map(|s| StockShortage {
-                        product_id: s.product_id,
+                        variant_id: s.variant_id,
                         sku: s.sku,
                         requested: s.requested,
                         available: s.available,

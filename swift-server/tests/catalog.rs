@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{TestApp, assert_problem};
+use common::{TestApp, assert_problem, simple_product, variant_path};
 use poem::Route;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -34,7 +34,13 @@ impl Shop {
         resp.json().await.unwrap()
     }
 
+    /// Creates a product; a flat body (`sku`, `price`, `stock`) becomes a simple product.
     async fn product(&self, body: Value) -> Value {
+        let body = if body.get("variants").is_some() {
+            body
+        } else {
+            simple_product(body)
+        };
         let resp = self
             .app
             .post("/api/v1/admin/products", Some(&self.staff), body.clone())
@@ -52,18 +58,35 @@ impl Shop {
         resp.json().await.unwrap()
     }
 
+    /// The listed products, each named by its first variant's sku (read from the database:
+    /// listings show products, not variants).
     async fn skus(&self, query: &str) -> Vec<String> {
-        self.list(query).await["items"]
+        let ids: Vec<uuid::Uuid> = self.list(query).await["items"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| p["sku"].as_str().unwrap().to_owned())
-            .collect()
+            .map(|p| p["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        let mut skus = Vec::new();
+        for id in ids {
+            let sku: String = sqlx::query_scalar(
+                "SELECT sku FROM product_variants WHERE product_id = $1 ORDER BY position LIMIT 1",
+            )
+            .bind(id)
+            .fetch_one(&self.app.db.pool)
+            .await
+            .unwrap();
+            skus.push(sku);
+        }
+        skus
     }
 }
 
+/// A simple product's body.
 fn product(name: &str, sku: &str, price: &str, stock: i64, category: Option<&Value>) -> Value {
-    json!({"name": name, "sku": sku, "price": price, "stock": stock, "category_id": category.map(|c| c["id"].clone())})
+    simple_product(
+        json!({"name": name, "sku": sku, "price": price, "stock": stock, "category_id": category.map(|c| c["id"].clone())}),
+    )
 }
 
 #[tokio::test]
@@ -186,7 +209,10 @@ async fn products_get_unique_slugs_skus_and_exact_prices() {
         .product(product("Café Crème", "CC-1", "12.50", 5, None))
         .await;
     assert_eq!(a["slug"], "cafe-creme");
-    assert_eq!(a["price"], "12.50");
+    assert_eq!(a["price_min"], "12.50");
+    assert_eq!(a["price_max"], "12.50");
+    assert_eq!(a["variants"][0]["price"], "12.50");
+    assert_eq!(a["options"], json!([]));
     assert_eq!(a["currency"], "USD");
     assert_eq!(a["in_stock"], true);
     assert_eq!(a["is_active"], true);
@@ -195,7 +221,7 @@ async fn products_get_unique_slugs_skus_and_exact_prices() {
         .product(product("Café Crème", "CC-2", "100.00", 0, None))
         .await;
     assert_eq!(b["slug"], "cafe-creme-2");
-    assert_eq!(b["price"], "100.00");
+    assert_eq!(b["variants"][0]["price"], "100.00");
     assert_eq!(b["in_stock"], false);
 
     let dup_sku = shop
@@ -224,13 +250,13 @@ async fn products_get_unique_slugs_skus_and_exact_prices() {
         (json!("-1.00"), "negative"),
     ] {
         let mut body = product("Bad", "BAD-1", "1.00", 1, None);
-        body["price"] = price;
+        body["variants"][0]["price"] = price;
         let resp = shop
             .app
             .post("/api/v1/admin/products", Some(&shop.staff), body)
             .await;
         let problem = assert_problem(resp, 400, "validation_error").await;
-        assert_eq!(problem["errors"][0]["field"], "price", "{why}");
+        assert_eq!(problem["errors"][0]["field"], "variants[0].price", "{why}");
     }
     let mut body = product("Bad", "BAD-1", "1.00", -1, None);
     assert_problem(
@@ -241,7 +267,7 @@ async fn products_get_unique_slugs_skus_and_exact_prices() {
         "validation_error",
     )
     .await;
-    body["stock"] = json!(1);
+    body["variants"][0]["stock"] = json!(1);
     body["images"] = json!([{"url": "javascript:alert(1)", "alt": "x"}]);
     assert_problem(
         shop.app
@@ -467,17 +493,16 @@ async fn etags_answer_304_and_change_with_the_data() {
         .to_str()
         .unwrap()
         .to_owned();
-    let admin_path = format!("/api/v1/admin/products/{}", p["id"].as_str().unwrap());
     let resp = shop
         .app
         .send_json(
             Method::PATCH,
-            &admin_path,
+            &variant_path(&p),
             Some(&shop.staff),
             json!({"price": "6.50"}),
         )
         .await;
-    assert_eq!(resp.json::<Value>().await.unwrap()["price"], "6.50");
+    assert_eq!(resp.json::<Value>().await.unwrap()["price_min"], "6.50");
     let resp = shop
         .app
         .request(Method::GET, "/api/v1/products")
@@ -491,7 +516,7 @@ async fn etags_answer_304_and_change_with_the_data() {
         "the list changed, so the old tag no longer matches"
     );
     assert_eq!(
-        resp.json::<Value>().await.unwrap()["items"][0]["price"],
+        resp.json::<Value>().await.unwrap()["items"][0]["price_min"],
         "6.50"
     );
 }
@@ -502,7 +527,7 @@ async fn stock_moves_are_recorded_and_never_go_below_zero() {
     let p = shop
         .product(product("Matcha", "MA-1", "15.00", 5, None))
         .await;
-    let path = format!("/api/v1/admin/products/{}/stock", p["id"].as_str().unwrap());
+    let path = format!("{}/stock", variant_path(&p));
     let resp = shop
         .app
         .post(
@@ -511,7 +536,10 @@ async fn stock_moves_are_recorded_and_never_go_below_zero() {
             json!({"delta": -3, "reason": "damaged"}),
         )
         .await;
-    assert_eq!(resp.json::<Value>().await.unwrap()["stock"], 2);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["variants"][0]["stock"],
+        2
+    );
     let resp = shop
         .app
         .post(
@@ -529,7 +557,10 @@ async fn stock_moves_are_recorded_and_never_go_below_zero() {
             json!({"delta": 10, "reason": "delivery"}),
         )
         .await;
-    assert_eq!(resp.json::<Value>().await.unwrap()["stock"], 12);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["variants"][0]["stock"],
+        12
+    );
     assert_problem(
         shop.app
             .post(&path, Some(&shop.staff), json!({"delta": 0, "reason": "x"}))
@@ -546,7 +577,11 @@ async fn stock_moves_are_recorded_and_never_go_below_zero() {
         "validation_error",
     )
     .await;
-    let missing = format!("/api/v1/admin/products/{}/stock", uuid::Uuid::new_v4());
+    let missing = format!(
+        "/api/v1/admin/products/{}/variants/{}/stock",
+        p["id"].as_str().unwrap(),
+        uuid::Uuid::new_v4()
+    );
     assert_problem(
         shop.app
             .post(
@@ -560,11 +595,10 @@ async fn stock_moves_are_recorded_and_never_go_below_zero() {
     )
     .await;
     // Setting stock through PATCH is a movement too.
-    let admin_path = format!("/api/v1/admin/products/{}", p["id"].as_str().unwrap());
     shop.app
         .send_json(
             Method::PATCH,
-            &admin_path,
+            &variant_path(&p),
             Some(&shop.staff),
             json!({"stock": 7}),
         )
@@ -610,7 +644,7 @@ async fn partial_updates_change_only_what_is_sent() {
         .await
         .unwrap();
     assert_eq!(updated["name"], "Big Pretzel");
-    assert_eq!(updated["price"], "2.00");
+    assert_eq!(updated["price_min"], "2.00");
     assert_eq!(updated["description"], "Salty");
     assert_eq!(updated["slug"], "pretzel", "slugs stay stable unless set");
     let updated: Value = shop
@@ -671,7 +705,7 @@ async fn catalog_administration_is_staff_only() {
         ),
         (
             Method::POST,
-            format!("/api/v1/admin/products/{id}/stock"),
+            format!("/api/v1/admin/products/{id}/variants/{id}/stock"),
             json!({"delta": 1, "reason": "x"}),
         ),
         (
@@ -727,13 +761,13 @@ async fn another_instances_writes_invalidate_cached_listings() {
     // Warm A's cache, then change the price behind the triggers' back: A keeps serving
     // its cached page, which shows the cache is really in use.
     let list: Value = a.get_json("/api/v1/products", None).await;
-    assert_eq!(list["items"][0]["price"], "3.00");
+    assert_eq!(list["items"][0]["price_min"], "3.00");
     let mut tx = a.db.pool.begin().await.unwrap();
     sqlx::query("ALTER TABLE products DISABLE TRIGGER products_changed")
         .execute(&mut *tx)
         .await
         .unwrap();
-    sqlx::query("UPDATE products SET price = 3.25")
+    sqlx::query("UPDATE products SET price_min = 3.25")
         .execute(&mut *tx)
         .await
         .unwrap();
@@ -743,15 +777,18 @@ async fn another_instances_writes_invalidate_cached_listings() {
         .unwrap();
     tx.commit().await.unwrap();
     let list: Value = a.get_json("/api/v1/products", None).await;
-    assert_eq!(list["items"][0]["price"], "3.00", "served from A's cache");
+    assert_eq!(
+        list["items"][0]["price_min"], "3.00",
+        "served from A's cache"
+    );
     // A write through instance B notifies every instance.
-    let path = format!("/api/v1/admin/products/{}", created["id"].as_str().unwrap());
+    let path = variant_path(&created);
     b.send_json(Method::PATCH, &path, Some(&staff), json!({"price": "3.50"}))
         .await;
     let mut price = Value::Null;
     for _ in 0..50 {
         let list: Value = a.get_json("/api/v1/products", None).await;
-        price = list["items"][0]["price"].clone();
+        price = list["items"][0]["price_min"].clone();
         if price == "3.50" {
             break;
         }

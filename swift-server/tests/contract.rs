@@ -46,7 +46,7 @@ async fn validation_messages_are_human_and_name_the_field() {
         .post(
             "/api/v1/cart/items",
             Some(&token),
-            json!({"product_id": uuid::Uuid::new_v4(), "quantity": 500}),
+            json!({"variant_id": uuid::Uuid::new_v4(), "quantity": 500}),
         )
         .await;
     assert_eq!(message(resp, "quantity").await, "must be at most 100");
@@ -90,8 +90,8 @@ async fn null_removes_what_the_schema_says_it_removes() {
         .post(
             "/api/v1/admin/products",
             Some(&staff),
-            json!({"name": "Mug", "sku": "M-1", "price": "5.00", "stock": 1,
-                   "category_id": category["id"]}),
+            json!({"name": "Mug", "category_id": category["id"],
+                   "variants": [{"sku": "M-1", "price": "5.00", "stock": 1, "compare_at_price": "6.00"}]}),
         )
         .await
         .json()
@@ -114,10 +114,38 @@ async fn null_removes_what_the_schema_says_it_removes() {
             .get("category")
             .is_none()
     );
+    assert_eq!(product["variants"][0]["compare_at_price"], "6.00");
+    let variant = format!(
+        "/api/v1/admin/products/{}/variants/{}",
+        product["id"].as_str().unwrap(),
+        product["variants"][0]["id"].as_str().unwrap()
+    );
+    let resp = app
+        .send_json(
+            Method::PATCH,
+            &variant,
+            Some(&staff),
+            json!({"compare_at_price": null}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let updated: Value = resp.json().await.unwrap();
+    assert!(
+        updated["variants"][0].get("compare_at_price").is_none(),
+        "{updated}"
+    );
+    assert_eq!(
+        updated["variants"][0]["price"], "5.00",
+        "the rest unchanged"
+    );
     let spec: Value = serde_json::from_str(&swift_server::openapi_json()).unwrap();
     let schemas = &spec["components"]["schemas"];
     assert_eq!(
         schemas["ProductUpdate"]["properties"]["category_id"]["nullable"],
+        true
+    );
+    assert_eq!(
+        schemas["VariantUpdate"]["properties"]["compare_at_price"]["nullable"],
         true
     );
     assert_eq!(

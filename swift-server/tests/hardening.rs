@@ -29,7 +29,7 @@ async fn stock_adjustments_stay_within_the_cap() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token("staff@example.com").await;
     let p = app.create_product(&staff, "CAP-1", "1.00", 5).await;
-    let path = format!("/api/v1/admin/products/{}/stock", p["id"].as_str().unwrap());
+    let path = format!("{}/stock", common::variant_path(&p));
     // Past the schema's bounds, or (999,999,996 on top of 5) past the cap.
     for delta in [2_147_483_647i64, -2_147_483_648, 1_000_000_001, 999_999_996] {
         let resp = app
@@ -46,7 +46,10 @@ async fn stock_adjustments_stay_within_the_cap() {
         )
         .await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap()["stock"], 1_000_000_000);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["variants"][0]["stock"],
+        1_000_000_000
+    );
 }
 
 const ADDRESS: &str = r#"{"full_name": "Ada", "line1": "1 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}"#;
@@ -375,7 +378,7 @@ async fn concurrent_creates_get_their_own_slugs() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token("staff@example.com").await;
     let bodies = (0..8)
-        .map(|i| json!({"name": "Walnut Mug", "sku": format!("WM-{i}"), "price": "9.00", "stock": 1}))
+        .map(|i| json!({"name": "Walnut Mug", "variants": [{"sku": format!("WM-{i}"), "price": "9.00", "stock": 1}]}))
         .collect();
     let results = create_at_once(&app, &staff, bodies).await;
     assert!(results.iter().all(|(s, _)| *s == 201), "{results:?}");
@@ -387,7 +390,7 @@ async fn concurrent_creates_get_their_own_slugs() {
     );
 
     let bodies = (0..8)
-        .map(|_| json!({"name": "Teak Tray", "sku": "TT-1", "price": "9.00", "stock": 1}))
+        .map(|_| json!({"name": "Teak Tray", "variants": [{"sku": "TT-1", "price": "9.00", "stock": 1}]}))
         .collect();
     let results = create_at_once(&app, &staff, bodies).await;
     assert_eq!(

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestApp, assert_problem};
+use common::{TestApp, assert_problem, variant_path};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -29,8 +29,8 @@ impl Shop {
     }
 
     async fn stock(&self, product: &Value) -> i32 {
-        sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE product_id = $1::uuid")
-            .bind(product["id"].as_str().unwrap())
+        sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE variant_id = $1::uuid")
+            .bind(product["variants"][0]["id"].as_str().unwrap())
             .fetch_one(&self.app.db.pool)
             .await
             .unwrap()
@@ -143,11 +143,10 @@ async fn the_cart_adds_updates_removes_and_clears() {
             json!({"is_active": false}),
         )
         .await;
-    let admin_tea = format!("/api/v1/admin/products/{}", tea["id"].as_str().unwrap());
     shop.app
         .send_json(
             Method::PATCH,
-            &admin_tea,
+            &variant_path(&tea),
             Some(&shop.staff),
             json!({"price": "5.00"}),
         )
@@ -157,7 +156,7 @@ async fn the_cart_adds_updates_removes_and_clears() {
     assert_eq!(cart["items"][1]["unavailable_reason"], "archived");
     assert_eq!(cart["subtotal"], "5.00");
     assert_problem(shop.add(&token, &mug, 1).await, 404, "not_found").await;
-    let ghost = json!({"id": uuid::Uuid::new_v4()});
+    let ghost = json!({"variants": [{"id": uuid::Uuid::new_v4()}]});
     assert_problem(shop.add(&token, &ghost, 1).await, 404, "not_found").await;
 
     let cart: Value = shop
@@ -288,7 +287,15 @@ async fn checkout_snapshots_prices_and_totals_to_the_cent() {
             Method::PATCH,
             &admin,
             Some(&shop.staff),
-            json!({"price": "25.00", "name": "Renamed"}),
+            json!({"name": "Renamed"}),
+        )
+        .await;
+    shop.app
+        .send_json(
+            Method::PATCH,
+            &variant_path(&book),
+            Some(&shop.staff),
+            json!({"price": "25.00"}),
         )
         .await;
     let again: Value = shop.app.get_json(&path, Some(&token)).await;

@@ -117,7 +117,7 @@ async fn idempotency_keys_replay_on_another_instance() {
         .post(
             "/api/v1/admin/products",
             Some(&staff),
-            json!({"name": "Tea", "sku": "T-1", "price": "4.00", "stock": 5}),
+            json!({"name": "Tea", "variants": [{"sku": "T-1", "price": "4.00", "stock": 5}]}),
         )
         .await
         .json()
@@ -127,7 +127,7 @@ async fn idempotency_keys_replay_on_another_instance() {
     a.post(
         "/api/v1/cart/items",
         Some(&token),
-        json!({"product_id": product["id"], "quantity": 1}),
+        json!({"variant_id": product["variants"][0]["id"], "quantity": 1}),
     )
     .await;
     let body = json!({"shipping_address": {"full_name": "B", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"}});

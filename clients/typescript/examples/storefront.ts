@@ -55,17 +55,23 @@ const listing = await api.GET("/api/v1/products", {
 if (!listing.data) problem(listing.error, "listProducts");
 const product = listing.data.items[0];
 check(product !== undefined, "an in-stock product to buy");
-check(/^\d+\.\d{2}$/.test(product.price), "prices are two-decimal strings");
+check(/^\d+\.\d{2}$/.test(product.price_min ?? ""), "prices are two-decimal strings");
 const word = product.name.split(" ")[1] ?? product.name;
 const search = await api.GET("/api/v1/products", { params: { query: { q: word } } });
 check((search.data?.total ?? 0) > 0, `search for ${word}`);
 const detail = await api.GET("/api/v1/products/{id_or_slug}", {
   params: { path: { id_or_slug: product.slug } },
 });
-check(detail.data?.id === product.id, "getProduct by slug");
+if (!detail.data) problem(detail.error, "getProduct");
+check(detail.data.id === product.id, "getProduct by slug");
+// A product is bought by variant: a simple product has one, others one per option value set.
+const variant = detail.data.variants.find((v) => v.in_stock);
+if (!variant) throw new Error("an in-stock product has an in-stock variant");
+const options = variant.options.map((o) => `${o.name}: ${o.value}`).join(", ");
+console.log(`buying ${variant.sku}${options ? ` (${options})` : ""} at ${variant.price}`);
 
 // Cart and checkout.
-const added = await api.POST("/api/v1/cart/items", { body: { product_id: product.id, quantity: 2 } });
+const added = await api.POST("/api/v1/cart/items", { body: { variant_id: variant.id, quantity: 2 } });
 if (!added.data) problem(added.error, "addCartItem");
 check(added.data.item_count === 2, "cart holds two units");
 const order = await api.POST("/api/v1/orders", {

@@ -99,7 +99,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a product (staff). */
+        /** Create a product with its options and variants (staff). */
         post: operations["createProduct"];
         delete?: never;
         options?: never;
@@ -114,18 +114,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Any product with all its variants, archived ones included (staff). */
+        get: operations["adminGetProduct"];
         put?: never;
         post?: never;
         /** Archive a product: it leaves the storefront, orders keep it (staff). */
         delete: operations["archiveProduct"];
         options?: never;
         head?: never;
-        /** Change some fields of a product (staff). */
+        /** Change some fields of a product, or its options (staff). */
         patch: operations["updateProduct"];
         trace?: never;
     };
-    "/api/v1/admin/products/{id}/stock": {
+    "/api/v1/admin/products/{id}/variants": {
         parameters: {
             query?: never;
             header?: never;
@@ -134,7 +135,45 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add or remove stock, recorded in the inventory ledger; never below zero (staff). */
+        /** Add a variant to a product; answers the product (staff). */
+        post: operations["createVariant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/products/{id}/variants/{variant_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Archive a variant: it is no longer shown nor sold, orders keep it (staff). */
+        delete: operations["archiveVariant"];
+        options?: never;
+        head?: never;
+        /** Change some fields of a variant, its stock included (staff). */
+        patch: operations["updateVariant"];
+        trace?: never;
+    };
+    "/api/v1/admin/products/{id}/variants/{variant_id}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add or remove a variant's stock, recorded in the inventory ledger; never below zero
+         *     (staff).
+         */
         post: operations["adjustStock"];
         delete?: never;
         options?: never;
@@ -774,13 +813,16 @@ export interface components {
             updated_at: string;
         };
         CartItemAdd: {
-            /** Format: uuid */
-            product_id: string;
             /**
              * Format: int64
-             * @description 1 to 100; added to the line when the product is already in the cart.
+             * @description 1 to 100; added to the line when the variant is already in the cart.
              */
             quantity: number;
+            /**
+             * Format: uuid
+             * @description The variant to buy (a simple product's only variant is `variants[0]`).
+             */
+            variant_id: string;
         };
         CartItemUpdate: {
             /** Format: int64 */
@@ -805,20 +847,28 @@ export interface components {
             quantity: number;
             unavailable_reason?: components["schemas"]["UnavailableReason"];
         };
-        /** @description The product of a cart line, at today's price. */
+        /** @description The product and variant of a cart line, at today's price. */
         CartProduct: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The product's id.
+             */
             id: string;
             image_url?: string;
             in_stock: boolean;
             name: string;
+            /** @description The variant's option values (`[]` for a simple product). */
+            options: components["schemas"]["OptionValue"][];
             /**
              * Format: decimal
-             * @description Amount with exactly two decimals, as a string
+             * @description The variant's price.
              * @example 19.99
              */
             price: string;
+            sku: string;
             slug: string;
+            /** Format: uuid */
+            variant_id: string;
         };
         /** @description A node of the category tree. */
         Category: {
@@ -931,6 +981,13 @@ export interface components {
              */
             refresh?: string;
         };
+        /** @description One option value of a variant. */
+        OptionValue: {
+            /** @description The option's name, e.g. `Size`. */
+            name: string;
+            /** @description One of the option's values, e.g. `M`. */
+            value: string;
+        };
         /** @description An order (docs/API.md "Order"). */
         Order: {
             /** Format: date-time */
@@ -971,7 +1028,10 @@ export interface components {
             by: components["schemas"]["ChangedBy"];
             status: components["schemas"]["OrderStatus"];
         };
-        /** @description A line as bought: name and price are those of the moment of purchase. */
+        /**
+         * @description A line as bought: name, SKU, option values and price are those of the moment of
+         *     purchase.
+         */
         OrderItem: {
             /**
              * Format: decimal
@@ -980,6 +1040,8 @@ export interface components {
              */
             line_total: string;
             name: string;
+            /** @description The variant's option values (`[]` for a simple product). */
+            options: components["schemas"]["OptionValue"][];
             /** Format: uuid */
             product_id: string;
             /** Format: int32 */
@@ -991,6 +1053,8 @@ export interface components {
              * @example 19.99
              */
             unit_price: string;
+            /** Format: uuid */
+            variant_id: string;
         };
         /** @description A page of orders. */
         OrderPage: {
@@ -1058,8 +1122,11 @@ export interface components {
          *     misspelt code does not compile.
          * @enum {string}
          */
-        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "idempotency_conflict" | "invalid_transition" | "account_link_conflict" | "slug_taken" | "sku_taken" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured";
-        /** @description A product (docs/API.md "Product"). */
+        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "idempotency_conflict" | "invalid_transition" | "account_link_conflict" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured";
+        /**
+         * @description A product with its options and variants (docs/API.md "Product"): the summary's fields
+         *     and these.
+         */
         Product: {
             category?: components["schemas"]["CategoryRef"];
             /** Format: date-time */
@@ -1069,22 +1136,34 @@ export interface components {
             /** Format: uuid */
             id: string;
             images: components["schemas"]["Image"][];
+            /** @description Whether an active variant has stock. */
             in_stock: boolean;
             is_active: boolean;
             name: string;
+            /** @description Up to 3 options; empty for a simple product. */
+            options: components["schemas"]["ProductOption"][];
             /**
              * Format: decimal
-             * @description Amount with exactly two decimals, as a string
+             * @description The highest price of its active variants; equal to `price_min` for a simple product.
              * @example 19.99
              */
-            price: string;
-            sku: string;
+            price_max?: string;
+            /**
+             * Format: decimal
+             * @description The lowest price of its active variants. Absent only when it has none (staff views).
+             * @example 19.99
+             */
+            price_min?: string;
             slug: string;
-            /** Format: int32 */
-            stock: number;
             /** Format: date-time */
             updated_at: string;
+            /** @description The storefront shows active variants only; staff see all. */
+            variants: components["schemas"]["Variant"][];
         };
+        /**
+         * @description A product with its options and variants. A simple product has one variant and no
+         *     options: `"variants": [{"sku": "MUG-1", "price": "12.00", "stock": 5}]`.
+         */
         ProductCreate: {
             /** Format: uuid */
             category_id?: string;
@@ -1093,17 +1172,23 @@ export interface components {
             /** @description Defaults to true. */
             is_active?: boolean;
             name: string;
-            /** @description Two decimals, as a string: `"19.99"`. */
-            price: string;
-            sku: string;
+            /** @description Up to 3 options, such as Size and Colour. */
+            options?: components["schemas"]["ProductOption"][];
             /** @description Derived from the name (and made unique) when omitted. */
             slug?: string;
-            /** Format: int64 */
-            stock: number;
+            /** @description 1 to 100 variants, each with a value for every option; no two alike. */
+            variants: components["schemas"]["VariantCreate"][];
+        };
+        /** @description An option of a product and the values its variants take, in display order. */
+        ProductOption: {
+            /** @description Unique in the product, ignoring case. */
+            name: string;
+            /** @description 1 to 100 distinct values of up to 50 characters. */
+            values: string[];
         };
         /** @description A page of products. */
         ProductPage: {
-            items: components["schemas"]["Product"][];
+            items: components["schemas"]["ProductSummary"][];
             /** Format: uint32 */
             page: number;
             /** Format: uint32 */
@@ -1113,7 +1198,40 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        /** @description Every field optional; `category_id: null` removes the category. */
+        /** @description A product as listings show it: once, with the price range of its active variants. */
+        ProductSummary: {
+            category?: components["schemas"]["CategoryRef"];
+            /** Format: date-time */
+            created_at: string;
+            currency: components["schemas"]["CurrencyCode"];
+            description: string;
+            /** Format: uuid */
+            id: string;
+            images: components["schemas"]["Image"][];
+            /** @description Whether an active variant has stock. */
+            in_stock: boolean;
+            is_active: boolean;
+            name: string;
+            /**
+             * Format: decimal
+             * @description The highest price of its active variants; equal to `price_min` for a simple product.
+             * @example 19.99
+             */
+            price_max?: string;
+            /**
+             * Format: decimal
+             * @description The lowest price of its active variants. Absent only when it has none (staff views).
+             * @example 19.99
+             */
+            price_min?: string;
+            slug: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description Every field optional; `category_id: null` removes the category. `options` replaces the
+         *     list (docs/API.md says what may change while variants use it).
+         */
         ProductUpdate: {
             /** Format: uuid */
             category_id?: string | null;
@@ -1121,11 +1239,8 @@ export interface components {
             images?: components["schemas"]["Image"][];
             is_active?: boolean;
             name?: string;
-            price?: string;
-            sku?: string;
+            options?: components["schemas"]["ProductOption"][];
             slug?: string;
-            /** Format: int64 */
-            stock?: number;
         };
         Registration: {
             /** Format: email */
@@ -1205,14 +1320,14 @@ export interface components {
         StockShortage: {
             /**
              * Format: int32
-             * @description 0 when the product is no longer sold.
+             * @description 0 when the variant or its product is no longer sold.
              */
             available: number;
-            /** Format: uuid */
-            product_id: string;
             /** Format: int32 */
             requested: number;
             sku: string;
+            /** Format: uuid */
+            variant_id: string;
         };
         /** @description Tokens for a signed-in session. */
         TokenPair: {
@@ -1266,6 +1381,67 @@ export interface components {
             first_name?: string;
             last_name?: string;
         };
+        /** @description A buyable variant of a product: its own SKU, option values, price and stock. */
+        Variant: {
+            /**
+             * Format: decimal
+             * @description The "was" price shown struck through; always more than `price`. Absent when none.
+             * @example 19.99
+             */
+            compare_at_price?: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The variant's own pictures (the product's apply when empty). */
+            images: components["schemas"]["Image"][];
+            in_stock: boolean;
+            is_active: boolean;
+            /**
+             * @description One value per option of the product, in the options' order (`[]` for a simple
+             *     product).
+             */
+            options: components["schemas"]["OptionValue"][];
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            price: string;
+            sku: string;
+            /** Format: int32 */
+            stock: number;
+        };
+        /** @description A variant being created. */
+        VariantCreate: {
+            /** @description The "was" price, more than `price`. */
+            compare_at_price?: string;
+            images?: components["schemas"]["Image"][];
+            /** @description Defaults to true. */
+            is_active?: boolean;
+            /** @description A value for each option of the product; omit for a product without options. */
+            options?: components["schemas"]["OptionValue"][];
+            /** @description Two decimals, as a string: `"19.99"`. */
+            price: string;
+            sku: string;
+            /**
+             * Format: int64
+             * @description Defaults to 0.
+             */
+            stock?: number;
+        };
+        /**
+         * @description Every field optional; `compare_at_price: null` removes the compare-at price. A `stock`
+         *     set here is recorded in the ledger as the difference.
+         */
+        VariantUpdate: {
+            compare_at_price?: string | null;
+            images?: components["schemas"]["Image"][];
+            is_active?: boolean;
+            options?: components["schemas"]["OptionValue"][];
+            price?: string;
+            sku?: string;
+            /** Format: int64 */
+            stock?: number;
+        };
     };
     responses: {
         /** @description `oauth_provider_error`: the identity provider could not be reached. */
@@ -1311,8 +1487,8 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Conflicts with the current state: `slug_taken`, `sku_taken`. */
-        ConflictSlugTaken: {
+        /** @description Conflicts with the current state: `sku_taken`, `variant_options_taken`. */
+        ConflictSkuTaken: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1672,9 +1848,36 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["ConflictSlugTaken"];
+            /** @description Conflicts with the current state: `slug_taken`, `sku_taken`, `variant_options_taken`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    adminGetProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Product"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -1717,7 +1920,96 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["ConflictSlugTaken"];
+            /** @description Conflicts with the current state: `slug_taken`, `option_value_in_use`, `variant_options_taken`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createVariant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariantCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["ConflictSkuTaken"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    archiveVariant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                variant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateVariant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                variant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariantUpdate"];
+            };
+        };
+        responses: {
+            200: components["responses"]["Product"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["ConflictSkuTaken"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -1729,6 +2021,7 @@ export interface operations {
             header?: never;
             path: {
                 id: string;
+                variant_id: string;
             };
             cookie?: never;
         };
@@ -2530,12 +2823,24 @@ export interface operations {
             query?: {
                 /** @description Category slug; products of its subcategories are included. */
                 category?: string;
-                /** @description Full-text search over name, sku and description (an exact sku ranks first). */
+                /**
+                 * @description Full-text search over name, variant SKUs, option values and description (an exact
+                 *     variant SKU ranks first).
+                 */
                 q?: string;
+                /** @description Products with an active variant at this price or more. */
                 min_price?: string;
+                /** @description Products with an active variant at this price or less. */
                 max_price?: string;
+                /**
+                 * @description `true`: products with an active variant in stock (and within the price range);
+                 *     `false`: products with none.
+                 */
                 in_stock?: boolean;
-                /** @description Default `-created_at`, or `relevance` when `q` is given. */
+                /**
+                 * @description Default `-created_at`, or `relevance` when `q` is given. `price` orders by the
+                 *     lowest price among the variants that match the filters.
+                 */
                 ordering?: components["schemas"]["Ordering"];
                 page?: number;
                 page_size?: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 20 | 21 | 22 | 23 | 24 | 25 | 26 | 27 | 28 | 29 | 30 | 31 | 32 | 33 | 34 | 35 | 36 | 37 | 38 | 39 | 40 | 41 | 42 | 43 | 44 | 45 | 46 | 47 | 48 | 49 | 50 | 51 | 52 | 53 | 54 | 55 | 56 | 57 | 58 | 59 | 60 | 61 | 62 | 63 | 64 | 65 | 66 | 67 | 68 | 69 | 70 | 71 | 72 | 73 | 74 | 75 | 76 | 77 | 78 | 79 | 80 | 81 | 82 | 83 | 84 | 85 | 86 | 87 | 88 | 89 | 90 | 91 | 92 | 93 | 94 | 95 | 96 | 97 | 98 | 99 | 100;

@@ -12,6 +12,10 @@ pub enum CatalogError {
     SlugTaken(String),
     #[error("the sku {0:?} is already used")]
     SkuTaken(String),
+    #[error("another variant of the product has the same option values")]
+    VariantOptionsTaken,
+    #[error("a variant still uses the option value {0:?}")]
+    OptionValueInUse(String),
     #[error("the category still has products or subcategories")]
     CategoryInUse,
     #[error("a category cannot be its own ancestor")]
@@ -23,15 +27,24 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
-    /// A write refused by a uniqueness constraint: the slug or sku it was given is taken.
+    /// A write refused by a constraint: the slug or sku it was given is taken, two
+    /// variants would share option values, or a price fell to its compare-at price.
     pub fn taken(e: sqlx::Error, slug: Option<&str>, sku: Option<&str>) -> Self {
         let slug_taken = || slug.map(|s| Self::SlugTaken(s.to_owned()));
         let meanings = [
             ("products_slug_key", slug_taken()),
             ("categories_slug_key", slug_taken()),
             (
-                "products_sku_key",
+                "product_variants_sku_key",
                 sku.map(|s| Self::SkuTaken(s.to_owned())),
+            ),
+            (
+                "product_variants_options_key",
+                Some(Self::VariantOptionsTaken),
+            ),
+            (
+                "product_variants_compare_at_check",
+                Some(Self::Invalid(super::variant::compare_at_too_low())),
             ),
         ];
         crate::db::constraint_error(

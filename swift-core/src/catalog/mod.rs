@@ -1,4 +1,5 @@
-//! Catalog: the category tree, products, search and filters, stock and its ledger.
+//! Catalog: the category tree, products with their options and variants, search and
+//! filters. Stock and its ledger belong to [`crate::inventory`].
 
 pub mod cache;
 pub mod error;
@@ -6,6 +7,8 @@ pub mod repository;
 pub mod service;
 pub mod transfer;
 pub mod types;
+pub mod variant;
 
 pub use error::CatalogError;
-pub use types::{Category, Product, ProductFilter, ProductOrdering, Slug};
+pub use types::{Category, Product, ProductDetail, ProductFilter, ProductOrdering, Slug};
+pub use variant::{OptionValue, ProductOption, Variant};

@@ -7,13 +7,22 @@ use super::types::{
     Category, CategoryPatch, NewCategory, NewProduct, Product, ProductFilter, ProductOrdering,
     ProductPatch,
 };
+use super::variant::{NewVariant, ProductOption, Variant, VariantPatch};
 use crate::pagination::PageRequest;
 
-const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.sku, p.name, p.description, p.price, s.on_hand AS stock, \
+/// A product as listings show it. `in_stock` looks at the variants of this one product
+/// only (a handful of index probes), so it costs the same on a page of 20 whatever the
+/// catalog's size.
+const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.price_min, p.price_max, \
+     EXISTS (SELECT 1 FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id \
+             WHERE v.product_id = p.id AND v.is_active AND s.on_hand > 0) AS in_stock, \
      p.images, p.is_active, p.created_at, p.updated_at, \
      c.id AS category_id, c.slug AS category_slug, c.name AS category_name \
-     FROM products p JOIN stock_levels s ON s.product_id = p.id \
-     LEFT JOIN categories c ON c.id = p.category_id";
+     FROM products p LEFT JOIN categories c ON c.id = p.category_id";
+
+const VARIANT_SELECT: &str = "SELECT v.id, v.product_id, v.sku, v.option_values, v.price, \
+     v.compare_at_price, v.images, v.is_active, s.on_hand AS stock \
+     FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id";
 
 const CATEGORY_COLUMNS: &str = "id, slug, name, description, parent_id, position";
 
@@ -181,6 +190,193 @@ pub async fn find_product_by_slug(
     .await
 }
 
+/// A product's options, in order.
+pub async fn options_of(
+    ex: impl PgExecutor<'_>,
+    product_id: Uuid,
+) -> sqlx::Result<Vec<ProductOption>> {
+    let rows: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT name, choices FROM product_options WHERE product_id = $1 ORDER BY position",
+    )
+    .bind(product_id)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, values)| ProductOption { name, values })
+        .collect())
+}
+
+/// A product's variants with their stock, in display order.
+pub async fn variants_of(ex: impl PgExecutor<'_>, product_id: Uuid) -> sqlx::Result<Vec<Variant>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{VARIANT_SELECT} WHERE v.product_id = $1 ORDER BY v.position, v.id"
+    )))
+    .bind(product_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// One variant of one product.
+pub async fn find_variant(
+    ex: impl PgExecutor<'_>,
+    product_id: Uuid,
+    variant_id: Uuid,
+) -> sqlx::Result<Option<Variant>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{VARIANT_SELECT} WHERE v.id = $1 AND v.product_id = $2"
+    )))
+    .bind(variant_id)
+    .bind(product_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Replaces a product's options with `options`.
+pub async fn replace_options(
+    ex: &mut sqlx::PgConnection,
+    product_id: Uuid,
+    options: &[ProductOption],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM product_options WHERE product_id = $1")
+        .bind(product_id)
+        .execute(&mut *ex)
+        .await?;
+    // Each option's values as one array literal, so the list of lists fits one statement.
+    let names: Vec<&str> = options.iter().map(|o| o.name.as_str()).collect();
+    let choices: Vec<String> = options
+        .iter()
+        .map(|o| serde_json::to_string(&o.values).expect("strings serialise"))
+        .collect();
+    sqlx::query(
+        "INSERT INTO product_options (product_id, position, name, choices) \
+         SELECT $1, ord, name, ARRAY(SELECT e FROM jsonb_array_elements_text(choices::jsonb) WITH ORDINALITY AS c(e, n) ORDER BY n) \
+         FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(name, choices, ord)",
+    )
+    .bind(product_id)
+    .bind(&names)
+    .bind(&choices)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Fits every variant of a product to `count` options: values past it are dropped, and the
+/// options added at the end give each variant their first value (`appended`). Two variants
+/// left with the same values break `product_variants_options_key`.
+pub async fn reshape_variant_values(
+    ex: impl PgExecutor<'_>,
+    product_id: Uuid,
+    kept: usize,
+    appended: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE product_variants SET option_values = option_values[1:$2] || $3::text[], \
+         updated_at = now() WHERE product_id = $1 \
+           AND option_values IS DISTINCT FROM option_values[1:$2] || $3::text[]",
+    )
+    .bind(product_id)
+    .bind(kept as i32)
+    .bind(appended)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// A value some variant of the product holds that its option no longer offers.
+pub async fn stray_option_value(
+    ex: impl PgExecutor<'_>,
+    product_id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT u.value FROM product_variants v \
+         CROSS JOIN LATERAL unnest(v.option_values) WITH ORDINALITY AS u(value, position) \
+         JOIN product_options o ON o.product_id = v.product_id AND o.position = u.position \
+         WHERE v.product_id = $1 AND NOT u.value = ANY (o.choices) LIMIT 1",
+    )
+    .bind(product_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Inserts a variant with its values in option order, at the end of the product's list.
+pub async fn insert_variant(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    product_id: Uuid,
+    v: &NewVariant,
+    values: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO product_variants \
+           (id, product_id, sku, option_values, price, compare_at_price, images, is_active, position) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+           (SELECT count(*) FROM product_variants WHERE product_id = $2))",
+    )
+    .bind(id)
+    .bind(product_id)
+    .bind(v.sku.as_str())
+    .bind(values)
+    .bind(v.price.amount())
+    .bind(v.compare_at_price.map(|m| m.amount()))
+    .bind(sqlx::types::Json(&v.images))
+    .bind(v.is_active)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Applies a partial variant update, all but the stock (`inventory::set` owns that); false
+/// when the product has no such variant.
+pub async fn update_variant(
+    ex: impl PgExecutor<'_>,
+    product_id: Uuid,
+    variant_id: Uuid,
+    p: &VariantPatch,
+    values: Option<&[String]>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE product_variants SET \
+           sku = COALESCE($3, sku), option_values = COALESCE($4, option_values), \
+           price = COALESCE($5, price), \
+           compare_at_price = CASE WHEN $6 THEN $7 ELSE compare_at_price END, \
+           images = COALESCE($8, images), is_active = COALESCE($9, is_active), updated_at = now() \
+         WHERE id = $1 AND product_id = $2",
+    )
+    .bind(variant_id)
+    .bind(product_id)
+    .bind(p.sku.as_ref().map(|s| s.as_str()))
+    .bind(values)
+    .bind(p.price.map(|m| m.amount()))
+    .bind(p.compare_at_price.is_some())
+    .bind(p.compare_at_price.flatten().map(|m| m.amount()))
+    .bind(p.images.as_ref().map(sqlx::types::Json))
+    .bind(p.is_active)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Recomputes what listings read from a product's active variants: its price range, and
+/// the SKUs and option values search looks at. Called by every write to its variants or
+/// options, in the same transaction.
+pub async fn refresh_summary(ex: impl PgExecutor<'_>, product_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE products p SET price_min = v.price_min, price_max = v.price_max, \
+           variant_skus = v.skus, option_terms = v.terms \
+         FROM (SELECT min(price) AS price_min, max(price) AS price_max, \
+                 coalesce(string_agg(sku, ' '), '') AS skus, \
+                 coalesce(string_agg(array_to_string(option_values, ' '), ' '), '') AS terms \
+               FROM product_variants WHERE product_id = $1 AND is_active) v \
+         WHERE p.id = $1 AND (p.price_min, p.price_max, p.variant_skus, p.option_terms) \
+           IS DISTINCT FROM (v.price_min, v.price_max, v.skus, v.terms)",
+    )
+    .bind(product_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
 /// `WITH` clause selecting the category subtree, when filtering by category.
 fn push_with(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter) {
     if let Some(slug) = &f.category {
@@ -190,32 +386,68 @@ fn push_with(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter) {
     }
 }
 
-fn push_where(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter) {
-    qb.push(" WHERE p.is_active");
+/// Whether a filter looks at single variants (a price range, or stock wanted): then a
+/// product matches when one of its active variants matches all of it, and it is ordered by
+/// the lowest price among those.
+fn by_variant(f: &ProductFilter) -> bool {
+    f.min_price.is_some() || f.max_price.is_some() || f.in_stock == Some(true)
+}
+
+/// The variants (`v`) that match a filter's variant conditions, after `FROM`.
+fn push_matching_variants(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter) {
+    qb.push(" product_variants v");
+    if f.in_stock == Some(true) {
+        qb.push(" JOIN stock_levels s ON s.variant_id = v.id AND s.on_hand > 0");
+    }
+    qb.push(" WHERE v.is_active");
+    if let Some(min) = f.min_price {
+        qb.push(" AND v.price >= ").push_bind(min.amount());
+    }
+    if let Some(max) = f.max_price {
+        qb.push(" AND v.price <= ").push_bind(max.amount());
+    }
+}
+
+/// `FROM` joins and `WHERE` of a listing. Ordered by price under a variant filter, the
+/// matching variants' lowest price per product is joined as `m.price` (one aggregate over
+/// the matching variants); otherwise a product's match is an `EXISTS` probe, which a page
+/// ordered by an index (newest, name) stops asking after 20 rows.
+fn push_from_where(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter, price_ordered: bool) {
+    let joined = by_variant(f) && price_ordered;
+    if joined {
+        qb.push(" JOIN (SELECT v.product_id, min(v.price) AS price FROM");
+        push_matching_variants(qb, f);
+        qb.push(" GROUP BY v.product_id) m ON m.product_id = p.id");
+    }
+    qb.push(" WHERE p.is_active AND p.price_min IS NOT NULL");
+    if by_variant(f) && !joined {
+        qb.push(" AND EXISTS (SELECT 1 FROM");
+        push_matching_variants(qb, f);
+        qb.push(" AND v.product_id = p.id)");
+    }
+    if f.in_stock == Some(false) {
+        qb.push(
+            " AND NOT EXISTS (SELECT 1 FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id \
+               WHERE v.product_id = p.id AND v.is_active AND s.on_hand > 0)",
+        );
+    }
     if f.category.is_some() {
         qb.push(" AND p.category_id IN (SELECT id FROM tree)");
     }
     if let Some(q) = &f.q {
         qb.push(" AND (p.search @@ websearch_to_tsquery('english', ")
             .push_bind(q.clone())
-            .push(") OR lower(p.sku) = lower(")
+            .push(") OR p.id IN (SELECT product_id FROM product_variants WHERE lower(sku) = lower(")
             .push_bind(q.clone())
-            .push("))");
+            .push(")))");
     }
-    if let Some(min) = f.min_price {
-        qb.push(" AND p.price >= ").push_bind(min.amount());
-    }
-    if let Some(max) = f.max_price {
-        qb.push(" AND p.price <= ").push_bind(max.amount());
-    }
-    match f.in_stock {
-        Some(true) => {
-            qb.push(" AND s.on_hand > 0");
-        }
-        Some(false) => {
-            qb.push(" AND s.on_hand = 0");
-        }
-        None => {}
+}
+
+fn order_price(f: &ProductFilter) -> &'static str {
+    if by_variant(f) {
+        "m.price"
+    } else {
+        "p.price_min"
     }
 }
 
@@ -229,21 +461,25 @@ pub async fn list_products(
     let mut qb = QueryBuilder::new("");
     push_with(&mut qb, f);
     qb.push(PRODUCT_SELECT);
-    push_where(&mut qb, f);
+    let price_ordered = matches!(
+        ordering,
+        ProductOrdering::PriceAsc | ProductOrdering::PriceDesc
+    );
+    push_from_where(&mut qb, f, price_ordered);
     qb.push(" ORDER BY ");
     match (ordering, &f.q) {
         (ProductOrdering::Relevance, Some(q)) => {
-            qb.push("(lower(p.sku) = lower(")
+            qb.push("(p.id IN (SELECT product_id FROM product_variants WHERE lower(sku) = lower(")
                 .push_bind(q.clone())
-                .push(")) DESC, ts_rank(p.search, websearch_to_tsquery('english', ")
+                .push("))) DESC, ts_rank(p.search, websearch_to_tsquery('english', ")
                 .push_bind(q.clone())
                 .push(")) DESC, p.created_at DESC, p.id DESC");
         }
         (ProductOrdering::PriceAsc, _) => {
-            qb.push("p.price, p.id");
+            qb.push(order_price(f)).push(", p.id");
         }
         (ProductOrdering::PriceDesc, _) => {
-            qb.push("p.price DESC, p.id DESC");
+            qb.push(order_price(f)).push(" DESC, p.id DESC");
         }
         (ProductOrdering::NameAsc, _) => {
             qb.push("p.name, p.id");
@@ -270,8 +506,8 @@ pub async fn list_products(
 pub async fn count_products(ex: impl PgExecutor<'_>, f: &ProductFilter) -> sqlx::Result<i64> {
     let mut qb = QueryBuilder::new("");
     push_with(&mut qb, f);
-    qb.push("SELECT count(*) FROM products p JOIN stock_levels s ON s.product_id = p.id");
-    push_where(&mut qb, f);
+    qb.push("SELECT count(*) FROM products p");
+    push_from_where(&mut qb, f, false);
     qb.build_query_scalar().fetch_one(ex).await
 }
 
@@ -282,15 +518,13 @@ pub async fn insert_product(
     p: &NewProduct,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO products (id, slug, sku, name, description, price, category_id, images, is_active) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO products (id, slug, name, description, category_id, images, is_active) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(slug)
-    .bind(p.sku.as_str())
     .bind(&p.name)
     .bind(&p.description)
-    .bind(p.price.amount())
     .bind(p.category_id)
     .bind(sqlx::types::Json(&p.images))
     .bind(p.is_active)
@@ -299,8 +533,8 @@ pub async fn insert_product(
     Ok(())
 }
 
-/// Applies a partial update, all but the stock (`inventory::set` owns that); false when
-/// the product does not exist.
+/// Applies a partial update of the product's own fields (options and variants have their
+/// own functions); false when the product does not exist.
 pub async fn update_product(
     ex: impl PgExecutor<'_>,
     id: Uuid,
@@ -308,16 +542,14 @@ pub async fn update_product(
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE products SET \
-           name = COALESCE($2, name), sku = COALESCE($3, sku), price = COALESCE($4, price), \
-           slug = COALESCE($5, slug), description = COALESCE($6, description), \
-           category_id = CASE WHEN $7 THEN $8 ELSE category_id END, \
-           images = COALESCE($9, images), is_active = COALESCE($10, is_active), updated_at = now() \
+           name = COALESCE($2, name), slug = COALESCE($3, slug), \
+           description = COALESCE($4, description), \
+           category_id = CASE WHEN $5 THEN $6 ELSE category_id END, \
+           images = COALESCE($7, images), is_active = COALESCE($8, is_active), updated_at = now() \
          WHERE id = $1",
     )
     .bind(id)
     .bind(p.name.as_deref())
-    .bind(p.sku.as_ref().map(|s| s.as_str()))
-    .bind(p.price.map(|m| m.amount()))
     .bind(p.slug.as_ref().map(|s| s.as_str()))
     .bind(p.description.as_deref())
     .bind(p.category_id.is_some())
@@ -327,4 +559,79 @@ pub async fn update_product(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Locks a product's row against other changes to it or its variants; false when it does
+/// not exist.
+pub async fn lock_product(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM products WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// A product's id by slug, its row locked (the CSV import's key).
+pub async fn lock_product_by_slug(
+    ex: impl PgExecutor<'_>,
+    slug: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT id FROM products WHERE slug = $1 FOR NO KEY UPDATE")
+        .bind(slug)
+        .fetch_optional(ex)
+        .await
+}
+
+/// A variant's id and product by sku, its row locked.
+pub async fn lock_variant_by_sku(
+    ex: impl PgExecutor<'_>,
+    sku: &str,
+) -> sqlx::Result<Option<(Uuid, Uuid)>> {
+    sqlx::query_as("SELECT id, product_id FROM product_variants WHERE sku = $1 FOR NO KEY UPDATE")
+        .bind(sku)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Category ids by slug.
+pub async fn category_ids(ex: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, Uuid)>> {
+    sqlx::query_as("SELECT slug, id FROM categories")
+        .fetch_all(ex)
+        .await
+}
+
+/// One variant with its product's columns, as the CSV export writes it.
+#[derive(sqlx::FromRow)]
+pub struct ExportRow {
+    pub product_slug: String,
+    pub name: String,
+    pub description: String,
+    pub category: Option<String>,
+    pub is_active: bool,
+    pub images: sqlx::types::Json<Vec<super::types::Image>>,
+    pub option_names: Vec<String>,
+    pub option_values: Vec<String>,
+    pub sku: String,
+    pub price: rust_decimal::Decimal,
+    pub compare_at_price: Option<rust_decimal::Decimal>,
+    pub stock: i32,
+    pub variant_is_active: bool,
+    pub variant_images: sqlx::types::Json<Vec<super::types::Image>>,
+}
+
+/// Every variant of every product (archived ones too), by product slug and variant order.
+pub async fn export_rows(ex: impl PgExecutor<'_>) -> sqlx::Result<Vec<ExportRow>> {
+    sqlx::query_as(
+        "SELECT p.slug AS product_slug, p.name, p.description, c.slug AS category, p.is_active, p.images, \
+                ARRAY(SELECT o.name FROM product_options o WHERE o.product_id = p.id ORDER BY o.position) AS option_names, \
+                v.option_values, v.sku, v.price, v.compare_at_price, s.on_hand AS stock, \
+                v.is_active AS variant_is_active, v.images AS variant_images \
+         FROM products p JOIN product_variants v ON v.product_id = p.id \
+         JOIN stock_levels s ON s.variant_id = v.id \
+         LEFT JOIN categories c ON c.id = p.category_id \
+         ORDER BY p.slug, v.position, v.id",
+    )
+    .fetch_all(ex)
+    .await
 }

@@ -5,9 +5,10 @@ use uuid::Uuid;
 use super::CatalogError;
 use super::repository as repo;
 use super::types::{
-    Category, CategoryPatch, MAX_STOCK, NewCategory, NewProduct, Product, ProductFilter,
-    ProductOrdering, ProductPatch, Slug,
+    Category, CategoryPatch, MAX_STOCK, NewCategory, NewProduct, Product, ProductDetail,
+    ProductFilter, ProductOrdering, ProductPatch, Slug,
 };
+use super::variant::{self, MAX_VARIANTS, NewVariant, ProductOption, VariantPatch};
 use crate::Context;
 use crate::inventory::{self, Adjusted, MovementReason};
 use crate::pagination::{Page, PageRequest};
@@ -71,24 +72,42 @@ pub async fn list_products(
     Ok(Page::new(items, total, page))
 }
 
-/// An active product by id or slug (the storefront's detail page).
-pub async fn get_active_product(ctx: &Context, id_or_slug: &str) -> Result<Product> {
+/// A product with its options and variants; archived variants only with `all_variants`.
+async fn detail(ctx: &Context, product: Product, all_variants: bool) -> Result<ProductDetail> {
+    let mut conn = ctx.pool.acquire().await?;
+    let options = repo::options_of(&mut *conn, product.id).await?;
+    let mut variants = repo::variants_of(&mut *conn, product.id).await?;
+    if !all_variants {
+        variants.retain(|v| v.is_active);
+    }
+    Ok(ProductDetail {
+        product,
+        options,
+        variants,
+    })
+}
+
+/// An active product by id or slug (the storefront's detail page), with its active
+/// variants. A product with none is not for sale, so not found.
+pub async fn get_active_product(ctx: &Context, id_or_slug: &str) -> Result<ProductDetail> {
     let product = match (Uuid::parse_str(id_or_slug), Slug::parse("slug", id_or_slug)) {
         (Ok(id), _) => repo::find_product(&ctx.pool, id).await?,
         (_, Ok(slug)) => repo::find_product_by_slug(&ctx.pool, slug.as_str()).await?,
         // Neither an id nor a possible slug (a NUL byte, say): nothing has that name.
         (Err(_), Err(_)) => None,
     };
-    product
-        .filter(|p| p.is_active)
-        .ok_or(CatalogError::NotFound)
+    let product = product
+        .filter(|p| p.is_active && p.price_min.is_some())
+        .ok_or(CatalogError::NotFound)?;
+    detail(ctx, product, false).await
 }
 
-/// Any product by id, archived ones included (staff).
-pub async fn get_product(ctx: &Context, id: Uuid) -> Result<Product> {
-    repo::find_product(&ctx.pool, id)
+/// Any product by id with all its variants, archived ones included (staff).
+pub async fn get_product(ctx: &Context, id: Uuid) -> Result<ProductDetail> {
+    let product = repo::find_product(&ctx.pool, id)
         .await?
-        .ok_or(CatalogError::NotFound)
+        .ok_or(CatalogError::NotFound)?;
+    detail(ctx, product, true).await
 }
 
 /// The slug a new row gets: the one asked for, or the first of `name`'s base, `base-2`,
@@ -126,52 +145,95 @@ async fn check_category_exists(ctx: &Context, id: Option<Uuid>) -> Result<()> {
     Ok(())
 }
 
-/// Creates a product; the slug comes from the name when not given (made unique), while
-/// an explicit slug or sku already in use is a conflict.
-pub async fn create_product(ctx: &Context, new: NewProduct, actor: Uuid) -> Result<Product> {
-    check_category_exists(ctx, new.category_id).await?;
+/// Inserts one variant of a product and opens its stock, in the caller's transaction.
+async fn insert_variant(
+    tx: &mut sqlx::PgConnection,
+    product_id: Uuid,
+    options: &[ProductOption],
+    variant: &NewVariant,
+    reason: MovementReason,
+    actor: Option<Uuid>,
+) -> Result<Uuid> {
+    let values = variant::values_in_order(options, &variant.options)?;
+    variant::check_compare_at(variant.price, variant.compare_at_price)?;
     let id = Uuid::now_v7();
-    let mut tx = ctx.pool.begin().await?;
-    let slug = slug_for(&mut tx, "products", new.slug.as_ref(), &new.name).await?;
-    repo::insert_product(&mut *tx, id, slug.as_str(), &new)
+    repo::insert_variant(&mut *tx, id, product_id, variant, &values)
         .await
-        .map_err(|e| CatalogError::taken(e, Some(slug.as_str()), Some(new.sku.as_str())))?;
-    inventory::open(
-        &mut tx,
-        id,
-        new.stock,
-        MovementReason::InitialStock,
-        Some(actor),
-    )
-    .await?;
-    tx.commit().await?;
+        .map_err(|e| CatalogError::taken(e, None, Some(variant.sku.as_str())))?;
+    inventory::open(tx, id, variant.stock, reason, actor).await?;
+    Ok(id)
+}
+
+/// Creates a product with its options and variants (1 to [`MAX_VARIANTS`]); the slug comes
+/// from the name when not given (made unique), while an explicit slug or a sku already in
+/// use is a conflict.
+pub async fn create_product(ctx: &Context, new: NewProduct, actor: Uuid) -> Result<ProductDetail> {
+    let id = create_product_in(ctx, &new, MovementReason::InitialStock, Some(actor)).await?;
     ctx.catalog_cache.invalidate();
     get_product(ctx, id).await
 }
 
-/// Applies a partial update. A stock value set here is recorded in the ledger as the
-/// difference from the previous stock.
-pub async fn update_product(
+/// [`create_product`]'s checks and writes, in one transaction of its own.
+async fn create_product_in(
     ctx: &Context,
-    id: Uuid,
-    patch: ProductPatch,
-    actor: Uuid,
-) -> Result<Product> {
+    new: &NewProduct,
+    reason: MovementReason,
+    actor: Option<Uuid>,
+) -> Result<Uuid> {
+    if new.variants.is_empty() || new.variants.len() > MAX_VARIANTS {
+        return Err(Invalid::new(
+            "variants",
+            format!("a product has 1 to {MAX_VARIANTS} variants"),
+        )
+        .into());
+    }
+    check_category_exists(ctx, new.category_id).await?;
+    let id = Uuid::now_v7();
+    let mut tx = ctx.pool.begin().await?;
+    let slug = slug_for(&mut tx, "products", new.slug.as_ref(), &new.name).await?;
+    repo::insert_product(&mut *tx, id, slug.as_str(), new)
+        .await
+        .map_err(|e| CatalogError::taken(e, Some(slug.as_str()), None))?;
+    repo::replace_options(&mut tx, id, &new.options).await?;
+    for variant in &new.variants {
+        insert_variant(&mut tx, id, &new.options, variant, reason, actor).await?;
+    }
+    repo::refresh_summary(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Applies a partial update. New options replace the list: options can be renamed and
+/// values added; a value a variant still has cannot be removed (409
+/// `option_value_in_use`); an option added at the end gives every variant its first value,
+/// and one removed from the end drops it from them, unless two variants would then be the
+/// same (409 `variant_options_taken`).
+pub async fn update_product(ctx: &Context, id: Uuid, patch: ProductPatch) -> Result<ProductDetail> {
     if let Some(category) = patch.category_id {
         check_category_exists(ctx, category).await?;
     }
     let mut tx = ctx.pool.begin().await?;
     let found = repo::update_product(&mut *tx, id, &patch)
         .await
-        .map_err(|e| {
-            let slug = patch.slug.as_ref().map(Slug::as_str);
-            CatalogError::taken(e, slug, patch.sku.as_ref().map(|s| s.as_str()))
-        })?;
+        .map_err(|e| CatalogError::taken(e, patch.slug.as_ref().map(Slug::as_str), None))?;
     if !found {
         return Err(CatalogError::NotFound);
     }
-    if let Some(stock) = patch.stock {
-        inventory::set(&mut tx, id, stock, MovementReason::StaffSet, Some(actor)).await?;
+    if let Some(options) = &patch.options {
+        let before = repo::options_of(&mut *tx, id).await?;
+        let kept = before.len().min(options.len());
+        let appended: Vec<String> = options[kept..]
+            .iter()
+            .map(|o| o.values[0].clone())
+            .collect();
+        repo::replace_options(&mut tx, id, options).await?;
+        repo::reshape_variant_values(&mut *tx, id, kept, &appended)
+            .await
+            .map_err(|e| CatalogError::taken(e, None, None))?;
+        if let Some(value) = repo::stray_option_value(&mut *tx, id).await? {
+            return Err(CatalogError::OptionValueInUse(value));
+        }
+        repo::refresh_summary(&mut *tx, id).await?;
     }
     tx.commit().await?;
     ctx.catalog_cache.invalidate();
@@ -191,22 +253,128 @@ pub async fn archive_product(ctx: &Context, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Moves stock by `delta` (staff, with their note), never below zero nor above
+/// Adds a variant to a product; its option values must be new among the product's variants.
+pub async fn add_variant(
+    ctx: &Context,
+    product_id: Uuid,
+    new: NewVariant,
+    actor: Uuid,
+) -> Result<ProductDetail> {
+    let mut tx = ctx.pool.begin().await?;
+    // The product row, locked: its options cannot change under the check, and variants are
+    // added one at a time (their position counts the others).
+    if !repo::lock_product(&mut *tx, product_id).await? {
+        return Err(CatalogError::NotFound);
+    }
+    if repo::variants_of(&mut *tx, product_id).await?.len() >= MAX_VARIANTS {
+        return Err(Invalid::new(
+            "variants",
+            format!("a product has at most {MAX_VARIANTS} variants"),
+        )
+        .into());
+    }
+    let options = repo::options_of(&mut *tx, product_id).await?;
+    insert_variant(
+        &mut tx,
+        product_id,
+        &options,
+        &new,
+        MovementReason::InitialStock,
+        Some(actor),
+    )
+    .await?;
+    repo::refresh_summary(&mut *tx, product_id).await?;
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    get_product(ctx, product_id).await
+}
+
+/// Applies a partial variant update. A stock value set here is recorded in the ledger as
+/// the difference from the previous stock.
+pub async fn update_variant(
+    ctx: &Context,
+    product_id: Uuid,
+    variant_id: Uuid,
+    patch: VariantPatch,
+    actor: Uuid,
+) -> Result<ProductDetail> {
+    let mut tx = ctx.pool.begin().await?;
+    if !repo::lock_product(&mut *tx, product_id).await? {
+        return Err(CatalogError::NotFound);
+    }
+    let current = repo::find_variant(&mut *tx, product_id, variant_id)
+        .await?
+        .ok_or(CatalogError::NotFound)?;
+    let values = match &patch.options {
+        Some(given) => {
+            let options = repo::options_of(&mut *tx, product_id).await?;
+            Some(variant::values_in_order(&options, given)?)
+        }
+        None => None,
+    };
+    let compare_at = match patch.compare_at_price {
+        Some(set) => set,
+        None => current.compare_at_price(),
+    };
+    variant::check_compare_at(patch.price.unwrap_or(current.price()), compare_at)?;
+    repo::update_variant(&mut *tx, product_id, variant_id, &patch, values.as_deref())
+        .await
+        .map_err(|e| CatalogError::taken(e, None, patch.sku.as_ref().map(|s| s.as_str())))?;
+    if let Some(stock) = patch.stock {
+        inventory::set(
+            &mut tx,
+            variant_id,
+            stock,
+            MovementReason::StaffSet,
+            Some(actor),
+        )
+        .await?;
+    }
+    repo::refresh_summary(&mut *tx, product_id).await?;
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    get_product(ctx, product_id).await
+}
+
+/// Archives a variant (`is_active = false`): no longer shown nor sold; orders keep it.
+pub async fn archive_variant(ctx: &Context, product_id: Uuid, variant_id: Uuid) -> Result<()> {
+    let patch = VariantPatch {
+        is_active: Some(false),
+        ..VariantPatch::default()
+    };
+    let mut tx = ctx.pool.begin().await?;
+    if !repo::update_variant(&mut *tx, product_id, variant_id, &patch, None).await? {
+        return Err(CatalogError::NotFound);
+    }
+    repo::refresh_summary(&mut *tx, product_id).await?;
+    tx.commit().await?;
+    ctx.catalog_cache.invalidate();
+    Ok(())
+}
+
+/// Moves a variant's stock by `delta` (staff, with their note), never below zero nor above
 /// `MAX_STOCK`; the inventory ledger records it.
 pub async fn adjust_stock(
     ctx: &Context,
-    id: Uuid,
+    product_id: Uuid,
+    variant_id: Uuid,
     delta: i32,
     note: &str,
     actor: Uuid,
-) -> Result<Product> {
+) -> Result<ProductDetail> {
     if delta == 0 {
         return Err(Invalid::new("delta", "must not be zero").into());
     }
     let mut conn = ctx.pool.acquire().await?;
-    match inventory::adjust(&mut conn, id, delta, note, actor).await? {
+    if repo::find_variant(&mut *conn, product_id, variant_id)
+        .await?
+        .is_none()
+    {
+        return Err(CatalogError::NotFound);
+    }
+    match inventory::adjust(&mut conn, variant_id, delta, note, actor).await? {
         Adjusted::To(_) => {}
-        Adjusted::NoSuchProduct => return Err(CatalogError::NotFound),
+        Adjusted::NoSuchVariant => return Err(CatalogError::NotFound),
         Adjusted::OutOfBounds { current }
             if i64::from(current) + i64::from(delta) > i64::from(MAX_STOCK) =>
         {
@@ -222,7 +390,7 @@ pub async fn adjust_stock(
     }
     drop(conn);
     inventory::changed(ctx);
-    get_product(ctx, id).await
+    get_product(ctx, product_id).await
 }
 
 pub async fn create_category(ctx: &Context, new: NewCategory) -> Result<Category> {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::variant::{NewVariant, ProductOption, Variant};
 use crate::money::Money;
 use crate::validation::{Invalid, plain_text};
 
@@ -181,16 +182,19 @@ pub struct Category {
     pub position: i32,
 }
 
-/// A product with its category's identity, as listings and detail pages show it.
+/// A product with its category's identity and what its active variants sum up to, as
+/// listings show it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Product {
     pub id: Uuid,
     pub slug: String,
-    pub sku: String,
     pub name: String,
     pub description: String,
-    pub price: rust_decimal::Decimal,
-    pub stock: i32,
+    /// The lowest and highest price of its active variants; `None` when it has none.
+    pub price_min: Option<rust_decimal::Decimal>,
+    pub price_max: Option<rust_decimal::Decimal>,
+    /// Whether an active variant has stock.
+    pub in_stock: bool,
     pub images: sqlx::types::Json<Vec<Image>>,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
@@ -201,9 +205,21 @@ pub struct Product {
 }
 
 impl Product {
-    pub fn price(&self) -> Money {
-        Money::from_decimal(self.price)
+    pub fn price_min(&self) -> Option<Money> {
+        self.price_min.map(Money::from_decimal)
     }
+
+    pub fn price_max(&self) -> Option<Money> {
+        self.price_max.map(Money::from_decimal)
+    }
+}
+
+/// A product with its options and variants, as its detail page shows it.
+#[derive(Debug, Clone)]
+pub struct ProductDetail {
+    pub product: Product,
+    pub options: Vec<ProductOption>,
+    pub variants: Vec<Variant>,
 }
 
 /// Sort orders of `listProducts`.
@@ -244,33 +260,30 @@ impl ProductFilter {
     }
 }
 
-/// A product being created.
+/// A product being created, with its options and at least one variant.
 #[derive(Debug, Clone)]
 pub struct NewProduct {
     pub name: String,
-    pub sku: Sku,
-    pub price: Money,
-    pub stock: i32,
     pub slug: Option<Slug>,
     pub description: String,
     pub category_id: Option<Uuid>,
     pub images: Vec<Image>,
     pub is_active: bool,
+    pub options: Vec<ProductOption>,
+    pub variants: Vec<NewVariant>,
 }
 
 /// A partial product update; `None` leaves a field unchanged (`category_id: Some(None)`
-/// removes the category).
+/// removes the category). New `options` replace the list (see `service::update_product`).
 #[derive(Debug, Clone, Default)]
 pub struct ProductPatch {
     pub name: Option<String>,
-    pub sku: Option<Sku>,
-    pub price: Option<Money>,
-    pub stock: Option<i32>,
     pub slug: Option<Slug>,
     pub description: Option<String>,
     pub category_id: Option<Option<Uuid>>,
     pub images: Option<Vec<Image>>,
     pub is_active: Option<bool>,
+    pub options: Option<Vec<ProductOption>>,
 }
 
 /// A category being created.

@@ -1,12 +1,12 @@
 //! Stock and its ledger, in one place.
 //!
-//! This module is the only code that writes stock (`stock_levels`) or the ledger
-//! (`inventory_movements`): checkout takes stock, cancellation puts it back, staff adjust
-//! or set it, the CSV import and product creation set it. Every change writes its ledger row
+//! This module is the only code that writes stock (`stock_levels`, one row per variant) or
+//! the ledger (`inventory_movements`): checkout takes stock, cancellation puts it back, staff
+//! adjust or set it, the CSV import and variant creation set it. Every change writes its ledger row
 //! in the same statement as the change itself, so the two never disagree, and the ledger's
 //! `reason` is a [`MovementReason`], not free text (staff's own words go in `note`).
 //!
-//! A hot product is one row every buyer must update; whoever holds its lock makes all the
+//! A hot variant is one row every buyer must update; whoever holds its lock makes all the
 //! others wait. So [`take_for_order`] is meant to run last in a checkout: everything that
 //! does not need the lock (reading the cart, writing the order, its lines and history) comes
 //! first, then one conditional decrement, then the commit. Several rows are locked in id
@@ -23,11 +23,11 @@ pub use repository::StockRow;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "stock_movement_reason", rename_all = "snake_case")]
 pub enum MovementReason {
-    /// The stock a product was created with.
+    /// The stock a variant was created with.
     InitialStock,
-    /// Staff moved stock by a delta (`POST /admin/products/{id}/stock`).
+    /// Staff moved stock by a delta (`POST /admin/products/{id}/variants/{variant_id}/stock`).
     StaffAdjustment,
-    /// Staff set a new stock level (`PATCH /admin/products/{id}`).
+    /// Staff set a new stock level (`PATCH /admin/products/{id}/variants/{variant_id}`).
     StaffSet,
     /// A CSV import set the stock.
     Import,
@@ -37,23 +37,23 @@ pub enum MovementReason {
     OrderCancelled,
 }
 
-/// The most stock one product can hold (create, PATCH, CSV and adjustments alike).
+/// The most stock one variant can hold (create, PATCH, CSV and adjustments alike).
 pub const MAX_STOCK: i32 = 1_000_000_000;
 
 /// One order line's demand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Take {
-    pub product_id: Uuid,
+    pub variant_id: Uuid,
     pub quantity: i32,
 }
 
 /// One line that cannot be bought as asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shortage {
-    pub product_id: Uuid,
+    pub variant_id: Uuid,
     pub sku: String,
     pub requested: i32,
-    /// 0 for a product that is no longer sold.
+    /// 0 for a variant that is no longer sold.
     pub available: i32,
 }
 
@@ -66,7 +66,7 @@ pub struct Mover {
 
 /// Takes the stock of an order's lines, all or nothing: `Ok(Err(shortages))` names every
 /// line that is short or no longer sold, and then nothing was taken (the caller rolls back
-/// its transaction anyway). Lines must name distinct products.
+/// its transaction anyway). Lines must name distinct variants.
 pub async fn take_for_order(
     conn: &mut sqlx::PgConnection,
     order_id: Uuid,
@@ -95,16 +95,16 @@ pub async fn take_for_order(
     Ok(Err(shortages(lines, &rows)))
 }
 
-/// The lines that `rows` (their products' stock as read) cannot fill: short, no longer
+/// The lines that `rows` (their variants' stock as read) cannot fill: short, no longer
 /// sold, or gone. The one statement of that rule.
 pub fn shortages(lines: &[Take], rows: &[StockRow]) -> Vec<Shortage> {
     lines
         .iter()
         .filter_map(|line| {
-            let row = rows.iter().find(|r| r.id == line.product_id);
+            let row = rows.iter().find(|r| r.id == line.variant_id);
             let available = row.filter(|r| r.is_active).map_or(0, |r| r.stock);
             (available < line.quantity).then(|| Shortage {
-                product_id: line.product_id,
+                variant_id: line.variant_id,
                 sku: row.map(|r| r.sku.clone()).unwrap_or_default(),
                 requested: line.quantity,
                 available,
@@ -131,13 +131,13 @@ pub enum Adjusted {
     OutOfBounds {
         current: i32,
     },
-    NoSuchProduct,
+    NoSuchVariant,
 }
 
 /// Moves stock by `delta` (staff), never below zero nor above [`MAX_STOCK`].
 pub async fn adjust(
     conn: &mut sqlx::PgConnection,
-    product_id: Uuid,
+    variant_id: Uuid,
     delta: i32,
     note: &str,
     actor: Uuid,
@@ -146,51 +146,51 @@ pub async fn adjust(
         actor: Some(actor),
         order: None,
     };
-    if let Some(stock) = repository::adjust(&mut *conn, product_id, delta, note, mover).await? {
+    if let Some(stock) = repository::adjust(&mut *conn, variant_id, delta, note, mover).await? {
         return Ok(Adjusted::To(stock));
     }
-    Ok(match repository::current(&mut *conn, product_id).await? {
+    Ok(match repository::current(&mut *conn, variant_id).await? {
         Some(current) => Adjusted::OutOfBounds { current },
-        None => Adjusted::NoSuchProduct,
+        None => Adjusted::NoSuchVariant,
     })
 }
 
-/// Opens the stock of a product just created, at `stock` (its ledger row says
+/// Opens the stock of a variant just created, at `stock` (its ledger row says
 /// [`MovementReason::InitialStock`], or `Import`), in the creating transaction.
 pub async fn open(
     conn: &mut sqlx::PgConnection,
-    product_id: Uuid,
+    variant_id: Uuid,
     stock: i32,
     reason: MovementReason,
     actor: Option<Uuid>,
 ) -> sqlx::Result<()> {
-    repository::open(&mut *conn, product_id).await?;
-    set(conn, product_id, stock, reason, actor).await?;
+    repository::open(&mut *conn, variant_id).await?;
+    set(conn, variant_id, stock, reason, actor).await?;
     Ok(())
 }
 
-/// Sets a product's stock to `stock` (within bounds, checked by the caller's parser), with
+/// Sets a variant's stock to `stock` (within bounds, checked by the caller's parser), with
 /// the difference in the ledger; nothing is written when it does not change. `false` when
-/// there is no such product.
+/// there is no such variant.
 pub async fn set(
     conn: &mut sqlx::PgConnection,
-    product_id: Uuid,
+    variant_id: Uuid,
     stock: i32,
     reason: MovementReason,
     actor: Option<Uuid>,
 ) -> sqlx::Result<bool> {
-    let Some(before) = repository::lock_one(&mut *conn, product_id).await? else {
+    let Some(before) = repository::lock_one(&mut *conn, variant_id).await? else {
         return Ok(false);
     };
     if before != stock {
         let mover = Mover { actor, order: None };
-        repository::set(&mut *conn, product_id, before, stock, reason, mover).await?;
+        repository::set(&mut *conn, variant_id, before, stock, reason, mover).await?;
     }
     Ok(true)
 }
 
 /// Tells every cache that shows stock that it moved. The catalog's listings show it
-/// (`in_stock`); other instances hear of it through the `products` trigger.
+/// (`in_stock`); other instances hear of it through the `stock_levels` trigger.
 pub fn changed(ctx: &crate::Context) {
     ctx.catalog_cache.invalidate();
 }
@@ -218,25 +218,25 @@ mod tests {
         );
         let lines = [
             Take {
-                product_id: a,
+                variant_id: a,
                 quantity: 2,
             },
             Take {
-                product_id: b,
+                variant_id: b,
                 quantity: 5,
             },
             Take {
-                product_id: c,
+                variant_id: c,
                 quantity: 1,
             },
             Take {
-                product_id: gone,
+                variant_id: gone,
                 quantity: 1,
             },
         ];
         let rows = [row(a, 2, true), row(b, 4, true), row(c, 9, false)];
         let found = shortages(&lines, &rows);
-        let named: Vec<(Uuid, i32)> = found.iter().map(|s| (s.product_id, s.available)).collect();
+        let named: Vec<(Uuid, i32)> = found.iter().map(|s| (s.variant_id, s.available)).collect();
         assert_eq!(named, vec![(b, 4), (c, 0), (gone, 0)]);
         assert!(shortages(&lines[..1], &rows).is_empty());
     }

@@ -1,5 +1,5 @@
 //! The SQL of stock and its ledger. Stock lives in `stock_levels`, one narrow row per
-//! product that orders update and nothing else does (see the migration that made it);
+//! variant that orders update and nothing else does (see the migration that made it);
 //! every statement that changes it writes the ledger row in the same statement (a
 //! data-modifying `WITH`), so the two commit or fail together.
 
@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{MAX_STOCK, MovementReason, Mover, Take};
 
-/// A product's stock as the checks need it.
+/// A variant's stock as the checks need it (`is_active`: the variant and its product).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StockRow {
     pub id: Uuid,
@@ -18,45 +18,48 @@ pub struct StockRow {
 }
 
 fn columns(lines: &[Take]) -> (Vec<Uuid>, Vec<i32>) {
-    lines.iter().map(|l| (l.product_id, l.quantity)).unzip()
+    lines.iter().map(|l| (l.variant_id, l.quantity)).unzip()
 }
 
-/// Locks the lines' products in id order.
+/// Locks the lines' variants in id order.
 pub async fn lock(conn: &mut PgConnection, lines: &[Take]) -> sqlx::Result<Vec<StockRow>> {
     let (ids, _) = columns(lines);
     sqlx::query_as(
-        "SELECT s.product_id AS id, p.sku, s.on_hand AS stock, p.is_active \
-         FROM stock_levels s JOIN products p ON p.id = s.product_id \
-         WHERE s.product_id = ANY($1) ORDER BY s.product_id FOR UPDATE OF s",
+        "SELECT s.variant_id AS id, v.sku, s.on_hand AS stock, v.is_active AND p.is_active AS is_active \
+         FROM stock_levels s JOIN product_variants v ON v.id = s.variant_id \
+         JOIN products p ON p.id = v.product_id \
+         WHERE s.variant_id = ANY($1) ORDER BY s.variant_id FOR UPDATE OF s",
     )
     .bind(&ids)
     .fetch_all(conn)
     .await
 }
 
-/// The lines' products as they stand, without locking.
+/// The lines' variants as they stand, without locking.
 pub async fn read(conn: &mut PgConnection, lines: &[Take]) -> sqlx::Result<Vec<StockRow>> {
     let (ids, _) = columns(lines);
     sqlx::query_as(
-        "SELECT s.product_id AS id, p.sku, s.on_hand AS stock, p.is_active \
-         FROM stock_levels s JOIN products p ON p.id = s.product_id WHERE s.product_id = ANY($1)",
+        "SELECT s.variant_id AS id, v.sku, s.on_hand AS stock, v.is_active AND p.is_active AS is_active \
+         FROM stock_levels s JOIN product_variants v ON v.id = s.variant_id \
+         JOIN products p ON p.id = v.product_id WHERE s.variant_id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(conn)
     .await
 }
 
-/// Decrements every line whose product is sold and has enough; returns how many were.
+/// Decrements every line whose variant is sold and has enough; returns how many were.
 pub async fn take(conn: &mut PgConnection, lines: &[Take], mover: Mover) -> sqlx::Result<usize> {
     let (ids, quantities) = columns(lines);
     let taken: Vec<Uuid> = sqlx::query_scalar(
         "WITH moved AS ( \
              UPDATE stock_levels s SET on_hand = s.on_hand - w.qty \
-             FROM unnest($1::uuid[], $2::int[]) AS w(id, qty), products p \
-             WHERE s.product_id = w.id AND p.id = w.id AND p.is_active AND s.on_hand >= w.qty \
-             RETURNING s.product_id AS id, w.qty, s.on_hand AS stock) \
-         INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id) \
-         SELECT id, -qty, stock, $3, $4, $5 FROM moved RETURNING product_id",
+             FROM unnest($1::uuid[], $2::int[]) AS w(id, qty), product_variants v, products p \
+             WHERE s.variant_id = w.id AND v.id = w.id AND p.id = v.product_id \
+               AND v.is_active AND p.is_active AND s.on_hand >= w.qty \
+             RETURNING s.variant_id AS id, w.qty, s.on_hand AS stock) \
+         INSERT INTO inventory_movements (variant_id, delta, stock_after, reason, actor_id, order_id) \
+         SELECT id, -qty, stock, $3, $4, $5 FROM moved RETURNING variant_id",
     )
     .bind(&ids)
     .bind(&quantities)
@@ -68,21 +71,21 @@ pub async fn take(conn: &mut PgConnection, lines: &[Take], mover: Mover) -> sqlx
     Ok(taken.len())
 }
 
-/// Puts back an order's quantities, products locked in id order like checkout's.
+/// Puts back an order's quantities, variants locked in id order like checkout's.
 pub async fn put_back(conn: &mut PgConnection, order_id: Uuid, actor: Uuid) -> sqlx::Result<()> {
     sqlx::query(
-        "SELECT product_id FROM stock_levels \
-         WHERE product_id IN (SELECT product_id FROM order_items WHERE order_id = $1) \
-         ORDER BY product_id FOR UPDATE",
+        "SELECT variant_id FROM stock_levels \
+         WHERE variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1) \
+         ORDER BY variant_id FOR UPDATE",
     )
     .bind(order_id)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "WITH lines AS (SELECT product_id, sum(quantity)::int AS qty FROM order_items WHERE order_id = $1 GROUP BY product_id), \
+        "WITH lines AS (SELECT variant_id, sum(quantity)::int AS qty FROM order_items WHERE order_id = $1 GROUP BY variant_id), \
          moved AS (UPDATE stock_levels s SET on_hand = s.on_hand + l.qty FROM lines l \
-                   WHERE s.product_id = l.product_id RETURNING s.product_id AS id, l.qty, s.on_hand AS stock) \
-         INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, order_id) \
+                   WHERE s.variant_id = l.variant_id RETURNING s.variant_id AS id, l.qty, s.on_hand AS stock) \
+         INSERT INTO inventory_movements (variant_id, delta, stock_after, reason, actor_id, order_id) \
          SELECT id, qty, stock, $3, $2, $1 FROM moved",
     )
     .bind(order_id)
@@ -105,9 +108,9 @@ pub async fn adjust(
     sqlx::query_scalar(
         "WITH moved AS ( \
              UPDATE stock_levels SET on_hand = (on_hand::bigint + $2)::int \
-             WHERE product_id = $1 AND on_hand::bigint + $2 BETWEEN 0 AND $3 \
-             RETURNING product_id AS id, on_hand AS stock) \
-         INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id, note) \
+             WHERE variant_id = $1 AND on_hand::bigint + $2 BETWEEN 0 AND $3 \
+             RETURNING variant_id AS id, on_hand AS stock) \
+         INSERT INTO inventory_movements (variant_id, delta, stock_after, reason, actor_id, note) \
          SELECT id, $2, stock, $4, $5, $6 FROM moved RETURNING stock_after",
     )
     .bind(id)
@@ -121,21 +124,21 @@ pub async fn adjust(
 }
 
 pub async fn current(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE product_id = $1")
+    sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE variant_id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
-/// Locks one product's row; its stock.
+/// Locks one variant's row; its stock.
 pub async fn lock_one(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE product_id = $1 FOR UPDATE")
+    sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE variant_id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
-/// Sets a locked product's stock from `before` to `after`, with the difference in the ledger.
+/// Sets a locked variant's stock from `before` to `after`, with the difference in the ledger.
 pub async fn set(
     conn: &mut PgConnection,
     id: Uuid,
@@ -145,8 +148,8 @@ pub async fn set(
     mover: Mover,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "WITH moved AS (UPDATE stock_levels SET on_hand = $3 WHERE product_id = $1 RETURNING product_id AS id) \
-         INSERT INTO inventory_movements (product_id, delta, stock_after, reason, actor_id) \
+        "WITH moved AS (UPDATE stock_levels SET on_hand = $3 WHERE variant_id = $1 RETURNING variant_id AS id) \
+         INSERT INTO inventory_movements (variant_id, delta, stock_after, reason, actor_id) \
          SELECT id, $3 - $2, $3, $4, $5 FROM moved",
     )
     .bind(id)
@@ -159,9 +162,9 @@ pub async fn set(
     Ok(())
 }
 
-/// Opens a new product's stock row, empty (`set` then fills it, with its ledger row).
+/// Opens a new variant's stock row, empty (`set` then fills it, with its ledger row).
 pub async fn open(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO stock_levels (product_id) VALUES ($1) ON CONFLICT DO NOTHING")
+    sqlx::query("INSERT INTO stock_levels (variant_id) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(id)
         .execute(conn)
         .await?;

@@ -1,4 +1,4 @@
-//! One cart per user: lines keyed by product, shown at today's prices. A line whose product
+//! One cart per user: lines keyed by variant, shown at today's prices. A line whose variant
 //! can no longer be bought as asked (archived, sold out, short) stays in the view, marked
 //! unavailable with the reason, so the shopper sees it and can remove it by id; only
 //! available lines count towards the subtotal.
@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::OrdersError;
+use super::repository::OPTIONS_OF_V;
 use super::types::Quantity;
 use crate::Context;
+use crate::catalog::OptionValue;
 use crate::money::Money;
 use crate::validation::Invalid;
 
@@ -17,7 +19,7 @@ type Result<T> = std::result::Result<T, OrdersError>;
 /// Why a cart line cannot be bought as it stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {
-    /// The product is no longer sold.
+    /// The variant (or its product) is no longer sold.
     Archived,
     /// None left.
     OutOfStock,
@@ -28,13 +30,16 @@ pub enum Unavailable {
     TotalTooLarge,
 }
 
-/// A cart line with the product as it is now.
+/// A cart line with the variant as it is now.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CartLine {
     pub id: Uuid,
     pub product_id: Uuid,
+    pub variant_id: Uuid,
     pub slug: String,
     pub name: String,
+    pub sku: String,
+    pub options: sqlx::types::Json<Vec<OptionValue>>,
     pub price: rust_decimal::Decimal,
     pub image_url: Option<String>,
     pub is_active: bool,
@@ -99,13 +104,15 @@ pub async fn get(ctx: &Context, user_id: Uuid) -> Result<Cart> {
 }
 
 async fn get_on(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
-    let items: Vec<CartLine> = sqlx::query_as(
-        "SELECT ci.id, p.id AS product_id, p.slug, p.name, p.price, p.images->0->>'url' AS image_url, \
-                p.is_active, s.on_hand AS stock, ci.quantity \
-         FROM cart_items ci JOIN products p ON p.id = ci.product_id \
-         JOIN stock_levels s ON s.product_id = p.id \
-         WHERE ci.user_id = $1 ORDER BY ci.created_at, ci.id",
-    )
+    let items: Vec<CartLine> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ci.id, p.id AS product_id, v.id AS variant_id, p.slug, p.name, v.sku, {OPTIONS_OF_V} AS options, \
+                v.price, coalesce(v.images->0->>'url', p.images->0->>'url') AS image_url, \
+                v.is_active AND p.is_active AS is_active, s.on_hand AS stock, ci.quantity \
+         FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
+         JOIN products p ON p.id = v.product_id \
+         JOIN stock_levels s ON s.variant_id = v.id \
+         WHERE ci.user_id = $1 ORDER BY ci.created_at, ci.id"
+    )))
     .bind(user_id)
     .fetch_all(&mut *conn)
     .await?;
@@ -147,29 +154,32 @@ async fn touch(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Adds a product (active only, else 404); an existing line grows, up to 100.
+/// Adds a variant (sold ones only, else 404); an existing line grows, up to 100.
 pub async fn add(
     ctx: &Context,
     user_id: Uuid,
-    product_id: Uuid,
+    variant_id: Uuid,
     quantity: Quantity,
 ) -> Result<Cart> {
     let mut tx = ctx.pool.begin().await?;
-    let active: Option<bool> = sqlx::query_scalar("SELECT is_active FROM products WHERE id = $1")
-        .bind(product_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let active: Option<bool> = sqlx::query_scalar(
+        "SELECT v.is_active AND p.is_active FROM product_variants v \
+         JOIN products p ON p.id = v.product_id WHERE v.id = $1",
+    )
+    .bind(variant_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     if active != Some(true) {
         return Err(OrdersError::NotFound);
     }
     touch(&mut tx, user_id).await?;
     sqlx::query(
-        "INSERT INTO cart_items (id, user_id, product_id, quantity) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity",
+        "INSERT INTO cart_items (id, user_id, variant_id, quantity) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity",
     )
     .bind(Uuid::now_v7())
     .bind(user_id)
-    .bind(product_id)
+    .bind(variant_id)
     .bind(quantity.get())
     .execute(&mut *tx)
     .await

@@ -1,6 +1,6 @@
 //! Checkout: the whole cart becomes an order in one transaction, or nothing changes.
 //!
-//! The order of the steps is the point. A hot product is one row every buyer must update,
+//! The order of the steps is the point. A hot variant is one row every buyer must update,
 //! and its lock is held from the decrement to the commit; so everything that does not need
 //! it comes first (the idempotency claim, reading and pricing the cart, writing the order,
 //! its lines and history in one statement, rendering the answer from what was written), and
@@ -85,14 +85,14 @@ pub async fn checkout(
     let takes: Vec<Take> = lines
         .iter()
         .map(|l| Take {
-            product_id: l.product_id,
+            variant_id: l.variant_id,
             quantity: l.quantity,
         })
         .collect();
     let as_read: Vec<StockRow> = lines
         .iter()
         .map(|l| StockRow {
-            id: l.product_id,
+            id: l.variant_id,
             sku: l.sku.clone(),
             stock: l.stock,
             is_active: l.is_active,
@@ -147,8 +147,10 @@ pub async fn checkout(
             .zip(&line_totals)
             .map(|(l, total)| OrderItem {
                 product_id: l.product_id,
+                variant_id: l.variant_id,
                 sku: l.sku.clone(),
                 name: l.name.clone(),
+                options: l.options.clone(),
                 unit_price: l.price,
                 quantity: l.quantity,
                 line_total: total.amount(),

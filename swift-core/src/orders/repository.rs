@@ -8,6 +8,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus};
+use crate::catalog::OptionValue;
 use crate::money::Money;
 use crate::pagination::PageRequest;
 
@@ -47,7 +48,7 @@ async fn assemble(conn: &mut sqlx::PgConnection, rows: Vec<OrderRow>) -> sqlx::R
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut items: HashMap<Uuid, Vec<OrderItem>> = HashMap::new();
     let item_rows: Vec<ItemRow> = sqlx::query_as(
-        "SELECT order_id, product_id, sku, name, unit_price, quantity, line_total \
+        "SELECT order_id, product_id, variant_id, sku, name, options, unit_price, quantity, line_total \
          FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line",
     )
     .bind(&ids)
@@ -176,6 +177,9 @@ pub async fn record_history(
 pub struct CheckoutLine {
     pub cart_item_id: Uuid,
     pub product_id: Uuid,
+    pub variant_id: Uuid,
+    /// The variant's option values, named.
+    pub options: sqlx::types::Json<Vec<OptionValue>>,
     pub quantity: i32,
     pub sku: String,
     pub name: String,
@@ -184,20 +188,25 @@ pub struct CheckoutLine {
     pub is_active: bool,
 }
 
-/// The user's cart lines with their products, by product id. The cart's own rows are locked
-/// (a second checkout of the same cart waits, then finds it empty); the products are not:
+/// The variant `v` (of product `p`)'s option values as `[{"name", "value"}]`, in order.
+pub const OPTIONS_OF_V: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) \
+     ORDER BY o.position), '[]') FROM product_options o WHERE o.product_id = v.product_id)";
+
+/// The user's cart lines with their variants, by variant id. The cart's own rows are locked
+/// (a second checkout of the same cart waits, then finds it empty); the variants are not:
 /// stock is taken, under lock, by `inventory::take_for_order` at the end of checkout.
 pub async fn checkout_lines(
     ex: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> sqlx::Result<Vec<CheckoutLine>> {
-    sqlx::query_as(
-        "SELECT ci.id AS cart_item_id, p.id AS product_id, ci.quantity, p.sku, p.name, p.price, \
-                s.on_hand AS stock, p.is_active \
-         FROM cart_items ci JOIN products p ON p.id = ci.product_id \
-         JOIN stock_levels s ON s.product_id = p.id \
-         WHERE ci.user_id = $1 ORDER BY p.id FOR UPDATE OF ci",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ci.id AS cart_item_id, p.id AS product_id, v.id AS variant_id, {OPTIONS_OF_V} AS options, \
+                ci.quantity, v.sku, p.name, v.price, s.on_hand AS stock, v.is_active AND p.is_active AS is_active \
+         FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
+         JOIN products p ON p.id = v.product_id \
+         JOIN stock_levels s ON s.variant_id = v.id \
+         WHERE ci.user_id = $1 ORDER BY v.id FOR UPDATE OF ci"
+    )))
     .bind(user_id)
     .fetch_all(ex)
     .await
@@ -233,6 +242,11 @@ pub async fn place(
     line_totals: &[Money],
 ) -> sqlx::Result<Placed> {
     let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
+    let options: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::to_string(&l.options.0).expect("option values serialise"))
+        .collect();
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
     let prices: Vec<rust_decimal::Decimal> = lines.iter().map(|l| l.price).collect();
@@ -245,10 +259,10 @@ pub async fn place(
              VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $3, $4, $4, $5, $6, $7) \
              RETURNING number, created_at, updated_at), \
          i AS ( \
-             INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total) \
-             SELECT $1, ord, id, sku, name, price, qty, total \
-             FROM unnest($8::uuid[], $9::text[], $10::text[], $11::numeric[], $12::int[], $13::numeric[]) \
-                  WITH ORDINALITY AS v(id, sku, name, price, qty, total, ord)), \
+             INSERT INTO order_items (order_id, line, product_id, variant_id, sku, name, options, unit_price, quantity, line_total) \
+             SELECT $1, ord, id, variant, sku, name, opts::jsonb, price, qty, total \
+             FROM unnest($8::uuid[], $16::uuid[], $9::text[], $10::text[], $17::text[], $11::numeric[], $12::int[], $13::numeric[]) \
+                  WITH ORDINALITY AS v(id, variant, sku, name, opts, price, qty, total, ord)), \
          h AS ( \
              INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES ($1, $3, $14, $2) \
              RETURNING at), \
@@ -270,6 +284,8 @@ pub async fn place(
     .bind(&totals)
     .bind(HistoryRole::Customer)
     .bind(&cart_items)
+    .bind(&variants)
+    .bind(&options)
     .fetch_one(ex)
     .await
 }

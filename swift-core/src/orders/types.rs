@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::catalog::OptionValue;
 use crate::money::Money;
 use crate::validation::{Invalid, plain_text};
 
@@ -198,11 +199,15 @@ impl Actor {
     }
 }
 
+/// An order line: what was bought, as it was at the moment of purchase.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderItem {
     pub product_id: Uuid,
+    pub variant_id: Uuid,
     pub sku: String,
     pub name: String,
+    /// The variant's option values (`[]` for a simple product).
+    pub options: sqlx::types::Json<Vec<OptionValue>>,
     pub unit_price: rust_decimal::Decimal,
     pub quantity: i32,
     pub line_total: rust_decimal::Decimal,

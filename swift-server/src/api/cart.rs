@@ -11,18 +11,25 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::NoContent;
+use super::catalog::OptionValueBody;
 use super::money::MoneyString;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::problem::ApiResult;
 
-/// The product of a cart line, at today's price.
+/// The product and variant of a cart line, at today's price.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CartProduct {
+    /// The product's id.
     pub id: Uuid,
     pub slug: String,
     pub name: String,
+    pub variant_id: Uuid,
+    pub sku: String,
+    /// The variant's option values (`[]` for a simple product).
+    pub options: Vec<OptionValueBody>,
+    /// The variant's price.
     pub price: MoneyString,
     pub image_url: Option<String>,
     pub in_stock: bool,
@@ -32,7 +39,7 @@ pub struct CartProduct {
 #[derive(poem_openapi::Enum, Clone, Copy)]
 #[oai(rename_all = "snake_case")]
 pub enum UnavailableReason {
-    /// The product is no longer sold.
+    /// The variant or its product is no longer sold.
     Archived,
     /// None left.
     OutOfStock,
@@ -100,6 +107,9 @@ impl CartBody {
                             price: MoneyString(l.price()),
                             in_stock: l.in_stock(),
                             id: l.product_id,
+                            variant_id: l.variant_id,
+                            sku: l.sku,
+                            options: l.options.iter().map(Into::into).collect(),
                             slug: l.slug,
                             name: l.name,
                             image_url: l.image_url,
@@ -114,8 +124,9 @@ impl CartBody {
 #[derive(Object)]
 #[oai(rename = "CartItemAdd")]
 pub struct AddCartItem {
-    pub product_id: Uuid,
-    /// 1 to 100; added to the line when the product is already in the cart.
+    /// The variant to buy (a simple product's only variant is `variants[0]`).
+    pub variant_id: Uuid,
+    /// 1 to 100; added to the line when the variant is already in the cart.
     #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     pub quantity: i64,
 }
@@ -157,7 +168,7 @@ impl CartApi {
         body: Json<AddCartItem>,
     ) -> ApiResult<CartCreated> {
         let quantity = Quantity::parse(body.quantity)?;
-        let cart = cart::add(&state, auth.0.id, body.product_id, quantity).await?;
+        let cart = cart::add(&state, auth.0.id, body.variant_id, quantity).await?;
         Ok(CartCreated::Created(Json(CartBody::new(
             cart,
             state.config.store_currency.as_str(),

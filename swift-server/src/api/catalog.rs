@@ -6,7 +6,11 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Enum, Object, OpenApi};
 use swift_core::catalog::types::Category;
-use swift_core::catalog::{Product, ProductFilter, ProductOrdering, Slug, service};
+use swift_core::catalog::types::Image;
+use swift_core::catalog::variant::named_values;
+use swift_core::catalog::{
+    OptionValue, Product, ProductDetail, ProductFilter, ProductOrdering, Slug, service,
+};
 use swift_core::money::Money;
 use swift_core::pagination::PageRequest;
 use uuid::Uuid;
@@ -59,19 +63,83 @@ pub struct ImageBody {
     pub alt: String,
 }
 
-/// A product (docs/API.md "Product").
+/// An option of a product and the values its variants take, in display order.
 #[derive(Object, Clone)]
-#[oai(rename = "Product", skip_serializing_if_is_none)]
-pub struct ProductBody {
+#[oai(rename = "ProductOption")]
+pub struct ProductOptionBody {
+    /// Unique in the product, ignoring case.
+    #[oai(validator(max_length = 50))]
+    pub name: String,
+    /// 1 to 100 distinct values of up to 50 characters.
+    #[oai(validator(min_items = 1, max_items = 100, unique_items))]
+    pub values: Vec<String>,
+}
+
+/// One option value of a variant.
+#[derive(Object, Clone)]
+#[oai(rename = "OptionValue")]
+pub struct OptionValueBody {
+    /// The option's name, e.g. `Size`.
+    #[oai(validator(max_length = 50))]
+    pub name: String,
+    /// One of the option's values, e.g. `M`.
+    #[oai(validator(max_length = 50))]
+    pub value: String,
+}
+
+impl From<&OptionValue> for OptionValueBody {
+    fn from(o: &OptionValue) -> Self {
+        Self {
+            name: o.name.clone(),
+            value: o.value.clone(),
+        }
+    }
+}
+
+/// A buyable variant of a product: its own SKU, option values, price and stock.
+#[derive(Object, Clone)]
+#[oai(rename = "Variant", skip_serializing_if_is_none)]
+pub struct VariantBody {
+    pub id: Uuid,
+    pub sku: String,
+    /// One value per option of the product, in the options' order (`[]` for a simple
+    /// product).
+    pub options: Vec<OptionValueBody>,
+    pub price: MoneyString,
+    /// The "was" price shown struck through; always more than `price`. Absent when none.
+    pub compare_at_price: Option<MoneyString>,
+    pub stock: i32,
+    pub in_stock: bool,
+    /// The variant's own pictures (the product's apply when empty).
+    pub images: Vec<ImageBody>,
+    pub is_active: bool,
+}
+
+fn image_bodies(images: &[Image]) -> Vec<ImageBody> {
+    images
+        .iter()
+        .map(|i| ImageBody {
+            url: i.url.clone(),
+            alt: i.alt.clone(),
+        })
+        .collect()
+}
+
+/// A product as listings show it: once, with the price range of its active variants.
+#[derive(Object, Clone)]
+#[oai(rename = "ProductSummary", skip_serializing_if_is_none)]
+pub struct ProductSummaryBody {
     pub id: Uuid,
     pub slug: String,
-    pub sku: String,
     pub name: String,
     pub description: String,
-    pub price: MoneyString,
+    /// The lowest price of its active variants. Absent only when it has none (staff views).
+    pub price_min: Option<MoneyString>,
+    /// The highest price of its active variants; equal to `price_min` for a simple product.
+    pub price_max: Option<MoneyString>,
     /// ISO 4217 code of the store currency.
     pub currency: String,
-    pub stock: i32,
+    /// Whether an active variant has stock.
     pub in_stock: bool,
     /// Absent when the product has no category.
     pub category: Option<CategoryRef>,
@@ -81,18 +149,17 @@ pub struct ProductBody {
     pub updated_at: DateTime<Utc>,
 }
 
-impl ProductBody {
+impl ProductSummaryBody {
     pub fn new(p: &Product, currency: &str) -> Self {
         Self {
             id: p.id,
             slug: p.slug.clone(),
-            sku: p.sku.clone(),
             name: p.name.clone(),
             description: p.description.clone(),
-            price: MoneyString(p.price()),
+            price_min: p.price_min().map(MoneyString),
+            price_max: p.price_max().map(MoneyString),
             currency: currency.to_owned(),
-            stock: p.stock,
-            in_stock: p.stock > 0,
+            in_stock: p.in_stock,
             category: match (&p.category_id, &p.category_slug, &p.category_name) {
                 (Some(id), Some(slug), Some(name)) => Some(CategoryRef {
                     id: *id,
@@ -101,14 +168,7 @@ impl ProductBody {
                 }),
                 _ => None,
             },
-            images: p
-                .images
-                .iter()
-                .map(|i| ImageBody {
-                    url: i.url.clone(),
-                    alt: i.alt.clone(),
-                })
-                .collect(),
+            images: image_bodies(&p.images),
             is_active: p.is_active,
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -116,10 +176,57 @@ impl ProductBody {
     }
 }
 
+/// A product with its options and variants (docs/API.md "Product"): the summary's fields
+/// and these.
+#[derive(Object, Clone)]
+#[oai(rename = "Product")]
+pub struct ProductBody {
+    #[oai(flatten)]
+    pub summary: ProductSummaryBody,
+    /// Up to 3 options; empty for a simple product.
+    pub options: Vec<ProductOptionBody>,
+    /// The storefront shows active variants only; staff see all.
+    pub variants: Vec<VariantBody>,
+}
+
+impl ProductBody {
+    pub fn new(d: &ProductDetail, currency: &str) -> Self {
+        Self {
+            summary: ProductSummaryBody::new(&d.product, currency),
+            options: d
+                .options
+                .iter()
+                .map(|o| ProductOptionBody {
+                    name: o.name.clone(),
+                    values: o.values.clone(),
+                })
+                .collect(),
+            variants: d
+                .variants
+                .iter()
+                .map(|v| VariantBody {
+                    id: v.id,
+                    sku: v.sku.clone(),
+                    options: named_values(&d.options, &v.option_values)
+                        .iter()
+                        .map(Into::into)
+                        .collect(),
+                    price: MoneyString(v.price()),
+                    compare_at_price: v.compare_at_price().map(MoneyString),
+                    stock: v.stock,
+                    in_stock: v.is_active && v.stock > 0,
+                    images: image_bodies(&v.images),
+                    is_active: v.is_active,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A page of products.
 #[derive(Object)]
 pub struct ProductPage {
-    pub items: Vec<ProductBody>,
+    pub items: Vec<ProductSummaryBody>,
     pub total: i64,
     pub page: u32,
     pub page_size: u32,
@@ -207,13 +314,21 @@ impl CatalogApi {
         req: &Request,
         /// Category slug; products of its subcategories are included.
         category: Query<Option<String>>,
-        /// Full-text search over name, sku and description (an exact sku ranks first).
+        /// Full-text search over name, variant SKUs, option values and description (an exact
+        /// variant SKU ranks first).
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
-        #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))] min_price: Query<Option<String>>,
-        #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))] max_price: Query<Option<String>>,
+        /// Products with an active variant at this price or more.
+        #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))]
+        min_price: Query<Option<String>>,
+        /// Products with an active variant at this price or less.
+        #[oai(validator(pattern = r"^\d{1,10}\.\d{2}$"))]
+        max_price: Query<Option<String>>,
+        /// `true`: products with an active variant in stock (and within the price range);
+        /// `false`: products with none.
         in_stock: Query<Option<bool>>,
-        /// Default `-created_at`, or `relevance` when `q` is given.
+        /// Default `-created_at`, or `relevance` when `q` is given. `price` orders by the
+        /// lowest price among the variants that match the filters.
         ordering: Query<Option<Ordering>>,
         #[oai(default = "default_page", validator(minimum(value = "1")))] page: Query<u32>,
         #[oai(
@@ -246,7 +361,7 @@ impl CatalogApi {
                 items: result
                     .items
                     .iter()
-                    .map(|p| ProductBody::new(p, currency))
+                    .map(|p| ProductSummaryBody::new(p, currency))
                     .collect(),
                 total: result.total,
                 page: result.page,

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::admin::{default_page, default_page_size};
 use super::caching::JsonBytes;
+use super::catalog::OptionValueBody;
 use super::money::MoneyString;
 use crate::AppState;
 use crate::auth::Auth;
@@ -99,13 +100,17 @@ impl From<Address> for AddressBody {
     }
 }
 
-/// A line as bought: name and price are those of the moment of purchase.
+/// A line as bought: name, SKU, option values and price are those of the moment of
+/// purchase.
 #[derive(Object)]
 #[oai(rename = "OrderItem")]
 pub struct OrderItemBody {
     pub product_id: Uuid,
+    pub variant_id: Uuid,
     pub sku: String,
     pub name: String,
+    /// The variant's option values (`[]` for a simple product).
+    pub options: Vec<OptionValueBody>,
     pub unit_price: MoneyString,
     pub quantity: i32,
     pub line_total: MoneyString,
@@ -170,6 +175,8 @@ impl From<Order> for OrderBody {
                 .into_iter()
                 .map(|i| OrderItemBody {
                     product_id: i.product_id,
+                    variant_id: i.variant_id,
+                    options: i.options.iter().map(Into::into).collect(),
                     sku: i.sku,
                     name: i.name,
                     unit_price: MoneyString(swift_core::money::Money::from_decimal(i.unit_price)),

@@ -147,20 +147,23 @@ impl TestApp {
     }
 
     /// A product as staff create it: `Product {sku}`, `stock` units at `price`.
+    /// Creates a simple product: one variant, no options.
     pub async fn create_product(&self, staff: &str, sku: &str, price: &str, stock: i64) -> Value {
-        let body =
-            json!({"name": format!("Product {sku}"), "sku": sku, "price": price, "stock": stock});
+        let body = json!({
+            "name": format!("Product {sku}"),
+            "variants": [{"sku": sku, "price": price, "stock": stock}],
+        });
         let resp = self.post("/api/v1/admin/products", Some(staff), body).await;
         assert_eq!(resp.status(), StatusCode::CREATED, "create {sku}");
         resp.json().await.unwrap()
     }
 
-    /// Adds `quantity` of `product` to the cart of `token`'s user.
+    /// Adds `quantity` of `product`'s first variant to the cart of `token`'s user.
     pub async fn add_to_cart(&self, token: &str, product: &Value, quantity: i64) -> Response {
         self.post(
             "/api/v1/cart/items",
             Some(token),
-            json!({"product_id": product["id"], "quantity": quantity}),
+            json!({"variant_id": product["variants"][0]["id"], "quantity": quantity}),
         )
         .await
     }
@@ -322,4 +325,27 @@ pub fn cookie_value(resp: &Response, name: &str) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find(|c| c.starts_with(&format!("{name}=")))
         .map(|c| c.to_owned())
+}
+
+/// A simple product's body from the flat shape: `sku`, `price`, `stock` and
+/// `compare_at_price` move into its one variant; the rest stays on the product.
+pub fn simple_product(mut body: Value) -> Value {
+    let fields = body.as_object_mut().expect("a JSON object");
+    let mut variant = serde_json::Map::new();
+    for key in ["sku", "price", "stock", "compare_at_price"] {
+        if let Some(value) = fields.remove(key) {
+            variant.insert(key.to_owned(), value);
+        }
+    }
+    fields.insert("variants".to_owned(), json!([variant]));
+    body
+}
+
+/// The admin path of `product`'s first variant.
+pub fn variant_path(product: &Value) -> String {
+    format!(
+        "/api/v1/admin/products/{}/variants/{}",
+        product["id"].as_str().expect("a product id"),
+        product["variants"][0]["id"].as_str().expect("a variant id")
+    )
 }
