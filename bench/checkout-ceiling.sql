@@ -1,5 +1,6 @@
 -- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do:
--- add a line to the cart (and read the cart back), then the checkout transaction with the
+-- add a line to the cart in one statement and read the cart back (swift-core/src/orders/
+-- cart.rs), then the checkout transaction with the
 -- same statements as swift-core/src/orders/checkout.rs, in its order: the cart's rows locked,
 -- then order, lines, history and the cart's removal in one statement, and last the stock with
 -- its ledger row (inventory/repository.rs), then the commit. Variables: :variants (how many
@@ -9,18 +10,24 @@
 SELECT id AS uid FROM bench_users WHERE n = :u \gset
 SELECT id AS var FROM bench_variants WHERE n = :n \gset
 BEGIN;
-SELECT v.is_active AND p.is_active FROM product_variants v JOIN products p ON p.id = v.product_id WHERE v.id = :var;
-INSERT INTO carts (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET updated_at = now();
-INSERT INTO cart_items (id, user_id, variant_id, quantity) VALUES (gen_random_uuid(), :uid, :var, 1)
-  ON CONFLICT (user_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity;
+WITH sold AS (
+  SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id
+  WHERE v.id = :var AND v.is_active AND p.is_active),
+cart AS (
+  INSERT INTO carts (user_id) SELECT :uid FROM sold ON CONFLICT (user_id) DO UPDATE SET updated_at = now()),
+line AS (
+  INSERT INTO cart_items (id, user_id, variant_id, quantity) SELECT gen_random_uuid(), :uid, id, 1 FROM sold
+  ON CONFLICT (user_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity)
+SELECT EXISTS (SELECT 1 FROM sold);
 SELECT ci.id, p.id, v.id, p.slug, p.name, v.sku,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) ORDER BY o.position), '[]')
         FROM product_options o WHERE o.product_id = v.product_id),
-       v.price, coalesce(v.images->0->>'url', p.images->0->>'url'), v.is_active AND p.is_active, s.on_hand, ci.quantity
-  FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
+       v.price, coalesce(v.images->0->>'url', p.images->0->>'url'), v.is_active AND p.is_active, s.on_hand, ci.quantity,
+       c.updated_at
+  FROM carts c JOIN cart_items ci ON ci.user_id = c.user_id
+  JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
-  WHERE ci.user_id = :uid ORDER BY ci.created_at, ci.id;
-SELECT updated_at FROM carts WHERE user_id = :uid;
+  WHERE c.user_id = :uid ORDER BY ci.created_at, ci.id;
 COMMIT;
 BEGIN;
 SELECT ci.id, p.id, v.id,

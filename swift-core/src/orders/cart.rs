@@ -103,24 +103,40 @@ pub async fn get(ctx: &Context, user_id: Uuid) -> Result<Cart> {
     get_on(&mut *ctx.pool.acquire().await?, user_id).await
 }
 
+/// The cart's lines with the cart's own `updated_at` on each row: one round trip, and a
+/// second only for an empty cart (to tell a new one from an emptied one).
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    #[sqlx(flatten)]
+    line: CartLine,
+    cart_updated_at: DateTime<Utc>,
+}
+
 async fn get_on(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
-    let items: Vec<CartLine> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ci.id, p.id AS product_id, v.id AS variant_id, p.slug, p.name, v.sku, {OPTIONS_OF_V} AS options, \
                 v.price, coalesce(v.images->0->>'url', p.images->0->>'url') AS image_url, \
-                v.is_active AND p.is_active AS is_active, s.on_hand AS stock, ci.quantity \
-         FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
+                v.is_active AND p.is_active AS is_active, s.on_hand AS stock, ci.quantity, \
+                c.updated_at AS cart_updated_at \
+         FROM carts c JOIN cart_items ci ON ci.user_id = c.user_id \
+         JOIN product_variants v ON v.id = ci.variant_id \
          JOIN products p ON p.id = v.product_id \
          JOIN stock_levels s ON s.variant_id = v.id \
-         WHERE ci.user_id = $1 ORDER BY ci.created_at, ci.id"
+         WHERE c.user_id = $1 ORDER BY ci.created_at, ci.id"
     )))
     .bind(user_id)
     .fetch_all(&mut *conn)
     .await?;
-    let updated_at: Option<DateTime<Utc>> =
-        sqlx::query_scalar("SELECT updated_at FROM carts WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let updated_at = match rows.first() {
+        Some(row) => Some(row.cart_updated_at),
+        None => {
+            sqlx::query_scalar("SELECT updated_at FROM carts WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+    };
+    let items: Vec<CartLine> = rows.into_iter().map(|r| r.line).collect();
     let subtotal = sum(items.iter().filter(|l| l.unavailable().is_none()));
     Ok(Cart {
         item_count: items.iter().map(|l| l.quantity).sum(),
@@ -154,7 +170,9 @@ async fn touch(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Adds a variant (sold ones only, else 404); an existing line grows, up to 100.
+/// Adds a variant (sold ones only, else 404); an existing line grows, up to 100. One
+/// statement checks the variant is sold, touches the cart and writes the line; the cart is
+/// then read back in the same transaction (four round trips with BEGIN and COMMIT).
 pub async fn add(
     ctx: &Context,
     user_id: Uuid,
@@ -162,31 +180,31 @@ pub async fn add(
     quantity: Quantity,
 ) -> Result<Cart> {
     let mut tx = ctx.pool.begin().await?;
-    let active: Option<bool> = sqlx::query_scalar(
-        "SELECT v.is_active AND p.is_active FROM product_variants v \
-         JOIN products p ON p.id = v.product_id WHERE v.id = $1",
-    )
-    .bind(variant_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if active != Some(true) {
-        return Err(OrdersError::NotFound);
-    }
-    touch(&mut tx, user_id).await?;
-    sqlx::query(
-        "INSERT INTO cart_items (id, user_id, variant_id, quantity) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (user_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity",
+    let sold: bool = sqlx::query_scalar(
+        "WITH sold AS ( \
+             SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id \
+             WHERE v.id = $3 AND v.is_active AND p.is_active), \
+         cart AS ( \
+             INSERT INTO carts (user_id) SELECT $2 FROM sold \
+             ON CONFLICT (user_id) DO UPDATE SET updated_at = now()), \
+         line AS ( \
+             INSERT INTO cart_items (id, user_id, variant_id, quantity) SELECT $1, $2, id, $4 FROM sold \
+             ON CONFLICT (user_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
+         SELECT EXISTS (SELECT 1 FROM sold)",
     )
     .bind(Uuid::now_v7())
     .bind(user_id)
     .bind(variant_id)
     .bind(quantity.get())
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
         let full = Invalid::new("quantity", "a cart line holds at most 100 units");
         crate::db::constraint_error(e, [("cart_items_quantity_check", OrdersError::from(full))])
     })?;
+    if !sold {
+        return Err(OrdersError::NotFound);
+    }
     let cart = checked_cart(&mut tx, user_id).await?;
     tx.commit().await?;
     Ok(cart)
