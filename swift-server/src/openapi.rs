@@ -545,6 +545,19 @@ const NULLABLE: &[(&str, &str)] = &[
     ("CategoryUpdate", "parent_id"),
 ];
 
+/// Request bodies that refuse fields they do not know (`additionalProperties: false`, checked
+/// by the body check): the catalog's writes, whose `sku`, `price` and `stock` moved from the
+/// product to its variants; a PATCH that ignored them would look as if it had worked.
+const CLOSED: &[&str] = &[
+    "ProductCreate",
+    "ProductUpdate",
+    "VariantCreate",
+    "VariantUpdate",
+    "StockAdjustment",
+    "CategoryCreate",
+    "CategoryUpdate",
+];
+
 /// Request fields holding an email address: `format: email`, so generators and fuzzers make
 /// addresses rather than arbitrary text (the server's own rules are in docs/API.md).
 const EMAIL_FIELDS: &[(&str, &str)] = &[
@@ -806,6 +819,9 @@ pub fn polish(raw: &str) -> String {
         }
         for (schema, field) in NULLABLE {
             schemas[*schema]["properties"][*field]["nullable"] = json!(true);
+        }
+        for schema in CLOSED {
+            schemas[*schema]["additionalProperties"] = json!(false);
         }
         for (schema, field) in EMAIL_FIELDS {
             schemas[*schema]["properties"][*field]["format"] = json!("email");

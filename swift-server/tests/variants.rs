@@ -345,6 +345,22 @@ async fn staff_manage_variants_and_options_within_the_rules() {
         2
     );
 
+    // The product's own price is gone: sending it is refused by name, not ignored.
+    let resp = shop
+        .send(Method::PATCH, &path, json!({"price": "5.00", "stock": 3}))
+        .await;
+    let problem = assert_problem(resp, 400, "validation_error").await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["price", "stock"], "{problem}");
+    assert_eq!(
+        problem["errors"][0]["message"],
+        "is not a field of this request"
+    );
     // A product needs a variant; options are few, with distinct values.
     let none = shop
         .app

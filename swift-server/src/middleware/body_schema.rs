@@ -175,6 +175,17 @@ impl BodySchemas {
                     }
                 }
                 let props = schema.get("properties").and_then(Value::as_object);
+                if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
+                    for key in obj
+                        .keys()
+                        .filter(|k| props.is_none_or(|p| !p.contains_key(*k)))
+                    {
+                        errors.push(FieldError {
+                            field: join(field, key),
+                            message: "is not a field of this request".into(),
+                        });
+                    }
+                }
                 for (key, v) in obj {
                     if let Some(prop) = props.and_then(|p| p.get(key))
                         && !v.is_null()
