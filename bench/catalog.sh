@@ -57,7 +57,7 @@ trap cleanup EXIT
 # A top-level category with subcategories, and 1,000 random product ids.
 category=$(psql_admin -d "$db" -c "SELECT c.slug FROM categories c WHERE parent_id IS NULL AND EXISTS (SELECT 1 FROM categories s WHERE s.parent_id = c.id) ORDER BY slug LIMIT 1")
 psql_admin -d "$db" -c "SELECT id FROM products ORDER BY md5(id::text) LIMIT 1000" > "$work/ids"
-psql_admin -d "$db" -c "SELECT lower(split_part(name, ' ', 2)) || '+' || lower(split_part(name, ' ', 3)) FROM products ORDER BY md5(sku) LIMIT 500" > "$work/queries"
+psql_admin -d "$db" -c "SELECT lower(split_part(name, ' ', 2)) || '+' || lower(split_part(name, ' ', 3)) FROM products ORDER BY md5(slug) LIMIT 500" > "$work/queries"
 
 # wrk scripts: rotate over ids / queries; report p50 and p99.
 lua_list() {  # $1 = file of values, $2 = path prefix
@@ -127,7 +127,7 @@ cat > "$work/category.sql" <<SQL
 $tree SELECT $cols WHERE $listed AND p.category_id IN (SELECT id FROM tree) ORDER BY p.price_min, p.id LIMIT 20 OFFSET 0;
 $tree SELECT count(*) FROM products p WHERE $listed AND p.category_id IN (SELECT id FROM tree);
 SQL
-exact="p.id IN (SELECT product_id FROM product_variants WHERE lower(sku) = lower('walnut mug'))"
+exact="p.id = ANY (ARRAY(SELECT product_id FROM product_variants WHERE lower(sku) = lower('walnut mug')))"
 match="(p.search @@ websearch_to_tsquery('english', 'walnut mug') OR $exact)"
 cat > "$work/search.sql" <<SQL
 SELECT $cols WHERE $listed AND $match ORDER BY ($exact) DESC, ts_rank(p.search, websearch_to_tsquery('english', 'walnut mug')) DESC, p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
