@@ -232,7 +232,7 @@ pub async fn find_variant(
     .await
 }
 
-/// Replaces a product's options with `options`.
+/// Replaces a product's options with `options` (variants untouched: see [`set_options`]).
 pub async fn replace_options(
     ex: &mut sqlx::PgConnection,
     product_id: Uuid,
@@ -261,15 +261,23 @@ pub async fn replace_options(
     Ok(())
 }
 
-/// Fits every variant of a product to `count` options: values past it are dropped, and the
-/// options added at the end give each variant their first value (`appended`). Two variants
-/// left with the same values break `product_variants_options_key`.
-pub async fn reshape_variant_values(
-    ex: impl PgExecutor<'_>,
+/// Replaces a product that had `before` options with `options`, and fits every variant to
+/// them: values past the new count are dropped, and options added at the end give each
+/// variant their first value. Two variants left with the same values break
+/// `product_variants_options_key`; a value no longer offered is left for
+/// [`stray_option_value`] to find.
+pub async fn set_options(
+    conn: &mut sqlx::PgConnection,
     product_id: Uuid,
-    kept: usize,
-    appended: &[String],
+    before: usize,
+    options: &[ProductOption],
 ) -> sqlx::Result<()> {
+    let kept = before.min(options.len());
+    let appended: Vec<&str> = options[kept..]
+        .iter()
+        .map(|o| o.values[0].as_str())
+        .collect();
+    replace_options(&mut *conn, product_id, options).await?;
     sqlx::query(
         "UPDATE product_variants SET option_values = option_values[1:$2] || $3::text[], \
          updated_at = now() WHERE product_id = $1 \
@@ -277,8 +285,8 @@ pub async fn reshape_variant_values(
     )
     .bind(product_id)
     .bind(kept as i32)
-    .bind(appended)
-    .execute(ex)
+    .bind(&appended)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -220,14 +220,8 @@ pub async fn update_product(ctx: &Context, id: Uuid, patch: ProductPatch) -> Res
         return Err(CatalogError::NotFound);
     }
     if let Some(options) = &patch.options {
-        let before = repo::options_of(&mut *tx, id).await?;
-        let kept = before.len().min(options.len());
-        let appended: Vec<String> = options[kept..]
-            .iter()
-            .map(|o| o.values[0].clone())
-            .collect();
-        repo::replace_options(&mut tx, id, options).await?;
-        repo::reshape_variant_values(&mut *tx, id, kept, &appended)
+        let before = repo::options_of(&mut *tx, id).await?.len();
+        repo::set_options(&mut tx, id, before, options)
             .await
             .map_err(|e| CatalogError::taken(e, None, None))?;
         if let Some(value) = repo::stray_option_value(&mut *tx, id).await? {

@@ -350,13 +350,7 @@ pub async fn import(ctx: &Context, mut input: impl Read) -> Result<ImportReport,
                     ..ProductPatch::default()
                 };
                 repo::update_product(&mut *tx, id, &patch).await?;
-                let kept = before.len().min(options.len());
-                let appended: Vec<String> = options[kept..]
-                    .iter()
-                    .map(|o| o.values[0].clone())
-                    .collect();
-                repo::replace_options(&mut tx, id, &options).await?;
-                repo::reshape_variant_values(&mut *tx, id, kept, &appended)
+                repo::set_options(&mut tx, id, before.len(), &options)
                     .await
                     .map_err(|e| {
                         crate::db::constraint_error(
