@@ -116,7 +116,7 @@ api_detail_uncached=$(cat "$work/last_rps")
 
 # PostgreSQL's ceiling for the same list queries (the uncached path: page + count).
 # (swift-core/src/catalog/repository.rs: PRODUCT_SELECT, push_from_where, list_products)
-cols="p.id, p.slug, p.name, p.description, p.price_min, p.price_max, EXISTS (SELECT 1 FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.is_active AND s.on_hand > 0) AS in_stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p LEFT JOIN categories c ON c.id = p.category_id"
+cols="p.id, p.slug, p.name, p.description, p.price_min, p.price_max, EXISTS (SELECT 1 FROM product_variants v WHERE v.product_id = p.id AND v.is_active AND v.in_stock) AS in_stock, p.images, p.is_active, p.created_at, p.updated_at, c.id AS category_id, c.slug AS category_slug, c.name AS category_name FROM products p LEFT JOIN categories c ON c.id = p.category_id"
 listed="p.is_active AND p.price_min IS NOT NULL"
 cat > "$work/list.sql" <<SQL
 SELECT $cols WHERE $listed ORDER BY p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;

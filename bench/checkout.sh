@@ -5,6 +5,8 @@
 # with its default pool (DB_MAX_CONNECTIONS=10; set it to try another). Prints checkouts/s and p50/p99.
 #
 # Usage: bench/checkout.sh [customers] [seconds]     (defaults: 32 10)
+# SERVER_BIN and CLI_BIN run another build's swift-server and swift-cli (schema included), to
+# compare two builds back to back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers=${1:-32}
@@ -15,15 +17,17 @@ target_dir=${CARGO_TARGET_DIR:-target}
 cargo build -q --release -p swift-server -p swift-cli --bins --example checkout_bench
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
-"$target_dir/release/swift-cli" migrate run >/dev/null
-seed_out=$("$target_dir/release/swift-cli" seed --products 2000 --categories 20 --users "$customers")
+server_bin=${SERVER_BIN:-$target_dir/release/swift-server}
+cli_bin=${CLI_BIN:-$target_dir/release/swift-cli}
+"$cli_bin" migrate run >/dev/null
+seed_out=$("$cli_bin" seed --products 2000 --categories 20 --users "$customers")
 staff_password=$(echo "$seed_out" | awk '/^staff:/ {print $NF}')
 customer_password=$(echo "$seed_out" | awk '/^customer:/ {print $NF; exit}')
 # The server's own default pool (10 connections, .env.example): the buyers queue in the
 # server for a connection instead of 32 backends fighting over two cores, which on this box
 # took p99 from 270 ms (a pool of 32) to about 40 ms at a higher rate.
 pool=${DB_MAX_CONNECTIONS:-10}
-LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn DB_MAX_CONNECTIONS=$pool "$target_dir/release/swift-server" &
+LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn DB_MAX_CONNECTIONS=$pool "$server_bin" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '$db' WITH (FORCE)" >/dev/null' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done

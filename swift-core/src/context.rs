@@ -5,10 +5,16 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::accounts::tokens::JwtKeys;
-use crate::catalog::cache::ListCache;
+use crate::catalog::ProductFilter;
+use crate::catalog::cache::ScopedCache;
+use crate::catalog::changes::CatalogChanges;
 use crate::config::{Config, ConfigError};
 use crate::mail::Mailer;
 use crate::oauth::OidcProvider;
+
+/// The share of `CATALOG_CACHE_MAX_BYTES` that listing counts get (1/16); the HTTP layer's
+/// caches of rendered answers take the rest.
+pub const COUNTS_SHARE: u64 = 16;
 
 /// Pool, configuration, mailer and signing keys; cheap to clone into each request.
 #[derive(Clone)]
@@ -19,8 +25,11 @@ pub struct Context {
     pub jwt: Arc<JwtKeys>,
     /// Google sign-in, when configured.
     pub oidc: Option<Arc<OidcProvider>>,
-    /// Product listings; off until [`ListCache::spawn_listener`] runs (the server does).
-    pub catalog_cache: Arc<ListCache>,
+    /// What changed in the catalog, for every cache of catalog reads; caching is off until
+    /// [`CatalogChanges::spawn_listener`] runs (the server does).
+    pub catalog_changes: Arc<CatalogChanges>,
+    /// How many products match a listing filter (the expensive part of a listing).
+    pub listing_counts: Arc<ScopedCache<ProductFilter, i64>>,
 }
 
 impl Context {
@@ -31,8 +40,13 @@ impl Context {
             .google
             .clone()
             .map(|g| Arc::new(OidcProvider::new(g)));
+        let catalog_changes = Arc::new(CatalogChanges::default());
         Ok(Self {
-            catalog_cache: Arc::new(ListCache::new(config.catalog_cache_max_bytes)),
+            listing_counts: ScopedCache::new(
+                &catalog_changes,
+                config.catalog_cache_max_bytes / COUNTS_SHARE,
+            ),
+            catalog_changes,
             oidc,
             pool,
             config: Arc::new(config),

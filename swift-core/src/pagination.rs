@@ -3,7 +3,7 @@
 use crate::validation::Invalid;
 
 /// A validated page request: page ≥ 1, 1 ≤ page_size ≤ 100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     page: u32,
     page_size: u32,

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use sqlx::postgres::PgPoolCopyExt;
 use uuid::Uuid;
 
 use crate::Context;
@@ -388,10 +387,11 @@ fn product_lines(
         };
         let _ = writeln!(
             out.variants,
-            "{variant_id}\t{id}\t{variant_sku}\t{{{}}}\t{}.{:02}\t{compare_at}\t{position}\t{created}\t{created}",
+            "{variant_id}\t{id}\t{variant_sku}\t{{{}}}\t{}.{:02}\t{compare_at}\t{position}\t{created}\t{created}\t{}",
             values.join(","),
             cents / 100,
             cents % 100,
+            stock > 0,
         );
         let _ = writeln!(out.stock, "{variant_id}\t{stock}");
         (low, high) = (low.min(cents), high.max(cents));
@@ -417,7 +417,20 @@ async fn copy(pool: &sqlx::PgPool, statement: &str, text: &str) -> sqlx::Result<
     if text.is_empty() {
         return Ok(());
     }
-    let mut copy = pool.copy_in_raw(statement).await?;
+    let mut conn = pool.acquire().await?;
+    // Without triggers when the role may (as pg_restore --disable-triggers does): the rows
+    // are consistent by construction, and the catalog triggers' change payloads and the
+    // foreign keys' checks would cost a third of the seeding time. The caches hear of it
+    // all at once afterwards. A role that may not simply seeds with triggers on.
+    // That connection is closed afterwards, so no later user of the pool inherits the role.
+    if sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .is_ok()
+    {
+        conn.close_on_drop();
+    }
+    let mut copy = conn.copy_in_raw(statement).await?;
     copy.send(text.as_bytes()).await?;
     copy.finish().await?;
     Ok(())
@@ -441,7 +454,7 @@ async fn flush(pool: &sqlx::PgPool, batch: &Batch) -> sqlx::Result<()> {
     copy(
         pool,
         "COPY product_variants (id, product_id, sku, option_values, price, compare_at_price, \
-         position, created_at, updated_at) FROM STDIN",
+         position, created_at, updated_at, in_stock) FROM STDIN",
         &batch.variants,
     )
     .await?;
@@ -555,7 +568,13 @@ pub async fn seed(
                 .execute(pool)
                 .await?;
         }
-        ctx.catalog_cache.invalidate();
+        // Every instance drops its cached catalog (the copies may have run without triggers).
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(crate::catalog::changes::CHANNEL)
+            .execute(pool)
+            .await?;
+        ctx.catalog_changes
+            .apply(&crate::catalog::changes::Change::Everything);
     }
 
     // People: one staff account and the customers, with passwords derived from the seed.

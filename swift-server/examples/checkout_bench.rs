@@ -9,21 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
-    let resp: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login body");
-    resp["access"]
-        .as_str()
-        .unwrap_or_else(|| panic!("login failed for {email}: {resp}"))
-        .to_owned()
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::{login, restock};
 
 #[tokio::main]
 async fn main() {
@@ -82,16 +70,7 @@ async fn main() {
         variants.push((id.clone(), variant));
     }
     for (id, variant) in &variants {
-        let resp = client
-            .post(format!(
-                "{base}/api/v1/admin/products/{id}/variants/{variant}/stock"
-            ))
-            .bearer_auth(&staff)
-            .json(&json!({"delta": 10_000_000, "reason": "benchmark restock"}))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "restock: {}", resp.status());
+        restock(&client, base, &staff, id, variant, 10_000_000).await;
     }
 
     let mut tokens = Vec::new();

@@ -67,8 +67,10 @@ pub fn app_with_routes(routes: Route, state: AppState) -> impl Endpoint + 'stati
     let allowed = middleware::AllowedMethods::from_spec(&spec);
     let schemas = middleware::BodySchemas::from_spec(&spec);
     let origins = state.config.cors_allowed_origins.clone();
+    let reads = std::sync::Arc::new(api::caching::CatalogReads::new(&state));
     let routes = routes
         .with(poem::middleware::CookieJarManager::new())
+        .data(reads)
         .data(state);
     middleware::stack(routes, origins, allowed, schemas)
 }

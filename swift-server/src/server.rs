@@ -23,7 +23,7 @@ pub async fn serve(
     // Without the listener the catalog cache stays off (CATALOG_CACHE=false).
     let listener = state.config.catalog_cache.then(|| {
         let url = state.config.database_listen_url.clone();
-        state.catalog_cache.spawn_listener(pool.clone(), url)
+        state.catalog_changes.spawn_listener(pool.clone(), url)
     });
     if let Some(addr) = acceptor
         .local_addr()

@@ -2825,7 +2825,8 @@ export interface operations {
                 category?: string;
                 /**
                  * @description Full-text search over name, variant SKUs, option values and description (an exact
-                 *     variant SKU ranks first).
+                 *     variant SKU ranks first). The last word, unless the query ends in a space, matches
+                 *     as a prefix (search-as-you-type: `tea` finds "teapot").
                  */
                 q?: string;
                 /** @description Products with an active variant at this price or more. */

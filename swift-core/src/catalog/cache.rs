@@ -1,270 +1,254 @@
-//! Cached catalog reads (rendered bodies, listing counts) that stay correct across server
-//! instances.
+//! Caches of catalog reads that drop only what a change affects (see [`super::changes`]).
 //!
-//! A listing's count (and, for searches, its ranking) costs far more than the page itself,
-//! and the storefront asks the same few questions over and over. Each instance keeps
-//! recent answers in memory and drops them all when the catalog changes:
-//!
-//! - its own writes invalidate at once (read-your-writes on this instance);
-//! - a trigger on `products` and `categories` sends `NOTIFY catalog_changed` at commit, and
-//!   every instance's listener invalidates on it (other instances' writes, SQL by hand);
-//! - a generation counter makes a query that started before an invalidation unable to
-//!   store its (possibly stale) answer after it;
-//! - while the listener is not connected, nothing is cached or served from cache.
+//! A listing's count, ranking and price aggregation cost far more than serving an answer
+//! from memory, and a storefront asks the same questions over and over. Each cache keeps
+//! answers with their [`Dependencies`]; a change drops the answers it affects, and the
+//! rest stay, so a shop that sells all day keeps serving its pages from memory.
 //!
 //! The entries live in moka caches bounded in *bytes* (`CATALOG_CACHE_MAX_BYTES`), not in
 //! entries: anonymous clients choose the URLs, and 3,000 distinct `page_size=100` listings
 //! once grew a 10,000-entry map to 200 MB. moka's TinyLFU admission also keeps a flood of
-//! one-off URLs from evicting the pages everybody asks for.
+//! one-off URLs from evicting the pages everybody asks for, and its loader computes a
+//! missing answer once however many requests ask for it at the same time.
+//!
+//! An answer computed while a change happened may predate it: the changes' generation is
+//! read before computing and checked after storing, and such an answer is dropped again.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
 
-use moka::sync::Cache;
+use moka::future::Cache;
 
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use super::changes::{CatalogChanges, Change, Dependencies};
 
-/// Requests being computed at once are few; past this many keys the idle ones are dropped.
-const MAX_INFLIGHT: usize = 10_000;
-
-/// Default byte budget of the whole cache (`CATALOG_CACHE_MAX_BYTES`).
+/// Default byte budget of all catalog caches together (`CATALOG_CACHE_MAX_BYTES`).
 pub const DEFAULT_MAX_BYTES: u64 = 24 * 1024 * 1024;
 
-/// Bookkeeping per entry beyond its key and value bytes (moka's node, the Arc, hashes).
-const ENTRY_OVERHEAD: usize = 128;
+/// Bookkeeping per entry beyond its value's bytes (the key, moka's node, the Arcs).
+const ENTRY_OVERHEAD: usize = 256;
 
-/// The notification channel the catalog triggers use.
-pub const CHANNEL: &str = "catalog_changed";
-
-/// A response body ready to send, with its entity tag: cached so that a hot product or
-/// listing is not even serialised again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub body: String,
-    pub etag: String,
+/// A freshly computed answer: the value, what it depends on, and about how many bytes it
+/// holds (for the budget).
+pub struct Fresh<V> {
+    pub value: V,
+    pub depends_on: Dependencies,
+    pub bytes: usize,
 }
 
-/// Rendered bodies and listing counts by query.
-pub struct ListCache {
-    generation: AtomicU64,
-    enabled: AtomicBool,
-    rendered: Cache<String, Arc<Rendered>>,
-    counts: Cache<String, i64>,
-    /// One computation per key at a time: after an invalidation, 64 clients asking for the
-    /// home page cost one query, not 64.
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+struct Entry<V> {
+    value: V,
+    depends_on: Dependencies,
+    weight: u32,
 }
 
-impl Default for ListCache {
-    fn default() -> Self {
-        Self::new(DEFAULT_MAX_BYTES)
-    }
+/// Answers by key, each dropped when a change affects it.
+pub struct ScopedCache<K, V> {
+    entries: Cache<K, Arc<Entry<V>>>,
+    changes: Arc<CatalogChanges>,
 }
 
-fn weight(key: &str, value_bytes: usize) -> u32 {
-    u32::try_from(key.len() + value_bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
-}
-
-impl ListCache {
-    /// A cache holding at most about `max_bytes` of keys and bodies (counts get a 16th).
-    pub fn new(max_bytes: u64) -> Self {
-        let counts_bytes = (max_bytes / 16).max(64 * 1024);
-        Self {
-            generation: AtomicU64::new(0),
-            enabled: AtomicBool::new(false),
-            rendered: Cache::builder()
-                .max_capacity(max_bytes.saturating_sub(counts_bytes))
-                .weigher(|k: &String, v: &Arc<Rendered>| {
-                    weight(k, v.body.capacity() + v.etag.capacity())
-                })
-                .build(),
-            counts: Cache::builder()
-                .max_capacity(counts_bytes)
-                .weigher(|k: &String, _: &i64| weight(k, 8))
-                .build(),
-            inflight: Mutex::default(),
-        }
+impl<K, V> ScopedCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A cache of about `max_bytes`, subscribed to `changes`.
+    pub fn new(changes: &Arc<CatalogChanges>, max_bytes: u64) -> Arc<Self> {
+        let entries = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|_: &K, e: &Arc<Entry<V>>| e.weight)
+            .support_invalidation_closures()
+            .build();
+        let cache = Arc::new(Self {
+            entries,
+            changes: Arc::clone(changes),
+        });
+        let weak = Arc::downgrade(&cache);
+        changes.subscribe(move |change| {
+            if let Some(cache) = weak.upgrade() {
+                cache.drop_affected(change);
+            }
+        });
+        cache
     }
 
-    /// Read before computing an answer; pass to the `put_*` calls.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    pub fn rendered(&self, key: &str) -> Option<Arc<Rendered>> {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return None;
-        }
-        self.rendered.get(key)
-    }
-
-    pub fn put_rendered(&self, key: String, generation: u64, value: Arc<Rendered>) {
-        if self.storable(generation) {
-            self.rendered.insert(key, value);
-            // An invalidation may have slipped in between the check and the insert.
-            if !self.storable(generation) {
-                self.rendered.invalidate_all();
+    fn drop_affected(&self, change: &Change) {
+        match change {
+            Change::Everything => self.entries.invalidate_all(),
+            Change::Products(_) => {
+                let change = change.clone();
+                // Lazily applied, but no read returns an entry the predicate matches.
+                self.entries
+                    .invalidate_entries_if(move |_, e| e.depends_on.affected_by(&change))
+                    .expect("built with support_invalidation_closures");
             }
         }
     }
 
-    pub fn count(&self, key: &str) -> Option<i64> {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return None;
+    /// The cached answer for `key`, or `compute`'s (kept unless a change happened while it
+    /// ran). One computation per key at a time; an error is not kept, and a request that
+    /// waited on another's failed computation computes for itself. Without a listener
+    /// nothing is cached.
+    pub async fn get_or_compute<E, F, Fut>(&self, key: K, compute: F) -> Result<V, E>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Fresh<V>, E>>,
+    {
+        if !self.changes.is_listening() {
+            return compute().await.map(|f| f.value);
         }
-        self.counts.get(key)
-    }
-
-    pub fn put_count(&self, key: String, generation: u64, count: i64) {
-        if self.storable(generation) {
-            self.counts.insert(key, count);
-            if !self.storable(generation) {
-                self.counts.invalidate_all();
-            }
-        }
-    }
-
-    fn storable(&self, generation: u64) -> bool {
-        self.enabled.load(Ordering::SeqCst) && self.generation() == generation
-    }
-
-    /// Bytes held by cached entries as the weigher counts them (after pending
-    /// maintenance), for tests and metrics.
-    pub fn weighted_bytes(&self) -> u64 {
-        self.rendered.run_pending_tasks();
-        self.counts.run_pending_tasks();
-        self.rendered.weighted_size() + self.counts.weighted_size()
-    }
-
-    /// Waits until no other request computes `key`; hold the guard while computing it, then
-    /// check the cache again before querying.
-    pub async fn single_flight(&self, key: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        if !self.is_listening() {
-            return None;
-        }
-        let lock = {
-            let mut inflight = self.inflight.lock().expect("cache lock");
-            if inflight.len() >= MAX_INFLIGHT {
-                inflight.retain(|_, l| Arc::strong_count(l) > 1);
-            }
-            Arc::clone(inflight.entry(key.to_owned()).or_default())
-        };
-        Some(lock.lock_owned().await)
-    }
-
-    /// Drops everything; answers computed before this call are not stored afterwards.
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.counts.invalidate_all();
-        self.rendered.invalidate_all();
-    }
-
-    /// Whether the change listener is connected (and so the cache in use).
-    pub fn is_listening(&self) -> bool {
-        self.enabled.load(Ordering::SeqCst)
-    }
-
-    fn set_enabled(&self, on: bool) {
-        self.invalidate();
-        self.enabled.store(on, Ordering::SeqCst);
-    }
-
-    /// Listens for catalog changes for as long as the process runs, reconnecting after
-    /// database outages (the cache is off meanwhile). Without a running listener nothing
-    /// is cached, which is also how `CATALOG_CACHE=off` works.
-    /// `listen_url` is a direct (session) connection when the pool goes through a pooler in
-    /// transaction mode.
-    pub fn spawn_listener(
-        self: &Arc<Self>,
-        pool: PgPool,
-        listen_url: Option<String>,
-    ) -> tokio::task::JoinHandle<()> {
-        let cache = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                match listen(&pool, listen_url.as_deref()).await {
-                    Ok(mut listener) => {
-                        cache.set_enabled(true);
-                        // Ok(None): the connection dropped; notifications may be lost.
-                        while let Ok(Some(_)) = listener.try_recv().await {
-                            cache.invalidate();
-                        }
-                        cache.set_enabled(false);
-                        tracing::warn!(
-                            "catalog change listener disconnected; cache off until it is back"
-                        );
-                    }
+        let generation = self.changes.generation();
+        let mut failed = None;
+        let entry = self
+            .entries
+            .optionally_get_with(key.clone(), async {
+                match compute().await {
+                    Ok(fresh) => Some(Arc::new(Entry {
+                        weight: u32::try_from(fresh.bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX),
+                        value: fresh.value,
+                        depends_on: fresh.depends_on,
+                    })),
                     Err(e) => {
-                        cache.set_enabled(false);
-                        tracing::debug!(error = %e, "catalog change listener cannot connect");
+                        failed = Some(e);
+                        None
                     }
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            })
+            .await;
+        match (entry, failed) {
+            (Some(entry), _) => {
+                if self.changes.generation() != generation {
+                    self.entries.invalidate(&key).await;
+                }
+                Ok(entry.value.clone())
             }
-        })
+            (None, Some(e)) => Err(e),
+            (None, None) => compute().await.map(|f| f.value),
+        }
     }
-}
 
-async fn listen(pool: &PgPool, url: Option<&str>) -> Result<PgListener, sqlx::Error> {
-    let mut listener = match url {
-        Some(url) => PgListener::connect(url).await?,
-        None => PgListener::connect_with(pool).await?,
-    };
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
+    /// Bytes held as the weigher counts them (after pending maintenance), for tests and
+    /// metrics.
+    pub async fn weighted_bytes(&self) -> u64 {
+        self.entries.run_pending_tasks().await;
+        self.entries.weighted_size()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::changes::Facets;
+    use uuid::Uuid;
 
-    fn body() -> Arc<Rendered> {
-        Arc::new(Rendered {
-            body: "{}".into(),
-            etag: "\"e\"".into(),
+    fn listening() -> Arc<CatalogChanges> {
+        let changes = Arc::new(CatalogChanges::default());
+        changes.set_listening_for_tests(true);
+        changes
+    }
+
+    fn fresh(value: &str, depends_on: Dependencies) -> Result<Fresh<String>, ()> {
+        Ok(Fresh {
+            value: value.to_owned(),
+            bytes: value.len(),
+            depends_on,
         })
     }
 
-    #[test]
-    fn stale_answers_are_not_stored_after_an_invalidation() {
-        let cache = ListCache::default();
-        cache.enabled.store(true, Ordering::SeqCst);
-        let before = cache.generation();
-        cache.invalidate();
-        cache.put_rendered("k".into(), before, body());
-        assert!(cache.rendered("k").is_none());
-        cache.put_rendered("k".into(), cache.generation(), body());
-        assert!(cache.rendered("k").is_some());
+    #[tokio::test]
+    async fn a_change_drops_the_answers_it_affects_and_keeps_the_others() {
+        let changes = listening();
+        let cache = ScopedCache::<u32, String>::new(&changes, 1 << 20);
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        cache
+            .get_or_compute(1, || async {
+                fresh("shows a", Dependencies::showing(vec![a]))
+            })
+            .await
+            .unwrap();
+        cache
+            .get_or_compute(2, || async {
+                fresh("shows b", Dependencies::showing(vec![b]))
+            })
+            .await
+            .unwrap();
+        changes.apply(&Change::product(a, None, vec![], Facets::NONE));
+        let one = cache
+            .get_or_compute(1, || async { fresh("recomputed", Dependencies::default()) })
+            .await
+            .unwrap();
+        let two = cache
+            .get_or_compute(2, || async { fresh("recomputed", Dependencies::default()) })
+            .await
+            .unwrap();
+        assert_eq!((one.as_str(), two.as_str()), ("recomputed", "shows b"));
+    }
+
+    #[tokio::test]
+    async fn an_answer_computed_across_a_change_is_not_kept() {
+        let changes = listening();
+        let cache = ScopedCache::<u32, String>::new(&changes, 1 << 20);
+        let got = cache
+            .get_or_compute(1, || async {
+                // A change lands while this answer is being computed.
+                changes.apply(&Change::product(
+                    Uuid::from_u128(9),
+                    None,
+                    vec![],
+                    Facets::NONE,
+                ));
+                fresh("maybe stale", Dependencies::default())
+            })
+            .await
+            .unwrap();
+        assert_eq!(got, "maybe stale", "the request itself gets its answer");
+        let again = cache
+            .get_or_compute(1, || async { fresh("fresh", Dependencies::default()) })
+            .await
+            .unwrap();
+        assert_eq!(again, "fresh", "but it was not kept");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_cached_without_a_listener_and_errors_are_not_kept() {
+        let changes = Arc::new(CatalogChanges::default());
+        let cache = ScopedCache::<u32, String>::new(&changes, 1 << 20);
+        cache
+            .get_or_compute(1, || async { fresh("first", Dependencies::default()) })
+            .await
+            .unwrap();
+        let second = cache
+            .get_or_compute(1, || async { fresh("second", Dependencies::default()) })
+            .await
+            .unwrap();
+        assert_eq!(second, "second");
+
+        let cache = ScopedCache::<u32, String>::new(&listening(), 1 << 20);
+        let failed: Result<String, ()> = cache.get_or_compute(1, || async { Err(()) }).await;
+        assert!(failed.is_err());
+        let ok = cache
+            .get_or_compute(1, || async { fresh("ok", Dependencies::default()) })
+            .await
+            .unwrap();
+        assert_eq!(ok, "ok");
     }
 
     /// Thousands of distinct large pages (anonymous clients pick the URLs) stay within the
     /// byte budget.
-    #[test]
-    fn the_cache_is_bounded_in_bytes() {
+    #[tokio::test]
+    async fn the_cache_is_bounded_in_bytes() {
         let budget = 2 * 1024 * 1024;
-        let cache = ListCache::new(budget);
-        cache.enabled.store(true, Ordering::SeqCst);
+        let cache = ScopedCache::<u32, String>::new(&listening(), budget);
         let page = "x".repeat(64 * 1024);
         for i in 0..3_000 {
-            let body = Arc::new(Rendered {
-                body: page.clone(),
-                etag: format!("\"{i}\""),
-            });
-            cache.put_rendered(format!("/products?page={i}"), cache.generation(), body);
-            cache.put_count(format!("count {i}"), cache.generation(), i);
+            cache
+                .get_or_compute(i, || async { fresh(&page, Dependencies::default()) })
+                .await
+                .unwrap();
         }
-        let held = cache.weighted_bytes();
+        let held = cache.weighted_bytes().await;
         assert!(held <= budget, "{held} bytes held, budget {budget}");
         assert!(held > budget / 4, "the budget is used: {held}");
-    }
-
-    #[test]
-    fn nothing_is_cached_while_disabled() {
-        let cache = ListCache::default();
-        cache.put_count("k".into(), cache.generation(), 3);
-        assert_eq!(cache.count("k"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! filters. Stock and its ledger belong to [`crate::inventory`].
 
 pub mod cache;
+pub mod changes;
 pub mod error;
 pub mod repository;
 pub mod service;

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::types::{
     Category, CategoryPatch, NewCategory, NewProduct, Product, ProductFilter, ProductOrdering,
-    ProductPatch,
+    ProductPatch, SearchTerms,
 };
 use super::variant::{NewVariant, ProductOption, Variant, VariantPatch};
 use crate::pagination::PageRequest;
@@ -14,8 +14,8 @@ use crate::pagination::PageRequest;
 /// only (a handful of index probes), so it costs the same on a page of 20 whatever the
 /// catalog's size.
 const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.price_min, p.price_max, \
-     EXISTS (SELECT 1 FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id \
-             WHERE v.product_id = p.id AND v.is_active AND s.on_hand > 0) AS in_stock, \
+     EXISTS (SELECT 1 FROM product_variants v \
+             WHERE v.product_id = p.id AND v.is_active AND v.in_stock) AS in_stock, \
      p.images, p.is_active, p.created_at, p.updated_at, \
      c.id AS category_id, c.slug AS category_slug, c.name AS category_name \
      FROM products p LEFT JOIN categories c ON c.id = p.category_id";
@@ -45,6 +45,18 @@ pub async fn find_category_by_slug(
     )))
     .bind(slug)
     .fetch_optional(ex)
+    .await
+}
+
+/// The ids of a category (by slug) and all its descendants.
+pub async fn category_subtree(ex: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE tree AS (SELECT id FROM categories WHERE slug = $1 \
+         UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id) \
+         SELECT id FROM tree",
+    )
+    .bind(slug)
+    .fetch_all(ex)
     .await
 }
 
@@ -403,11 +415,10 @@ fn by_variant(f: &ProductFilter) -> bool {
 
 /// The variants (`v`) that match a filter's variant conditions, after `FROM`.
 fn push_matching_variants(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter) {
-    qb.push(" product_variants v");
+    qb.push(" product_variants v WHERE v.is_active");
     if f.in_stock == Some(true) {
-        qb.push(" JOIN stock_levels s ON s.variant_id = v.id AND s.on_hand > 0");
+        qb.push(" AND v.in_stock");
     }
-    qb.push(" WHERE v.is_active");
     if let Some(min) = f.min_price {
         qb.push(" AND v.price >= ").push_bind(min.amount());
     }
@@ -435,21 +446,43 @@ fn push_from_where(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter, price_ord
     }
     if f.in_stock == Some(false) {
         qb.push(
-            " AND NOT EXISTS (SELECT 1 FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id \
-               WHERE v.product_id = p.id AND v.is_active AND s.on_hand > 0)",
+            " AND NOT EXISTS (SELECT 1 FROM product_variants v \
+               WHERE v.product_id = p.id AND v.is_active AND v.in_stock)",
         );
     }
     if f.category.is_some() {
         qb.push(" AND p.category_id IN (SELECT id FROM tree)");
     }
     if let Some(q) = &f.q {
-        qb.push(" AND (p.search @@ websearch_to_tsquery('english', ")
-            .push_bind(q.clone())
-            .push(") OR p.id = ANY (ARRAY(")
+        qb.push(" AND (p.search @@ ");
+        push_tsquery(qb, q);
+        qb.push(" OR p.id = ANY (ARRAY(")
             .push(EXACT_SKU)
-            .push_bind(q.clone())
+            .push_bind(q.trim().to_owned())
             .push("))))");
     }
+}
+
+/// The full-text query of a search: its complete words as `websearch_to_tsquery` reads
+/// them (phrases, `or`, `-word`), and the word being typed as a prefix, so that `tea`
+/// already finds "teapot" (search-as-you-type).
+fn push_tsquery(qb: &mut QueryBuilder<Postgres>, q: &str) {
+    let terms = SearchTerms::of(q);
+    let words = !terms.words.trim().is_empty() || terms.prefix.is_none();
+    qb.push("(");
+    if words {
+        qb.push("websearch_to_tsquery('english', ")
+            .push_bind(terms.words.to_owned())
+            .push(")");
+    }
+    if let Some(prefix) = terms.prefix {
+        // Letters and digits only: nothing to_tsquery could read as an operator.
+        qb.push(if words { " && " } else { "" })
+            .push("to_tsquery('english', ")
+            .push_bind(format!("{prefix}:*"))
+            .push(")");
+    }
+    qb.push(")");
 }
 
 /// The products with a variant whose SKU is the query, ignoring case (the query and the
@@ -487,10 +520,10 @@ pub async fn list_products(
         (ProductOrdering::Relevance, Some(q)) => {
             qb.push("(p.id = ANY (ARRAY(")
                 .push(EXACT_SKU)
-                .push_bind(q.clone())
-                .push(")))) DESC, ts_rank(p.search, websearch_to_tsquery('english', ")
-                .push_bind(q.clone())
-                .push(")) DESC, p.created_at DESC, p.id DESC");
+                .push_bind(q.trim().to_owned())
+                .push(")))) DESC, ts_rank(p.search, ");
+            push_tsquery(&mut qb, q);
+            qb.push(") DESC, p.created_at DESC, p.id DESC");
         }
         (ProductOrdering::PriceAsc, _) => {
             qb.push(order_price(f)).push(", p.id");

@@ -3,6 +3,8 @@
 use uuid::Uuid;
 
 use super::CatalogError;
+use super::cache::Fresh;
+use super::changes::{Change, Dependencies, Facets, PriceRange};
 use super::repository as repo;
 use super::types::{
     Category, CategoryPatch, MAX_STOCK, NewCategory, NewProduct, Product, ProductDetail,
@@ -37,39 +39,93 @@ fn effective_ordering(filter: &ProductFilter, ordering: ProductOrdering) -> Prod
     }
 }
 
-/// The cache key of one listing page's rendered body.
-pub fn list_key(filter: &ProductFilter, ordering: ProductOrdering, page: PageRequest) -> String {
-    let ordering = effective_ordering(filter, ordering);
-    format!(
-        "list|{filter:?}|{ordering:?}|{}|{}",
-        page.page(),
-        page.page_size()
-    )
+/// One listing page, as a cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListingKey {
+    pub filter: ProductFilter,
+    pub ordering: ProductOrdering,
+    pub page: PageRequest,
 }
 
-/// Active products matching the filter: one query for the page, whatever its size, and one
-/// for the count unless this filter was counted since the last catalog change (counts are
-/// the expensive part; see [`super::cache`]). The HTTP layer caches whole rendered pages.
-pub async fn list_products(
+impl ListingKey {
+    pub fn new(filter: ProductFilter, ordering: ProductOrdering, page: PageRequest) -> Self {
+        let ordering = effective_ordering(&filter, ordering);
+        Self {
+            filter,
+            ordering,
+            page,
+        }
+    }
+}
+
+/// The facets a filter matches by (its count depends on those alone).
+fn filter_facets(f: &ProductFilter) -> Facets {
+    Facets {
+        price: f.min_price.is_some() || f.max_price.is_some(),
+        stock: f.in_stock.is_some(),
+        text: f.q.is_some(),
+    }
+}
+
+/// What a listing of `filter` depends on beyond the products it shows: the facets of its
+/// filter (and of `ordering`, for a page), its categories and its price range.
+async fn listing_dependencies(
     ctx: &Context,
     filter: &ProductFilter,
-    ordering: ProductOrdering,
-    page: PageRequest,
-) -> Result<Page<Product>> {
-    let ordering = effective_ordering(filter, ordering);
-    let cache = &ctx.catalog_cache;
-    let generation = cache.generation();
-    let items = repo::list_products(&ctx.pool, filter, ordering, page).await?;
-    let count_key = format!("{filter:?}");
-    let total = match cache.count(&count_key) {
-        Some(total) => total,
-        None => {
-            let total = repo::count_products(&ctx.pool, filter).await?;
-            cache.put_count(count_key, generation, total);
-            total
-        }
+    ordering: Option<ProductOrdering>,
+    shown: Vec<Uuid>,
+) -> Result<Dependencies> {
+    let mut facets = filter_facets(filter);
+    match ordering {
+        Some(ProductOrdering::PriceAsc | ProductOrdering::PriceDesc) => facets.price = true,
+        Some(ProductOrdering::NameAsc | ProductOrdering::NameDesc) => facets.text = true,
+        _ => {}
+    }
+    let categories = match &filter.category {
+        Some(slug) => Some(repo::category_subtree(&ctx.pool, slug.as_str()).await?),
+        None => None,
     };
-    Ok(Page::new(items, total, page))
+    let price_range =
+        (filter.min_price.is_some() || filter.max_price.is_some()).then(|| PriceRange {
+            low: filter.min_price.map(|m| m.amount()),
+            high: filter.max_price.map(|m| m.amount()),
+            holds_stock: filter.in_stock == Some(true),
+        });
+    Ok(Dependencies {
+        products: shown,
+        facets,
+        categories,
+        price_range,
+    })
+}
+
+/// A page of active products matching the filter, and what it depends on (for caching it).
+/// One query for the page, whatever its size, and one for the count unless this filter
+/// was counted since the last change that could move it (counts are the expensive part).
+pub async fn list_products(
+    ctx: &Context,
+    key: &ListingKey,
+) -> Result<(Page<Product>, Dependencies)> {
+    let ListingKey {
+        filter,
+        ordering,
+        page,
+    } = key;
+    let items = repo::list_products(&ctx.pool, filter, *ordering, *page).await?;
+    let total = ctx
+        .listing_counts
+        .get_or_compute(filter.clone(), || async {
+            let total = repo::count_products(&ctx.pool, filter).await?;
+            Ok::<_, CatalogError>(Fresh {
+                value: total,
+                depends_on: listing_dependencies(ctx, filter, None, vec![]).await?,
+                bytes: std::mem::size_of_val(filter) + filter.q.as_ref().map_or(0, String::len),
+            })
+        })
+        .await?;
+    let shown = items.iter().map(|p| p.id).collect();
+    let depends_on = listing_dependencies(ctx, filter, Some(*ordering), shown).await?;
+    Ok((Page::new(items, total, *page), depends_on))
 }
 
 /// A product with its options and variants; archived variants only with `all_variants`.
@@ -102,12 +158,67 @@ pub async fn get_active_product(ctx: &Context, id_or_slug: &str) -> Result<Produ
     detail(ctx, product, false).await
 }
 
+/// Each variant's stock as it is now (product pages show it live).
+pub async fn stock_levels(ctx: &Context, variants: &[Uuid]) -> Result<Vec<(Uuid, i32)>> {
+    Ok(inventory::levels(&ctx.pool, variants).await?)
+}
+
 /// Any product by id with all its variants, archived ones included (staff).
 pub async fn get_product(ctx: &Context, id: Uuid) -> Result<ProductDetail> {
     let product = repo::find_product(&ctx.pool, id)
         .await?
         .ok_or(CatalogError::NotFound)?;
     detail(ctx, product, true).await
+}
+
+/// What a product shows to listings, before or after a write.
+struct Listed {
+    listed: bool,
+    category: Option<Uuid>,
+    prices: Vec<rust_decimal::Decimal>,
+}
+
+impl Listed {
+    fn of(d: &ProductDetail) -> Self {
+        Self {
+            listed: d.product.is_active && d.product.price_min.is_some(),
+            category: d.product.category_id,
+            prices: d.variants.iter().map(|v| v.price().amount()).collect(),
+        }
+    }
+}
+
+/// Tells this instance's caches at once what a staff write to a product changed (other
+/// instances hear of it from the triggers): when the product starts or stops being listed
+/// or moves category, anything; otherwise the product, in `facets`, within its category
+/// and its variants' prices before and after. Returns the product as it is now.
+async fn changed_product(
+    ctx: &Context,
+    before: Listed,
+    id: Uuid,
+    facets: Facets,
+) -> Result<ProductDetail> {
+    let detail = get_product(ctx, id).await;
+    let change = match &detail {
+        Ok(d) => {
+            let after = Listed::of(d);
+            if before.listed != after.listed || before.category != after.category {
+                Change::Everything
+            } else {
+                let mut prices = before.prices;
+                prices.extend(after.prices);
+                Change::product(id, after.category, prices, facets)
+            }
+        }
+        Err(_) => Change::Everything,
+    };
+    ctx.catalog_changes.apply(&change);
+    detail
+}
+
+/// [`Listed`] of a product before a write.
+async fn listed_before(ctx: &Context, id: Uuid) -> Result<Listed> {
+    Ok(Listed::of(&get_product(ctx, id).await?))
 }
 
 /// The slug a new row gets: the one asked for, or the first of `name`'s base, `base-2`,
@@ -169,7 +280,7 @@ async fn insert_variant(
 /// use is a conflict.
 pub async fn create_product(ctx: &Context, new: NewProduct, actor: Uuid) -> Result<ProductDetail> {
     let id = create_product_in(ctx, &new, MovementReason::InitialStock, Some(actor)).await?;
-    ctx.catalog_cache.invalidate();
+    ctx.catalog_changes.apply(&Change::Everything);
     get_product(ctx, id).await
 }
 
@@ -212,6 +323,7 @@ pub async fn update_product(ctx: &Context, id: Uuid, patch: ProductPatch) -> Res
     if let Some(category) = patch.category_id {
         check_category_exists(ctx, category).await?;
     }
+    let before = listed_before(ctx, id).await?;
     let mut tx = ctx.pool.begin().await?;
     let found = repo::update_product(&mut *tx, id, &patch)
         .await
@@ -230,8 +342,15 @@ pub async fn update_product(ctx: &Context, id: Uuid, patch: ProductPatch) -> Res
         repo::refresh_summary(&mut *tx, id).await?;
     }
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
-    get_product(ctx, id).await
+    // Name, description and option values are searched (and the name ordered by); pictures
+    // and the slug only show. Category and activity change which listings hold it, which
+    // changed_product sees for itself.
+    let searched = patch.name.is_some() || patch.description.is_some() || patch.options.is_some();
+    let facets = Facets {
+        text: searched,
+        ..Facets::NONE
+    };
+    changed_product(ctx, before, id, facets).await
 }
 
 /// Archives a product (`is_active = false`); orders keep referring to it.
@@ -243,7 +362,7 @@ pub async fn archive_product(ctx: &Context, id: Uuid) -> Result<()> {
     if !repo::update_product(&ctx.pool, id, &patch).await? {
         return Err(CatalogError::NotFound);
     }
-    ctx.catalog_cache.invalidate();
+    ctx.catalog_changes.apply(&Change::Everything);
     Ok(())
 }
 
@@ -254,6 +373,7 @@ pub async fn add_variant(
     new: NewVariant,
     actor: Uuid,
 ) -> Result<ProductDetail> {
+    let before = listed_before(ctx, product_id).await?;
     let mut tx = ctx.pool.begin().await?;
     // The product row, locked: its options cannot change under the check, and variants are
     // added one at a time (their position counts the others).
@@ -279,8 +399,7 @@ pub async fn add_variant(
     .await?;
     repo::refresh_summary(&mut *tx, product_id).await?;
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
-    get_product(ctx, product_id).await
+    changed_product(ctx, before, product_id, Facets::ALL).await
 }
 
 /// Applies a partial variant update. A stock value set here is recorded in the ledger as
@@ -292,6 +411,7 @@ pub async fn update_variant(
     patch: VariantPatch,
     actor: Uuid,
 ) -> Result<ProductDetail> {
+    let before = listed_before(ctx, product_id).await?;
     let mut tx = ctx.pool.begin().await?;
     if !repo::lock_product(&mut *tx, product_id).await? {
         return Err(CatalogError::NotFound);
@@ -315,6 +435,7 @@ pub async fn update_variant(
         .await
         .map_err(|e| CatalogError::taken(e, None, patch.sku.as_ref().map(|s| s.as_str())))?;
     if let Some(stock) = patch.stock {
+        // Announced with the rest: the product's change below covers every facet.
         inventory::set(
             &mut tx,
             variant_id,
@@ -326,8 +447,17 @@ pub async fn update_variant(
     }
     repo::refresh_summary(&mut *tx, product_id).await?;
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
-    get_product(ctx, product_id).await
+    // What the patch can move: a price edit moves price filters and orderings only.
+    let facets = if patch.is_active.is_some() {
+        Facets::ALL
+    } else {
+        Facets {
+            price: patch.price.is_some(),
+            stock: patch.stock.is_some(),
+            text: patch.sku.is_some() || patch.options.is_some(),
+        }
+    };
+    changed_product(ctx, before, product_id, facets).await
 }
 
 /// Archives a variant (`is_active = false`): no longer shown nor sold; orders keep it.
@@ -336,13 +466,14 @@ pub async fn archive_variant(ctx: &Context, product_id: Uuid, variant_id: Uuid) 
         is_active: Some(false),
         ..VariantPatch::default()
     };
+    let before = listed_before(ctx, product_id).await?;
     let mut tx = ctx.pool.begin().await?;
     if !repo::update_variant(&mut *tx, product_id, variant_id, &patch, None).await? {
         return Err(CatalogError::NotFound);
     }
     repo::refresh_summary(&mut *tx, product_id).await?;
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
+    changed_product(ctx, before, product_id, Facets::ALL).await?;
     Ok(())
 }
 
@@ -366,8 +497,8 @@ pub async fn adjust_stock(
     {
         return Err(CatalogError::NotFound);
     }
-    match inventory::adjust(&mut conn, variant_id, delta, note, actor).await? {
-        Adjusted::To(_) => {}
+    let crossed = match inventory::adjust(&mut conn, variant_id, delta, note, actor).await? {
+        Adjusted::To(_, crossed) => crossed,
         Adjusted::NoSuchVariant => return Err(CatalogError::NotFound),
         Adjusted::OutOfBounds { current }
             if i64::from(current) + i64::from(delta) > i64::from(MAX_STOCK) =>
@@ -381,9 +512,9 @@ pub async fn adjust_stock(
         Adjusted::OutOfBounds { current } => {
             return Err(CatalogError::StockBelowZero { available: current });
         }
-    }
+    };
     drop(conn);
-    inventory::changed(ctx);
+    inventory::announce(ctx, crossed).await;
     get_product(ctx, product_id).await
 }
 
@@ -399,7 +530,7 @@ pub async fn create_category(ctx: &Context, new: NewCategory) -> Result<Category
         .await
         .map_err(|e| CatalogError::taken(e, Some(slug.as_str()), None))?;
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
+    ctx.catalog_changes.apply(&Change::Everything);
     Ok(category)
 }
 
@@ -424,7 +555,7 @@ pub async fn update_category(ctx: &Context, id: Uuid, patch: CategoryPatch) -> R
         .map_err(|e| CatalogError::taken(e, patch.slug.as_ref().map(Slug::as_str), None))?
         .ok_or(CatalogError::NotFound)?;
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
+    ctx.catalog_changes.apply(&Change::Everything);
     Ok(category)
 }
 
@@ -442,6 +573,6 @@ pub async fn delete_category(ctx: &Context, id: Uuid) -> Result<()> {
     }
     repo::delete_category(&mut *tx, id).await?;
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
+    ctx.catalog_changes.apply(&Change::Everything);
     Ok(())
 }

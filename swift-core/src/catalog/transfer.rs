@@ -451,7 +451,8 @@ pub async fn import(ctx: &Context, mut input: impl Read) -> Result<ImportReport,
         repo::refresh_summary(&mut *tx, product_id).await?;
     }
     tx.commit().await?;
-    ctx.catalog_cache.invalidate();
+    ctx.catalog_changes
+        .apply(&crate::catalog::changes::Change::Everything);
     Ok(report)
 }
 

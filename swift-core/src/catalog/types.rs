@@ -248,14 +248,56 @@ pub struct ProductFilter {
 }
 
 impl ProductFilter {
-    /// Checks the free-text query.
+    /// Checks the free-text query. A query that ends in a space keeps one: the shopper
+    /// finished the last word, which then is not a prefix ([`SearchTerms`]).
     pub fn parse_query(raw: Option<&str>) -> Result<Option<String>, Invalid> {
         match raw {
             None => Ok(None),
             Some(q) => {
-                let q = plain_text("q", q, 200)?;
-                Ok((!q.is_empty()).then_some(q))
+                let mut text = plain_text("q", q, 200)?;
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                if q.ends_with(char::is_whitespace) {
+                    text.push(' ');
+                }
+                Ok(Some(text))
             }
+        }
+    }
+}
+
+/// A search query split for search-as-you-type: the last word, unless the query ends in a
+/// space (the shopper finished it), is the word being typed and matches as a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchTerms<'q> {
+    /// The words before it, as typed.
+    pub words: &'q str,
+    /// The word being typed: 2 or more letters or digits, not in a quoted phrase nor
+    /// negated (`-tea`); lower case.
+    pub prefix: Option<String>,
+}
+
+/// Shorter prefixes match too much to be worth ranking.
+const MIN_PREFIX_CHARS: usize = 2;
+
+impl<'q> SearchTerms<'q> {
+    pub fn of(q: &'q str) -> Self {
+        let whole = Self {
+            words: q,
+            prefix: None,
+        };
+        if q.ends_with(char::is_whitespace) || q.matches('"').count() % 2 == 1 {
+            return whole;
+        }
+        let start = q.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let last = &q[start..];
+        if last.chars().count() < MIN_PREFIX_CHARS || !last.chars().all(char::is_alphanumeric) {
+            return whole;
+        }
+        Self {
+            words: &q[..start],
+            prefix: Some(last.to_lowercase()),
         }
     }
 }
@@ -309,6 +351,37 @@ pub struct CategoryPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_being_typed_is_a_prefix() {
+        let split = |q| {
+            let t = SearchTerms::of(q);
+            (t.words, t.prefix)
+        };
+        let some = |p: &str| Some(p.to_owned());
+        assert_eq!(split("tea"), ("", some("tea")));
+        assert_eq!(split("walnut Te"), ("walnut ", some("te")));
+        assert_eq!(
+            split("walnut tea "),
+            ("walnut tea ", None),
+            "a finished word"
+        );
+        assert_eq!(split("walnut t"), ("walnut t", None), "too short");
+        assert_eq!(split("walnut -tea"), ("walnut -tea", None), "negated");
+        assert_eq!(
+            split("\"walnut tea"),
+            ("\"walnut tea", None),
+            "in an open phrase"
+        );
+        assert_eq!(split("\"walnut\" tea"), ("\"walnut\" ", some("tea")));
+        assert_eq!(
+            split("tea:*"),
+            ("tea:*", None),
+            "operators are not prefixes"
+        );
+        assert_eq!(split("café"), ("", some("café")));
+        assert_eq!(split(""), ("", None));
+    }
 
     #[test]
     fn slugs_from_names() {

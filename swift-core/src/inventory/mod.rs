@@ -64,15 +64,32 @@ pub struct Mover {
     pub order: Option<Uuid>,
 }
 
+/// Variants whose stock crossed zero (ran out, or came back): the only stock changes a
+/// cached listing can show (`in_stock`). Pass to [`announce`] after the commit.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[must_use = "announce the variants that ran out or came back after the commit"]
+pub struct Crossed(pub Vec<Uuid>);
+
+impl Crossed {
+    fn of(variant: Uuid, before: i32, after: i32) -> Self {
+        Self(if (before > 0) != (after > 0) {
+            vec![variant]
+        } else {
+            vec![]
+        })
+    }
+}
+
 /// Takes the stock of an order's lines, all or nothing: `Ok(Err(shortages))` names every
 /// line that is short or no longer sold, and then nothing was taken (the caller rolls back
-/// its transaction anyway). Lines must name distinct variants.
+/// its transaction anyway). Lines must name distinct variants. `Ok(Ok(_))` names the
+/// variants this order sold out.
 pub async fn take_for_order(
     conn: &mut sqlx::PgConnection,
     order_id: Uuid,
     buyer: Uuid,
     lines: &[Take],
-) -> sqlx::Result<Result<(), Vec<Shortage>>> {
+) -> sqlx::Result<Result<Crossed, Vec<Shortage>>> {
     let mover = Mover {
         actor: Some(buyer),
         order: Some(order_id),
@@ -87,8 +104,12 @@ pub async fn take_for_order(
         }
     }
     let taken = repository::take(&mut *conn, lines, mover).await?;
-    if taken == lines.len() {
-        return Ok(Ok(()));
+    if taken.len() == lines.len() {
+        let sold_out = taken
+            .into_iter()
+            .filter_map(|(id, after)| (after == 0).then_some(id))
+            .collect();
+        return Ok(Ok(Crossed(sold_out)));
     }
     // One line, refused by its condition: say how much there is.
     let rows = repository::read(&mut *conn, lines).await?;
@@ -118,15 +139,17 @@ pub async fn put_back_for_order(
     conn: &mut sqlx::PgConnection,
     order_id: Uuid,
     actor: Uuid,
-) -> sqlx::Result<()> {
-    repository::put_back(conn, order_id, actor).await
+) -> sqlx::Result<Crossed> {
+    repository::put_back(conn, order_id, actor)
+        .await
+        .map(Crossed)
 }
 
 /// The outcome of a staff adjustment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Adjusted {
-    /// The new stock.
-    To(i32),
+    /// The new stock, and whether it crossed zero.
+    To(i32, Crossed),
     /// Refused: it would leave 0..=[`MAX_STOCK`]; the stock stays as it is.
     OutOfBounds {
         current: i32,
@@ -147,7 +170,10 @@ pub async fn adjust(
         order: None,
     };
     if let Some(stock) = repository::adjust(&mut *conn, variant_id, delta, note, mover).await? {
-        return Ok(Adjusted::To(stock));
+        return Ok(Adjusted::To(
+            stock,
+            Crossed::of(variant_id, stock - delta, stock),
+        ));
     }
     Ok(match repository::current(&mut *conn, variant_id).await? {
         Some(current) => Adjusted::OutOfBounds { current },
@@ -165,12 +191,13 @@ pub async fn open(
     actor: Option<Uuid>,
 ) -> sqlx::Result<()> {
     repository::open(&mut *conn, variant_id).await?;
+    // A new variant is announced as such (the variant's own change), not as stock moving.
     set(conn, variant_id, stock, reason, actor).await?;
     Ok(())
 }
 
 /// Sets a variant's stock to `stock` (within bounds, checked by the caller's parser), with
-/// the difference in the ledger; nothing is written when it does not change. `false` when
+/// the difference in the ledger; nothing is written when it does not change. `None` when
 /// there is no such variant.
 pub async fn set(
     conn: &mut sqlx::PgConnection,
@@ -178,21 +205,45 @@ pub async fn set(
     stock: i32,
     reason: MovementReason,
     actor: Option<Uuid>,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Option<Crossed>> {
     let Some(before) = repository::lock_one(&mut *conn, variant_id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     if before != stock {
         let mover = Mover { actor, order: None };
         repository::set(&mut *conn, variant_id, before, stock, reason, mover).await?;
     }
-    Ok(true)
+    Ok(Some(Crossed::of(variant_id, before, stock)))
 }
 
-/// Tells every cache that shows stock that it moved. The catalog's listings show it
-/// (`in_stock`); other instances hear of it through the `stock_levels` trigger.
-pub fn changed(ctx: &crate::Context) {
-    ctx.catalog_cache.invalidate();
+/// Tells this instance's catalog caches, after the commit, of variants that ran out or
+/// came back (listings show `in_stock`); other instances hear of it from the
+/// `stock_levels` trigger. Any other stock change shows nowhere cached: product pages read
+/// stock live.
+pub async fn announce(ctx: &crate::Context, crossed: Crossed) {
+    use crate::catalog::changes::{Change, Facets, ProductsChanged};
+    if crossed.0.is_empty() {
+        return;
+    }
+    let change = match repository::listed_as(&ctx.pool, &crossed.0).await {
+        Ok(rows) => Change::Products(ProductsChanged {
+            ids: rows.iter().map(|r| r.0).collect(),
+            categories: rows.iter().map(|r| r.1).collect(),
+            prices: rows.iter().map(|r| r.2).collect(),
+            facets: Facets::STOCK,
+        }),
+        // Cannot say what it touched: drop everything rather than keep something stale.
+        Err(_) => Change::Everything,
+    };
+    ctx.catalog_changes.apply(&change);
+}
+
+/// Each variant's stock now (no lock), for answers that show stock live.
+pub async fn levels(
+    ex: impl sqlx::PgExecutor<'_>,
+    variants: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    repository::levels(ex, variants).await
 }
 
 #[cfg(test)]

@@ -48,10 +48,15 @@ pub async fn read(conn: &mut PgConnection, lines: &[Take]) -> sqlx::Result<Vec<S
     .await
 }
 
-/// Decrements every line whose variant is sold and has enough; returns how many were.
-pub async fn take(conn: &mut PgConnection, lines: &[Take], mover: Mover) -> sqlx::Result<usize> {
+/// Decrements every line whose variant is sold and has enough; returns each decremented
+/// variant with its stock after.
+pub async fn take(
+    conn: &mut PgConnection,
+    lines: &[Take],
+    mover: Mover,
+) -> sqlx::Result<Vec<(Uuid, i32)>> {
     let (ids, quantities) = columns(lines);
-    let taken: Vec<Uuid> = sqlx::query_scalar(
+    sqlx::query_as(
         "WITH moved AS ( \
              UPDATE stock_levels s SET on_hand = s.on_hand - w.qty \
              FROM unnest($1::uuid[], $2::int[]) AS w(id, qty), product_variants v, products p \
@@ -59,7 +64,7 @@ pub async fn take(conn: &mut PgConnection, lines: &[Take], mover: Mover) -> sqlx
                AND v.is_active AND p.is_active AND s.on_hand >= w.qty \
              RETURNING s.variant_id AS id, w.qty, s.on_hand AS stock) \
          INSERT INTO inventory_movements (variant_id, delta, stock_after, reason, actor_id, order_id) \
-         SELECT id, -qty, stock, $3, $4, $5 FROM moved RETURNING variant_id",
+         SELECT id, -qty, stock, $3, $4, $5 FROM moved RETURNING variant_id, stock_after",
     )
     .bind(&ids)
     .bind(&quantities)
@@ -67,12 +72,16 @@ pub async fn take(conn: &mut PgConnection, lines: &[Take], mover: Mover) -> sqlx
     .bind(mover.actor)
     .bind(mover.order)
     .fetch_all(conn)
-    .await?;
-    Ok(taken.len())
+    .await
 }
 
-/// Puts back an order's quantities, variants locked in id order like checkout's.
-pub async fn put_back(conn: &mut PgConnection, order_id: Uuid, actor: Uuid) -> sqlx::Result<()> {
+/// Puts back an order's quantities, variants locked in id order like checkout's; the
+/// variants that had none left before.
+pub async fn put_back(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    actor: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query(
         "SELECT variant_id FROM stock_levels \
          WHERE variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1) \
@@ -81,19 +90,38 @@ pub async fn put_back(conn: &mut PgConnection, order_id: Uuid, actor: Uuid) -> s
     .bind(order_id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query_as(
         "WITH lines AS (SELECT variant_id, sum(quantity)::int AS qty FROM order_items WHERE order_id = $1 GROUP BY variant_id), \
          moved AS (UPDATE stock_levels s SET on_hand = s.on_hand + l.qty FROM lines l \
                    WHERE s.variant_id = l.variant_id RETURNING s.variant_id AS id, l.qty, s.on_hand AS stock) \
          INSERT INTO inventory_movements (variant_id, delta, stock_after, reason, actor_id, order_id) \
-         SELECT id, qty, stock, $3, $2, $1 FROM moved",
+         SELECT id, qty, stock, $3, $2, $1 FROM moved RETURNING variant_id, stock_after = delta",
     )
     .bind(order_id)
     .bind(actor)
     .bind(MovementReason::OrderCancelled)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_all(conn)
+    .await
+    .map(|rows: Vec<(Uuid, bool)>| {
+        rows.into_iter()
+            .filter_map(|(id, was_out)| was_out.then_some(id))
+            .collect()
+    })
+}
+
+/// The product, its category and the price of each variant, for telling the catalog's
+/// caches of a variant that ran out or came back.
+pub async fn listed_as(
+    ex: impl sqlx::PgExecutor<'_>,
+    variants: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Option<Uuid>, rust_decimal::Decimal)>> {
+    sqlx::query_as(
+        "SELECT v.product_id, p.category_id, v.price FROM product_variants v \
+         JOIN products p ON p.id = v.product_id WHERE v.id = ANY($1)",
+    )
+    .bind(variants)
+    .fetch_all(ex)
+    .await
 }
 
 /// Moves stock by `delta` unless it would leave 0..=`MAX_STOCK` (the sum taken in bigint, so
@@ -121,6 +149,14 @@ pub async fn adjust(
     .bind(note)
     .fetch_optional(conn)
     .await
+}
+
+/// Each variant's stock, without locking.
+pub async fn levels(ex: impl sqlx::PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    sqlx::query_as("SELECT variant_id, on_hand FROM stock_levels WHERE variant_id = ANY($1)")
+        .bind(ids)
+        .fetch_all(ex)
+        .await
 }
 
 pub async fn current(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {

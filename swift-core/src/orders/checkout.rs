@@ -168,11 +168,12 @@ pub async fn checkout(
     }
 
     // Last, and as briefly as possible: the stock, then the commit.
-    if let Err(shortages) = inventory::take_for_order(&mut tx, order_id, user_id, &takes).await? {
-        return Err(OrdersError::InsufficientStock(shortages));
-    }
+    let sold_out = match inventory::take_for_order(&mut tx, order_id, user_id, &takes).await? {
+        Ok(sold_out) => sold_out,
+        Err(shortages) => return Err(OrdersError::InsufficientStock(shortages)),
+    };
     tx.commit().await?;
-    inventory::changed(ctx);
+    inventory::announce(ctx, sold_out).await;
     Ok(CheckoutOutcome::Created {
         order: Box::new(order),
         body: rendered.body,

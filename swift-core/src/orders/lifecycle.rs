@@ -63,15 +63,15 @@ async fn move_order(ctx: &Context, id: Uuid, to: OrderStatus, actor: Actor) -> R
     }
     repo::set_status(&mut *tx, id, to).await?;
     repo::record_history(&mut *tx, id, to, actor.role(), Some(actor.id())).await?;
-    if to.restores_stock() {
-        inventory::put_back_for_order(&mut tx, id, actor.id()).await?;
-    }
+    let back_in_stock = if to.restores_stock() {
+        inventory::put_back_for_order(&mut tx, id, actor.id()).await?
+    } else {
+        inventory::Crossed::default()
+    };
     let order = repo::find(&mut tx, id, None)
         .await?
         .ok_or(OrdersError::NotFound)?;
     tx.commit().await?;
-    if to.restores_stock() {
-        inventory::changed(ctx);
-    }
+    inventory::announce(ctx, back_in_stock).await;
     Ok(order)
 }

@@ -1,7 +1,8 @@
 //! Conditional GETs for public catalog reads: a strong `ETag` over the exact body bytes,
-//! `If-None-Match` answered with 304, and a `Cache-Control` for shared caches.
+//! `If-None-Match` answered with 304, and a `Cache-Control` for shared caches; and this
+//! instance's caches of catalog answers (swift-core's [`ScopedCache`]s, dropped by what
+//! each change touched).
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -11,9 +12,43 @@ use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ToJSON, Type};
 use sha2::{Digest, Sha256};
-use swift_core::catalog::cache::{ListCache, Rendered};
+use swift_core::Context;
+use swift_core::catalog::cache::ScopedCache;
+use swift_core::catalog::service::ListingKey;
 
-use crate::problem::ApiResult;
+use super::catalog::ProductBody;
+
+/// A response body ready to send, with its entity tag: cached so that a hot listing is not
+/// even serialised again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub body: String,
+    pub etag: String,
+}
+
+/// The share of the HTTP caches' budget that product pages get (a quarter); listing pages
+/// take the rest.
+const PRODUCTS_SHARE: u64 = 4;
+
+/// This instance's caches of catalog answers: rendered listing pages, and product pages
+/// without their stock (read live on every request, so that a sale changes nothing cached).
+pub struct CatalogReads {
+    pub pages: Arc<ScopedCache<ListingKey, Arc<Rendered>>>,
+    pub products: Arc<ScopedCache<String, Arc<ProductBody>>>,
+}
+
+impl CatalogReads {
+    /// Subscribed to `ctx`'s catalog changes, within `CATALOG_CACHE_MAX_BYTES` with the
+    /// listing counts.
+    pub fn new(ctx: &Context) -> Self {
+        let total = ctx.config.catalog_cache_max_bytes;
+        let ours = total - total / swift_core::context::COUNTS_SHARE;
+        Self {
+            pages: ScopedCache::new(&ctx.catalog_changes, ours - ours / PRODUCTS_SHARE),
+            products: ScopedCache::new(&ctx.catalog_changes, ours / PRODUCTS_SHARE),
+        }
+    }
+}
 
 /// Public catalog answers may be reused by browsers and CDNs for a short while, and
 /// revalidated cheaply with the ETag afterwards.
@@ -110,32 +145,6 @@ pub fn respond<T: Type + Send + Sync + 'static>(
             cache_control,
         )
     }
-}
-
-/// Serves `key` from the rendered-body cache, or builds, renders and caches it (one build
-/// per key at a time). With the cache off this is just build + render.
-pub async fn cached<T, F, Fut>(
-    req: &Request,
-    cache: &ListCache,
-    key: String,
-    build: F,
-) -> ApiResult<Conditional<T>>
-where
-    T: ToJSON + Type + Send + Sync + 'static,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = ApiResult<T>>,
-{
-    if let Some(hit) = cache.rendered(&key) {
-        return Ok(respond(req, &hit));
-    }
-    let _building = cache.single_flight(&key).await;
-    if let Some(hit) = cache.rendered(&key) {
-        return Ok(respond(req, &hit));
-    }
-    let generation = cache.generation();
-    let rendered = Arc::new(render(&build().await?));
-    cache.put_rendered(key, generation, Arc::clone(&rendered));
-    Ok(respond(req, &rendered))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -4,9 +4,15 @@ use chrono::{DateTime, Utc};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
+use poem_openapi::types::ToJSON;
 use poem_openapi::{Enum, Object, OpenApi};
+use std::sync::Arc;
 use swift_core::catalog::types::Category;
 use swift_core::catalog::types::Image;
+
+use swift_core::catalog::cache::Fresh;
+use swift_core::catalog::changes::Dependencies;
+use swift_core::catalog::service::ListingKey;
 use swift_core::catalog::variant::named_values;
 use swift_core::catalog::{
     OptionValue, Product, ProductDetail, ProductFilter, ProductOrdering, Slug, service,
@@ -17,10 +23,10 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::admin::{default_page, default_page_size};
-use super::caching::{Conditional, cached};
+use super::caching::{CatalogReads, Conditional, render, respond};
 use super::money::MoneyString;
 use crate::AppState;
-use crate::problem::ApiResult;
+use crate::problem::{ApiError, ApiResult};
 
 /// A node of the category tree.
 #[derive(Object, Clone)]
@@ -190,6 +196,19 @@ pub struct ProductBody {
 }
 
 impl ProductBody {
+    /// Sets each variant's stock (and so `in_stock`, the product's too) from `levels`
+    /// (variant id, stock); a variant not among them has none.
+    pub fn set_stock(&mut self, levels: &[(Uuid, i32)]) {
+        for v in &mut self.variants {
+            v.stock = levels
+                .iter()
+                .find(|(id, _)| *id == v.id)
+                .map_or(0, |(_, stock)| *stock);
+            v.in_stock = v.is_active && v.stock > 0;
+        }
+        self.summary.in_stock = self.variants.iter().any(|v| v.in_stock);
+    }
+
     pub fn new(d: &ProductDetail, currency: &str) -> Self {
         Self {
             summary: ProductSummaryBody::new(&d.product, currency),
@@ -311,11 +330,13 @@ impl CatalogApi {
     async fn list_products(
         &self,
         state: Data<&AppState>,
+        reads: Data<&Arc<CatalogReads>>,
         req: &Request,
         /// Category slug; products of its subcategories are included.
         category: Query<Option<String>>,
         /// Full-text search over name, variant SKUs, option values and description (an exact
-        /// variant SKU ranks first).
+        /// variant SKU ranks first). The last word, unless the query ends in a space, matches
+        /// as a prefix (search-as-you-type: `tea` finds "teapot").
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
         /// Products with an active variant at this price or more.
@@ -353,23 +374,31 @@ impl CatalogApi {
             None if filter.q.is_some() => ProductOrdering::Relevance,
             None => ProductOrdering::CreatedDesc,
         };
-        let key = service::list_key(&filter, ordering, page);
-        cached(req, &state.catalog_cache, key, || async {
-            let result = service::list_products(&state, &filter, ordering, page).await?;
-            let currency = state.config.store_currency.as_str();
-            Ok(ProductPage {
-                items: result
-                    .items
-                    .iter()
-                    .map(|p| ProductSummaryBody::new(p, currency))
-                    .collect(),
-                total: result.total,
-                page: result.page,
-                page_size: result.page_size,
-                pages: result.pages,
+        let key = ListingKey::new(filter, ordering, page);
+        let rendered = reads
+            .pages
+            .get_or_compute(key.clone(), || async {
+                let (result, depends_on) = service::list_products(&state, &key).await?;
+                let currency = state.config.store_currency.as_str();
+                let rendered = render(&ProductPage {
+                    items: result
+                        .items
+                        .iter()
+                        .map(|p| ProductSummaryBody::new(p, currency))
+                        .collect(),
+                    total: result.total,
+                    page: result.page,
+                    page_size: result.page_size,
+                    pages: result.pages,
+                });
+                Ok::<_, ApiError>(Fresh {
+                    bytes: rendered.body.len() + rendered.etag.len(),
+                    value: Arc::new(rendered),
+                    depends_on,
+                })
             })
-        })
-        .await
+            .await?;
+        Ok(respond(req, &rendered))
     }
 
     /// One active product by id or slug. Supports `If-None-Match`.
@@ -381,17 +410,28 @@ impl CatalogApi {
     async fn get_product(
         &self,
         state: Data<&AppState>,
+        reads: Data<&Arc<CatalogReads>>,
         req: &Request,
         id_or_slug: Path<String>,
     ) -> ApiResult<Conditional<ProductBody>> {
-        let key = format!("detail|{}", id_or_slug.0);
-        cached(req, &state.catalog_cache, key, || async {
-            let product = service::get_active_product(&state, &id_or_slug.0).await?;
-            Ok(ProductBody::new(
-                &product,
-                state.config.store_currency.as_str(),
-            ))
-        })
-        .await
+        // The product as cached (its stock aside), then its variants' stock as it is now:
+        // sales change no cached answer, and the page never shows stale stock.
+        let cached = reads
+            .products
+            .get_or_compute(id_or_slug.0.clone(), || async {
+                let product = service::get_active_product(&state, &id_or_slug.0).await?;
+                let body = ProductBody::new(&product, state.config.store_currency.as_str());
+                Ok::<_, ApiError>(Fresh {
+                    bytes: body.to_json_string().len(),
+                    depends_on: Dependencies::showing(vec![product.product.id]),
+                    value: Arc::new(body),
+                })
+            })
+            .await?;
+        let variants: Vec<Uuid> = cached.variants.iter().map(|v| v.id).collect();
+        let levels = service::stock_levels(&state, &variants).await?;
+        let mut body = ProductBody::clone(&cached);
+        body.set_stock(&levels);
+        Ok(respond(req, &render(&body)))
     }
 }

@@ -3,7 +3,7 @@
 mod admin;
 mod admin_catalog;
 mod auth;
-mod caching;
+pub(crate) mod caching;
 mod cart;
 mod catalog;
 mod google;

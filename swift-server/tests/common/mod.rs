@@ -76,7 +76,7 @@ impl TestApp {
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
         let ctx = Context::new(db.pool.clone(), config).expect("context");
-        let listener = ctx.catalog_cache.spawn_listener(db.pool.clone(), None);
+        let listener = ctx.catalog_changes.spawn_listener(db.pool.clone(), None);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app =
             swift_server::app_with_routes(extra.nest("/", swift_server::routes()), ctx.clone());
