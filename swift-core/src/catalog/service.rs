@@ -69,34 +69,30 @@ fn filter_facets(f: &ProductFilter) -> Facets {
 
 /// What a listing of `filter` depends on beyond the products it shows: the facets of its
 /// filter (and of `ordering`, for a page), its categories and its price range.
-async fn listing_dependencies(
-    ctx: &Context,
+fn listing_dependencies(
     filter: &ProductFilter,
+    categories: Option<&[Uuid]>,
     ordering: Option<ProductOrdering>,
     shown: Vec<Uuid>,
-) -> Result<Dependencies> {
+) -> Dependencies {
     let mut facets = filter_facets(filter);
     match ordering {
         Some(ProductOrdering::PriceAsc | ProductOrdering::PriceDesc) => facets.price = true,
         Some(ProductOrdering::NameAsc | ProductOrdering::NameDesc) => facets.text = true,
         _ => {}
     }
-    let categories = match &filter.category {
-        Some(slug) => Some(repo::category_subtree(&ctx.pool, slug.as_str()).await?),
-        None => None,
-    };
     let price_range =
         (filter.min_price.is_some() || filter.max_price.is_some()).then(|| PriceRange {
             low: filter.min_price.map(|m| m.amount()),
             high: filter.max_price.map(|m| m.amount()),
             holds_stock: filter.in_stock == Some(true),
         });
-    Ok(Dependencies {
+    Dependencies {
         products: shown,
         facets,
-        categories,
+        categories: categories.map(<[Uuid]>::to_vec),
         price_range,
-    })
+    }
 }
 
 /// A page of active products matching the filter, and what it depends on (for caching it).
@@ -111,20 +107,27 @@ pub async fn list_products(
         ordering,
         page,
     } = key;
-    let items = repo::list_products(&ctx.pool, filter, *ordering, *page).await?;
+    let categories = match &filter.category {
+        Some(slug) => Some(repo::category_subtree(&ctx.pool, slug.as_str()).await?),
+        None => None,
+    };
+    let categories = categories.as_deref();
+    let items = {
+        let mut conn = ctx.pool.acquire().await?;
+        repo::list_products(&mut conn, filter, categories, *ordering, *page).await?
+    };
     let total = ctx
         .listing_counts
         .get_or_compute(filter.clone(), || async {
-            let total = repo::count_products(&ctx.pool, filter).await?;
             Ok::<_, CatalogError>(Fresh {
-                value: total,
-                depends_on: listing_dependencies(ctx, filter, None, vec![]).await?,
+                value: repo::count_products(&ctx.pool, filter, categories).await?,
+                depends_on: listing_dependencies(filter, categories, None, vec![]),
                 bytes: std::mem::size_of_val(filter) + filter.q.as_ref().map_or(0, String::len),
             })
         })
         .await?;
     let shown = items.iter().map(|p| p.id).collect();
-    let depends_on = listing_dependencies(ctx, filter, Some(*ordering), shown).await?;
+    let depends_on = listing_dependencies(filter, categories, Some(*ordering), shown);
     Ok((Page::new(items, total, *page), depends_on))
 }
 
