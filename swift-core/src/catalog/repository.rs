@@ -401,7 +401,7 @@ pub async fn refresh_summary(ex: impl PgExecutor<'_>, product_id: Uuid) -> sqlx:
 /// product matches when one of its active variants matches all of it, and it is ordered by
 /// the lowest price among those.
 fn by_variant(f: &ProductFilter) -> bool {
-    f.min_price.is_some() || f.max_price.is_some() || f.in_stock == Some(true)
+    f.has_price_range() || f.in_stock == Some(true)
 }
 
 /// The variants (`v`) that match a filter's variant conditions, after `FROM`.
@@ -421,20 +421,10 @@ fn push_matching_variants(qb: &mut QueryBuilder<Postgres>, f: &ProductFilter) {
 /// `FROM` joins and `WHERE` of a listing. Ordered by price under a variant filter, the
 /// matching variants' lowest price per product is joined as `m.price` (one aggregate over
 /// the matching variants); otherwise a product's match is an `EXISTS` probe, which a page
-/// ordered by an index (newest, name) stops asking after 20 rows.
+/// ordered by an index (newest, name) stops asking after 20 rows. `within` limits a
+/// price-ordered listing to the products a [`PricePrefix`] showed (and their lowest
+/// matching price to its side of the prefix's boundary).
 fn push_from_where(
-    qb: &mut QueryBuilder<Postgres>,
-    f: &ProductFilter,
-    categories: Option<&[Uuid]>,
-    price_ordered: bool,
-) {
-    push_from_where_within(qb, f, categories, price_ordered, None);
-}
-
-/// [`push_from_where`], with the products of a price-ordered listing limited to those a
-/// [`PricePrefix`] showed (and the matching variants' lowest price kept to its side of
-/// the prefix's boundary).
-fn push_from_where_within(
     qb: &mut QueryBuilder<Postgres>,
     f: &ProductFilter,
     categories: Option<&[Uuid]>,
@@ -623,7 +613,7 @@ async fn list_page(
         ordering,
         ProductOrdering::PriceAsc | ProductOrdering::PriceDesc
     );
-    push_from_where_within(&mut qb, f, categories, price_ordered, within);
+    push_from_where(&mut qb, f, categories, price_ordered, within);
     qb.push(" ORDER BY ");
     match (ordering, &f.q) {
         (ProductOrdering::Relevance, Some(q)) => {
@@ -668,7 +658,7 @@ pub async fn count_products(
     categories: Option<&[Uuid]>,
 ) -> sqlx::Result<i64> {
     let mut qb = QueryBuilder::new("SELECT count(*) FROM products p");
-    push_from_where(&mut qb, f, categories, false);
+    push_from_where(&mut qb, f, categories, false, None);
     qb.build_query_scalar().fetch_one(ex).await
 }
 

@@ -61,7 +61,7 @@ impl ListingKey {
 /// The facets a filter matches by (its count depends on those alone).
 fn filter_facets(f: &ProductFilter) -> Facets {
     Facets {
-        price: f.min_price.is_some() || f.max_price.is_some(),
+        price: f.has_price_range(),
         stock: f.in_stock.is_some(),
         text: f.q.is_some(),
     }
@@ -81,12 +81,11 @@ fn listing_dependencies(
         Some(ProductOrdering::NameAsc | ProductOrdering::NameDesc) => facets.text = true,
         _ => {}
     }
-    let price_range =
-        (filter.min_price.is_some() || filter.max_price.is_some()).then(|| PriceRange {
-            low: filter.min_price.map(|m| m.amount()),
-            high: filter.max_price.map(|m| m.amount()),
-            holds_stock: filter.in_stock == Some(true),
-        });
+    let price_range = filter.has_price_range().then(|| PriceRange {
+        low: filter.min_price.map(|m| m.amount()),
+        high: filter.max_price.map(|m| m.amount()),
+        holds_stock: filter.in_stock == Some(true),
+    });
     Dependencies {
         products: shown,
         facets,

@@ -248,6 +248,11 @@ pub struct ProductFilter {
 }
 
 impl ProductFilter {
+    /// Whether it limits variant prices (`min_price`, `max_price` or both).
+    pub fn has_price_range(&self) -> bool {
+        self.min_price.is_some() || self.max_price.is_some()
+    }
+
     /// Checks the free-text query. A query that ends in a space keeps one: the shopper
     /// finished the last word, which then is not a prefix ([`SearchTerms`]).
     pub fn parse_query(raw: Option<&str>) -> Result<Option<String>, Invalid> {
