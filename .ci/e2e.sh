@@ -96,6 +96,15 @@ curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: ap
 staff=$(token staff@swift.example "$staff_password")
 curl -fs -o /dev/null -H "Authorization: Bearer $staff" -H 'content-type: application/json' \
   -d '{"delta": 1000000, "reason": "e2e: stock for the fuzzer"}' "$base/api/v1/admin/products/$product_id/variants/$variant_id/stock"
+# A guest's order, for getGuestOrder: a visitor's first line opens a guest cart, whose token
+# checks it out with an email address; the answer carries the order link's token.
+cart_token=$(curl -fs -D - -o /dev/null -H 'content-type: application/json' \
+  -d "{\"variant_id\": \"$variant_id\", \"quantity\": 1}" "$base/api/v1/cart/items" \
+  | awk 'tolower($1) == "x-cart-token:" {print $2}' | tr -d '\r')
+SWIFT_GUEST_ORDER_TOKEN=$(curl -fs -H "X-Cart-Token: $cart_token" -H 'content-type: application/json' \
+  -d '{"email": "guest@swift.example", "shipping_address": {"full_name": "G Uest", "line1": "2 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}}' \
+  "$base/api/v1/orders" | python3 -c 'import json, sys; print(json.load(sys.stdin)["order_token"])')
+export SWIFT_GUEST_ORDER_TOKEN
 SWIFT_VARIANT_ID=$variant_id
 SWIFT_BASE_URL=$base
 SWIFT_STAFF_TOKEN=$staff

@@ -3,13 +3,18 @@
 - Credentials nobody can guess. Some operations do their work only with a secret: a mailed
   link's key or token, a Google id_token, the login code of the redirect flow, the caller's
   own password. .ci/credentials.py obtains real ones the way a user does; here they replace
-  the placeholders of the examples and the generated strings, in every phase. (A
+  the placeholders of the examples and the generated strings, in every phase. A password
+  changed by changePassword is the old password of the next change. (A
   non-string value is sent as generated, so the server's answer to it is still tested.)
 - A cart to work on. A checkout removes the lines it orders, so after the fuzzer's first
   order every later one would meet an empty cart (400), and the line ids it learnt would be
   gone (404). Before each order, and each change of a line, a unit of the seeded variant goes
   in the customer's cart, as a shopper would put it there; a well-formed line id becomes
   that line's. Malformed ids are sent as generated.
+- A key per request. A client never sends one Idempotency-Key with two different requests;
+  the fuzzer would (the same generated key on every case), and meet 409
+  `idempotency_conflict` after the first success. A well-formed generated key becomes a fresh
+  one; a malformed one is sent as generated, so its 400 is still tested.
 - A session to refresh: refreshToken presents the token its last answer gave, as a client
   does (the first comes from a sign-in of customer3's: SWIFT_REFRESH_TOKEN).
 - A known shopper. The login example signs in as a seeded customer.
@@ -57,6 +62,17 @@ def _line_in_cart() -> str | None:
     return next((line["id"] for line in cart.json()["items"] if line["product"]["variant_id"] == variant), None)
 
 
+IDEMPOTENCY_KEY = re.compile(r"^[!-~]{1,255}$")
+
+
+@schemathesis.hook("before_call")
+def a_key_per_request(ctx, case, kwargs):
+    headers = case.headers or {}
+    for name, value in list(headers.items()):
+        if name.lower() == "idempotency-key" and isinstance(value, str) and IDEMPOTENCY_KEY.match(value):
+            headers[name] = str(uuid.uuid4())
+
+
 # Per operation: the body fields holding a credential, and the variable with a real one.
 CREDENTIALS = {
     "verifyToken": {"token": "SWIFT_ACCESS_TOKEN"},
@@ -76,7 +92,18 @@ def real_credentials(ctx, case, kwargs):
         return
     for field, variable in fields.items():
         if isinstance(case.body.get(field), str):
-            case.body[field] = os.environ[variable]
+            case.body[field] = _changed.get(variable) or os.environ[variable]
+
+
+# The password as the last successful changePassword left it: a client that changed its
+# password signs in (and changes it again) with the new one.
+_changed: dict[str, str] = {}
+
+
+@schemathesis.hook("after_call").apply_to(operation_id="changePassword")
+def remember_the_new_password(ctx, case, response):
+    if response.status_code == 204 and isinstance(case.body, dict):
+        _changed["SWIFT_PASSWORD"] = case.body["new_password"]
 
 
 # The refresh token of a session of the hooks' own, rotated as a client rotates it: each

@@ -1,7 +1,7 @@
 -- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do:
--- add a line to the cart in one statement and read the cart back (swift-core/src/orders/
--- cart.rs), then the checkout transaction with the
--- same statements as swift-core/src/orders/checkout.rs, in its order: the cart's rows locked,
+-- open the cart, add a line to it in one statement and read the cart back (swift-core/src/
+-- orders/cart.rs), then the checkout transaction with the
+-- same statements as swift-core/src/orders/checkout.rs, in its order: the cart found, its rows locked,
 -- then order, lines, history and the cart's removal in one statement, and last the stock with
 -- its ledger row (inventory/repository.rs), then the commit. Variables: :variants (how many
 -- variants to spread over, 1 = one hot variant); bench_users/bench_variants map numbers to ids.
@@ -10,33 +10,33 @@
 SELECT id AS uid FROM bench_users WHERE n = :u \gset
 SELECT id AS var FROM bench_variants WHERE n = :n \gset
 BEGIN;
+INSERT INTO carts (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id AS cid \gset
 WITH sold AS (
   SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id
   WHERE v.id = :var AND v.is_active AND p.is_active),
-cart AS (
-  INSERT INTO carts (user_id) SELECT :uid FROM sold ON CONFLICT (user_id) DO UPDATE SET updated_at = now()),
 line AS (
-  INSERT INTO cart_items (id, user_id, variant_id, quantity) SELECT gen_random_uuid(), :uid, id, 1 FROM sold
-  ON CONFLICT (user_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity)
+  INSERT INTO cart_items (id, cart_id, variant_id, quantity) SELECT gen_random_uuid(), :cid, id, 1 FROM sold
+  ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity)
 SELECT EXISTS (SELECT 1 FROM sold);
 SELECT ci.id, p.id, v.id, p.slug, p.name, v.sku,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) ORDER BY o.position), '[]')
         FROM product_options o WHERE o.product_id = v.product_id),
        v.price, coalesce(v.images->0->>'url', p.images->0->>'url'), v.is_active AND p.is_active, s.on_hand, ci.quantity,
        c.updated_at
-  FROM carts c JOIN cart_items ci ON ci.user_id = c.user_id
+  FROM carts c JOIN cart_items ci ON ci.cart_id = c.id
   JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
-  WHERE c.user_id = :uid ORDER BY ci.created_at, ci.id;
+  WHERE c.id = :cid ORDER BY ci.created_at, ci.id;
 COMMIT;
 BEGIN;
+SELECT id AS cid FROM carts WHERE user_id = :uid \gset
 SELECT ci.id, p.id, v.id,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) ORDER BY o.position), '[]')
         FROM product_options o WHERE o.product_id = v.product_id),
        ci.quantity, v.sku, p.name, v.price, s.on_hand, v.is_active AND p.is_active
   FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
-  WHERE ci.user_id = :uid ORDER BY v.id FOR UPDATE OF ci;
+  WHERE ci.cart_id = :cid ORDER BY v.id FOR UPDATE OF ci;
 SELECT gen_random_uuid() AS oid \gset
 WITH o AS (
   INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)
@@ -48,7 +48,7 @@ i AS (
   FROM product_variants v JOIN products p ON p.id = v.product_id WHERE v.id = :var),
 h AS (
   INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES (:oid, 'pending', 'customer', :uid) RETURNING at),
-d AS (DELETE FROM cart_items WHERE user_id = :uid)
+d AS (DELETE FROM cart_items WHERE cart_id = :cid)
 SELECT o.number, o.created_at, o.updated_at, h.at FROM o, h;
 WITH moved AS (
   UPDATE stock_levels s SET on_hand = s.on_hand - w.qty

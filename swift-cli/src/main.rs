@@ -259,10 +259,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Prune => {
-            let p = swift_core::maintenance::prune(&ctx.pool).await?;
+            let p = swift_core::maintenance::prune(&ctx.pool, &ctx.config.lifetimes).await?;
             println!(
-                "pruned {} sessions, {} one-time tokens, {} rate-limit windows",
-                p.sessions, p.one_time_tokens, p.rate_limits
+                "pruned {} sessions, {} one-time tokens, {} rate-limit windows, {} carts, {} idempotency keys",
+                p.sessions, p.one_time_tokens, p.rate_limits, p.carts, p.idempotency_keys
             );
             Ok(())
         }

@@ -147,6 +147,19 @@ pub struct RateLimitConfig {
     pub per_account: i32,
 }
 
+/// How long the server keeps what shoppers leave behind (docs/API.md "Carts").
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// A guest cart untouched this many days is pruned (its token stops working).
+    pub guest_cart_days: i64,
+    /// A customer's cart untouched this many days is pruned.
+    pub customer_cart_days: i64,
+    /// An `Idempotency-Key`'s answer is replayed this many hours.
+    pub idempotency_hours: i64,
+    /// A guest's order link works this many days.
+    pub guest_order_link_days: i64,
+}
+
 /// Google sign-in (OpenID Connect); present when a client id is configured. Verifying an
 /// id_token the frontend holds (Auth.js, Google Identity Services) needs nothing more;
 /// redeeming authorization codes needs the client secret, and the redirect flow the
@@ -217,6 +230,7 @@ pub struct Config {
     /// The `From:` of every mail.
     pub email_from: String,
     pub rate_limits: RateLimitConfig,
+    pub lifetimes: Lifetimes,
     /// Peers whose `X-Forwarded-For` is believed (load balancers, ingress).
     pub trusted_proxies: Vec<IpNet>,
     /// `None` when Google sign-in is not configured (its endpoints answer 503).
@@ -355,6 +369,12 @@ impl Config {
             per_address: env.parse_positive("RATE_LIMIT_PER_ADDRESS", 30)? as i32,
             per_account: env.parse_positive("RATE_LIMIT_PER_ACCOUNT", 10)? as i32,
         };
+        let lifetimes = Lifetimes {
+            guest_cart_days: env.parse_positive("GUEST_CART_TTL_DAYS", 30)?,
+            customer_cart_days: env.parse_positive("CUSTOMER_CART_TTL_DAYS", 90)?,
+            idempotency_hours: env.parse_positive("IDEMPOTENCY_TTL_HOURS", 24)?,
+            guest_order_link_days: env.parse_positive("GUEST_ORDER_LINK_TTL_DAYS", 30)?,
+        };
         let trusted_proxies = env
             .string("TRUSTED_PROXIES", "")
             .split(',')
@@ -457,6 +477,7 @@ impl Config {
             mail_backend,
             email_from,
             rate_limits,
+            lifetimes,
             trusted_proxies,
             google,
         };

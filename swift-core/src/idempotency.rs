@@ -1,16 +1,29 @@
-//! Idempotent requests: the first successful answer per (user, `Idempotency-Key`) is kept for
-//! 24 hours and replayed for the same request; the same key with another request is refused.
+//! Idempotent requests (docs/API.md "Idempotency-Key"): the first successful answer per
+//! (caller, key) is kept for a day (`IDEMPOTENCY_TTL_HOURS`) and replayed for the same
+//! request; the same key with another request is refused.
 //!
-//! Modelled on "Zero To Production in Rust" (its `idempotency/`): the key's row is claimed in
-//! the caller's transaction before the work, and the answer saved in it after, so a crash in
-//! between leaves no half-kept key, and a second request racing the first waits on the row,
-//! then replays.
+//! Modelled on "Zero To Production in Rust" (its `idempotency/`) and on Stripe's semantics.
+//! A key is first *claimed*: its row is written with a lease before the work starts, so a
+//! duplicate arriving meanwhile finds it and waits for the answer instead of doing the work
+//! twice. The answer is saved when the work succeeds; a failure releases the key, so a retry
+//! runs again. A process that dies mid-request leaves a claim whose lease lapses, and the
+//! next retry takes it over rather than finding the key blocked for a day.
+//!
+//! Where the work must not happen twice even across a crash between its commit and the
+//! saving of the answer (checkout), the service saves the answer inside its own
+//! transaction with [`complete`], so the two commit together.
+
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::validation::Invalid;
+
+/// How long a claim holds its key while the request runs. A duplicate waits at most this
+/// long; a claim older than this belongs to a request that is not coming back.
+pub const LEASE: Duration = Duration::from_secs(60);
 
 /// A client-chosen `Idempotency-Key`: 1–255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +38,7 @@ impl IdempotencyKey {
         } else {
             Err(Invalid::new(
                 "Idempotency-Key",
-                "1 to 255 visible ASCII characters",
+                "must be 1 to 255 visible ASCII characters",
             ))
         }
     }
@@ -35,85 +48,190 @@ impl IdempotencyKey {
     }
 }
 
-/// What "the same request" means: a digest of its canonical content.
-pub fn fingerprint(request: &impl serde::Serialize) -> Vec<u8> {
-    Sha256::digest(serde_json::to_vec(request).expect("requests serialise")).to_vec()
+/// Whose keys these are: a key of one caller never replays for another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope(String);
+
+impl Scope {
+    /// A signed-in user.
+    pub fn user(id: Uuid) -> Self {
+        Self(format!("user:{id}"))
+    }
+
+    /// The holder of a guest cart, by the digest of its token (the token itself is not kept).
+    pub fn guest(token_hash: &[u8]) -> Self {
+        use base64::Engine;
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token_hash);
+        Self(format!("cart:{digest}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// What claiming a key found.
+/// What "the same request" means: a digest of its parts (method, path and query, body),
+/// each length-prefixed so that no two different requests run together into one input.
+pub fn fingerprint(parts: &[&[u8]]) -> Vec<u8> {
+    let mut digest = Sha256::new();
+    for part in parts {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part);
+    }
+    digest.finalize().to_vec()
+}
+
+/// An answer as it is kept and replayed: status, the headers that matter, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A key this request holds: do the work, then [`complete`] (or [`release`] on failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub scope: Scope,
+    pub key: IdempotencyKey,
+}
+
+/// What trying to claim a key found.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Claim {
-    /// The key is new: do the work, then [`complete`].
-    New,
+pub enum Begin {
+    /// The key is this request's now.
+    Proceed(Claimed),
     /// The same request succeeded before: answer this again.
-    Replay { status: u16, body: String },
-    /// The key was used with another request (or its first use failed and is being retried
-    /// with a different one).
+    Replay(Saved),
+    /// The key was used with another request.
     Conflict,
+    /// The same request is running elsewhere: ask again shortly.
+    InProgress,
 }
 
-/// Claims `key` for `user` in the caller's transaction. Blocks while another transaction
-/// holds the same key, then sees its outcome.
-pub async fn claim(
-    conn: &mut PgConnection,
-    user: Uuid,
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    request_hash: Vec<u8>,
+    status: Option<i32>,
+    headers: Option<sqlx::types::Json<Vec<(String, String)>>>,
+    body: Option<String>,
+    lapsed: bool,
+}
+
+/// Claims `key` for `scope`, or says why not. An answer older than `ttl_hours` is
+/// forgotten first (the key starts afresh), as is a claim whose lease lapsed.
+pub async fn begin(
+    pool: &PgPool,
+    scope: &Scope,
     key: &IdempotencyKey,
     fingerprint: &[u8],
-) -> sqlx::Result<Claim> {
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'",
-    )
-    .bind(user)
-    .bind(&key.0)
-    .execute(&mut *conn)
-    .await?;
+    ttl_hours: i64,
+) -> sqlx::Result<Begin> {
     let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "WITH stale AS ( \
+             DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 \
+             AND created_at < now() - make_interval(hours => $5)) \
+         INSERT INTO idempotency_keys (scope, key, request_hash, locked_until) \
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4)) ON CONFLICT DO NOTHING",
     )
-    .bind(user)
-    .bind(&key.0)
+    .bind(scope.as_str())
+    .bind(key.as_str())
     .bind(fingerprint)
-    .execute(&mut *conn)
+    .bind(LEASE.as_secs_f64())
+    .bind(ttl_hours as i32)
+    .execute(pool)
     .await?
     .rows_affected()
         == 1;
+    let claim = || {
+        Begin::Proceed(Claimed {
+            scope: scope.clone(),
+            key: key.clone(),
+        })
+    };
     if claimed {
-        return Ok(Claim::New);
+        return Ok(claim());
     }
-    let (hash, status, body): (Vec<u8>, Option<i32>, Option<String>) = sqlx::query_as(
-        "SELECT request_hash, status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+    let Some(row): Option<KeyRow> = sqlx::query_as(
+        "SELECT request_hash, status, headers, body, locked_until < now() AS lapsed \
+         FROM idempotency_keys WHERE scope = $1 AND key = $2",
     )
-    .bind(user)
-    .bind(&key.0)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(match (hash == fingerprint, status, body) {
-        (true, Some(status), Some(body)) => Claim::Replay {
+    .bind(scope.as_str())
+    .bind(key.as_str())
+    .fetch_optional(pool)
+    .await?
+    else {
+        // Released between the two statements: the key is free again.
+        return Ok(Begin::InProgress);
+    };
+    if row.request_hash != fingerprint {
+        return Ok(Begin::Conflict);
+    }
+    if let (Some(status), Some(body)) = (row.status, row.body) {
+        return Ok(Begin::Replay(Saved {
             status: status as u16,
+            headers: row.headers.map(|h| h.0).unwrap_or_default(),
             body,
-        },
-        _ => Claim::Conflict,
-    })
+        }));
+    }
+    if row.lapsed {
+        let taken = sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $3) \
+             WHERE scope = $1 AND key = $2 AND status IS NULL AND locked_until < now()",
+        )
+        .bind(scope.as_str())
+        .bind(key.as_str())
+        .bind(LEASE.as_secs_f64())
+        .execute(pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if taken {
+            return Ok(claim());
+        }
+    }
+    Ok(Begin::InProgress)
 }
 
-/// Saves the answer of a claimed key, in the same transaction as the work.
+/// Saves the answer of a claimed key (in the work's own transaction where the two must
+/// commit together).
 pub async fn complete(
-    conn: &mut PgConnection,
-    user: Uuid,
-    key: &IdempotencyKey,
-    status: u16,
-    body: &str,
+    ex: impl PgExecutor<'_>,
+    claimed: &Claimed,
+    saved: &Saved,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2",
+        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 WHERE scope = $1 AND key = $2",
     )
-    .bind(user)
-    .bind(&key.0)
-    .bind(i32::from(status))
-    .bind(body)
-    .execute(conn)
+    .bind(claimed.scope.as_str())
+    .bind(claimed.key.as_str())
+    .bind(i32::from(saved.status))
+    .bind(sqlx::types::Json(&saved.headers))
+    .bind(&saved.body)
+    .execute(ex)
     .await?;
     Ok(())
+}
+
+/// Gives a claimed key up after the work failed: a retry runs again.
+pub async fn release(conn: &mut PgConnection, claimed: &Claimed) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL")
+        .bind(claimed.scope.as_str())
+        .bind(claimed.key.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets answers older than `ttl_hours` (and claims as old, whose requests are long gone).
+pub async fn prune(pool: &PgPool, ttl_hours: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+    )
+    .bind(ttl_hours as i32)
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
 
 #[cfg(test)]
@@ -137,7 +255,22 @@ mod tests {
 
     #[test]
     fn fingerprints_tell_requests_apart() {
-        assert_eq!(fingerprint(&("a", 1)), fingerprint(&("a", 1)));
-        assert_ne!(fingerprint(&("a", 1)), fingerprint(&("a", 2)));
+        assert_eq!(
+            fingerprint(&[b"POST", b"{}"]),
+            fingerprint(&[b"POST", b"{}"])
+        );
+        assert_ne!(
+            fingerprint(&[b"POST", b"{}"]),
+            fingerprint(&[b"PATCH", b"{}"])
+        );
+        // Parts do not run together: ("ab", "c") is not ("a", "bc").
+        assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn scopes_of_users_and_guests_never_meet() {
+        let id = Uuid::nil();
+        assert_ne!(Scope::user(id), Scope::guest(id.as_bytes()));
+        assert_ne!(Scope::user(id), Scope::user(Uuid::max()));
     }
 }

@@ -3,17 +3,23 @@
 
 use sqlx::PgPool;
 
+use crate::config::Lifetimes;
+
 /// Rows removed by one [`prune`] run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
     pub sessions: u64,
     pub one_time_tokens: u64,
     pub rate_limits: u64,
+    pub carts: u64,
+    pub idempotency_keys: u64,
 }
 
 /// Deletes expired sessions (with their refresh tokens), expired or used one-time tokens
-/// (including abandoned sign-in flows and login codes) and rate-limit rows whose allowance is whole again.
-pub async fn prune(pool: &PgPool) -> Result<Pruned, sqlx::Error> {
+/// (including abandoned sign-in flows and login codes), rate-limit rows whose allowance is
+/// whole again, carts untouched past their lifetime (a guest's and a customer's differ) and
+/// idempotency answers past theirs.
+pub async fn prune(pool: &PgPool, lifetimes: &Lifetimes) -> Result<Pruned, sqlx::Error> {
     let sessions = sqlx::query(
         "DELETE FROM auth_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day'",
     )
@@ -32,9 +38,13 @@ pub async fn prune(pool: &PgPool) -> Result<Pruned, sqlx::Error> {
             .execute(pool)
             .await?
             .rows_affected();
+    let carts = crate::orders::cart::prune(pool, lifetimes).await?;
+    let idempotency_keys = crate::idempotency::prune(pool, lifetimes.idempotency_hours).await?;
     Ok(Pruned {
         sessions,
         one_time_tokens,
         rate_limits,
+        carts,
+        idempotency_keys,
     })
 }

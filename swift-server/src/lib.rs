@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod patterns;
 pub mod problem;
 pub mod server;
+pub mod shopper;
 
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
@@ -69,6 +70,7 @@ pub fn app_with_routes(routes: Route, state: AppState) -> impl Endpoint + 'stati
     let origins = state.config.cors_allowed_origins.clone();
     let reads = std::sync::Arc::new(api::caching::CatalogReads::new(&state));
     let routes = routes
+        .around(middleware::idempotency::idempotent)
         .with(poem::middleware::CookieJarManager::new())
         .data(reads)
         .data(state);

@@ -63,10 +63,7 @@ const CONFLICTS: &[(&str, &str)] = &[
     ("createCategory", "`slug_taken`"),
     ("updateCategory", "`slug_taken`, `category_cycle`"),
     ("deleteCategory", "`category_in_use`"),
-    (
-        "createOrder",
-        "`insufficient_stock` (with `lines`), `idempotency_conflict`",
-    ),
+    ("createOrder", "`insufficient_stock` (with `lines`)"),
     ("cancelOrder", "`invalid_transition`"),
     ("transitionOrder", "`invalid_transition`"),
     ("googleLogin", "`account_link_conflict`"),
@@ -111,6 +108,11 @@ const RESPONSES: &[(&str, &str, &str)] = &[
         "`not_found`: no such resource, or not yours.",
     ),
     (
+        "409",
+        "IdempotencyConflict",
+        "`idempotency_conflict`: this Idempotency-Key was used with a different request.",
+    ),
+    (
         "413",
         "PayloadTooLarge",
         "`payload_too_large`: the body is over 1 MiB.",
@@ -152,7 +154,42 @@ const HEADER_NAMES: &[(&str, &str)] = &[
     ("LOCATION", "Location"),
     ("IDEMPOTENCY-KEY", "Idempotency-Key"),
     ("RETRY-AFTER", "Retry-After"),
+    ("X-CART-TOKEN", "X-Cart-Token"),
 ];
+
+/// Mutating operations that take no `Idempotency-Key`: they answer with session tokens,
+/// which are never saved for replays (`middleware::idempotency::NEVER_SAVED`).
+const UNKEYED: &[&str] = &[
+    "login",
+    "register",
+    "googleLogin",
+    "exchangeLoginCode",
+    "refreshToken",
+];
+
+const IDEMPOTENCY_KEY_REF: &str = "#/components/parameters/IdempotencyKey";
+
+/// The shared `Idempotency-Key` parameter of every other mutating operation.
+fn idempotency_key_parameter() -> Value {
+    json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters.",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": patterns::IDEMPOTENCY_KEY.pattern,
+        }
+    })
+}
+
+fn is_keyed(op: &Value) -> bool {
+    op["parameters"]
+        .as_array()
+        .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == IDEMPOTENCY_KEY_REF))
+}
 
 /// The error statuses `op` can answer, by its shape and the tables above.
 fn error_statuses(id: &str, op: &Value) -> Vec<&'static str> {
@@ -176,7 +213,7 @@ fn error_statuses(id: &str, op: &Value) -> Vec<&'static str> {
     if path_params || MAY_NOT_FIND.contains(&id) {
         statuses.push("404");
     }
-    if CONFLICTS.iter().any(|(op_id, _)| *op_id == id) {
+    if CONFLICTS.iter().any(|(op_id, _)| *op_id == id) || is_keyed(op) {
         statuses.push("409");
     }
     if has_body {
@@ -274,6 +311,7 @@ fn polish_operation(op: &mut Value) {
         }
     }
     let statuses = error_statuses(&id, op);
+    let keyed = is_keyed(op);
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
@@ -292,7 +330,11 @@ fn polish_operation(op: &mut Value) {
             // A $ref cannot carry its own description in OpenAPI 3.0: each operation's 409
             // spells out its own codes.
             Some((_, codes)) if status == "409" => json!({
-                "description": format!("Conflicts with the current state: {codes}."),
+                "description": if keyed {
+                    format!("Conflicts with the current state: {codes}, `idempotency_conflict`.")
+                } else {
+                    format!("Conflicts with the current state: {codes}.")
+                },
                 "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } } }
             }),
             _ => component_ref(status),
@@ -618,7 +660,6 @@ const LIST_ITEM_MAX_LENGTH: usize = 50;
 
 /// The same for parameters: (operation, parameter, rule).
 const PARAMETER_PATTERNS: &[(&str, &str, &Rule)] = &[
-    ("createOrder", "Idempotency-Key", &patterns::IDEMPOTENCY_KEY),
     ("listProducts", "q", &patterns::TEXT),
     ("adminListUsers", "q", &patterns::TEXT),
 ];
@@ -787,7 +828,22 @@ pub fn polish(raw: &str) -> String {
     }
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
-            for op in item.as_object_mut().into_iter().flat_map(Map::values_mut) {
+            for (method, op) in item.as_object_mut().into_iter().flatten() {
+                let mutating = matches!(method.as_str(), "post" | "patch" | "delete" | "put");
+                let id = op["operationId"].as_str().unwrap_or_default();
+                if mutating && !UNKEYED.contains(&id) {
+                    let key = json!({ "$ref": IDEMPOTENCY_KEY_REF });
+                    match op.get_mut("parameters").and_then(Value::as_array_mut) {
+                        Some(params) => params.push(key),
+                        None => op["parameters"] = json!([key]),
+                    }
+                }
+                // A visitor with neither a session nor a cart token may shop too.
+                if let Some(security) = op.get_mut("security").and_then(Value::as_array_mut)
+                    && security.iter().any(|s| s.get("CartToken").is_some())
+                {
+                    security.push(json!({}));
+                }
                 polish_operation(op);
             }
         }
@@ -805,6 +861,7 @@ pub fn polish(raw: &str) -> String {
         })
         .collect();
     spec["components"]["responses"] = Value::Object(responses);
+    spec["components"]["parameters"] = json!({ "IdempotencyKey": idempotency_key_parameter() });
     share_responses(&mut spec);
     if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
         plain_refs(schemas);

@@ -542,16 +542,21 @@ impl From<OrdersError> for ApiError {
                     .collect(),
                 ..Self::new(StatusCode::CONFLICT, ProblemCode::InsufficientStock, detail)
             },
-            E::IdempotencyConflict => Self::new(
-                StatusCode::CONFLICT,
-                ProblemCode::IdempotencyConflict,
-                detail,
-            ),
+            E::EmailNotVerified => {
+                Self::new(StatusCode::FORBIDDEN, ProblemCode::EmailNotVerified, detail)
+            }
             E::InvalidTransition { .. } => {
                 Self::new(StatusCode::CONFLICT, ProblemCode::InvalidTransition, detail)
             }
             E::Database(db) => database_error(&db),
         }
+    }
+}
+
+/// A database failure outside any domain (the idempotency middleware's own queries).
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        database_error(&e)
     }
 }
 

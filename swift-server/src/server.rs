@@ -19,7 +19,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let pool = state.pool.clone();
-    let pruner = tokio::spawn(prune_periodically(pool.clone()));
+    let pruner = tokio::spawn(prune_periodically(pool.clone(), state.config.lifetimes));
     // Without the listener the catalog cache stays off (CATALOG_CACHE=false).
     let listener = state.config.catalog_cache.then(|| {
         let url = state.config.database_listen_url.clone();
@@ -44,13 +44,13 @@ pub async fn serve(
     result
 }
 
-/// Removes expired sessions, tokens and rate-limit windows every 15 minutes. Several
-/// instances doing this at once is harmless.
-async fn prune_periodically(pool: sqlx::PgPool) {
+/// Removes expired sessions, tokens, rate-limit windows, carts and idempotency answers every
+/// 15 minutes. Several instances doing this at once is harmless.
+async fn prune_periodically(pool: sqlx::PgPool, lifetimes: swift_core::config::Lifetimes) {
     let mut every = tokio::time::interval(Duration::from_secs(15 * 60));
     loop {
         every.tick().await;
-        match swift_core::maintenance::prune(&pool).await {
+        match swift_core::maintenance::prune(&pool, &lifetimes).await {
             Ok(p) => tracing::debug!(?p, "pruned expired rows"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }

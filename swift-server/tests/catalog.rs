@@ -2,22 +2,11 @@
 
 mod common;
 
-use common::{TestApp, assert_problem, simple_product, variant_path};
+use common::{Shop, assert_problem, simple_product, variant_path};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-struct Shop {
-    app: TestApp,
-    staff: String,
-}
-
 impl Shop {
-    async fn new() -> Self {
-        let app = TestApp::spawn().await;
-        let staff = app.staff_token("staff@shop.example").await;
-        Self { app, staff }
-    }
-
     async fn category(&self, name: &str, parent: Option<&str>, position: i32) -> Value {
         let resp = self
             .app

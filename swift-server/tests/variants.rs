@@ -3,22 +3,11 @@
 
 mod common;
 
-use common::{TestApp, assert_problem};
+use common::{Shop, TestApp, assert_problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-struct Shop {
-    app: TestApp,
-    staff: String,
-}
-
 impl Shop {
-    async fn new() -> Self {
-        let app = TestApp::spawn().await;
-        let staff = app.staff_token("staff@shop.example").await;
-        Self { app, staff }
-    }
-
     async fn create(&self, body: Value) -> Value {
         let resp = self
             .app
@@ -605,6 +594,8 @@ async fn migrating_a_shop_to_variants_keeps_products_carts_and_orders() {
         "INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address) VALUES \
            ('00000000-0000-7000-8000-0000000000b1', 'SW-100001', '00000000-0000-7000-8000-000000000001', \
             'pending', 25.00, 25.00, 'USD', '{}')",
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) VALUES \
+           ('00000000-0000-7000-8000-000000000001', 'order-1', '\\x00', 201, '{}')",
         "INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, quantity, line_total) VALUES \
            ('00000000-0000-7000-8000-0000000000b1', 1, '00000000-0000-7000-8000-0000000000a1', 'OLD-MUG', 'Old Mug', 12.50, 2, 25.00)",
     ] {
@@ -644,11 +635,25 @@ async fn migrating_a_shop_to_variants_keeps_products_carts_and_orders() {
     .await
     .unwrap();
     assert_eq!(summary, ("12.50".into(), "12.50".into(), "OLD-MUG".into()));
-    let cart: (String, i32) = sqlx::query_as("SELECT variant_id::text, quantity FROM cart_items")
+    let cart: (String, i32, String) = sqlx::query_as(
+        "SELECT ci.variant_id::text, ci.quantity, c.user_id::text \
+         FROM cart_items ci JOIN carts c ON c.id = ci.cart_id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let owner = "00000000-0000-7000-8000-000000000001".to_owned();
+    assert_eq!(
+        cart,
+        (cup, 4, owner.clone()),
+        "the cart line stays its owner's"
+    );
+    // Idempotency keys of users keep replaying for them (#15 scoped keys to callers).
+    let key: (String, i32) = sqlx::query_as("SELECT scope, status FROM idempotency_keys")
         .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!(cart, (cup, 4));
+    assert_eq!(key, (format!("user:{owner}"), 201));
     let line: (String, String, Value) =
         sqlx::query_as("SELECT product_id::text, variant_id::text, options FROM order_items")
             .fetch_one(pool)

@@ -1,6 +1,8 @@
-// A storefront's journey through the API with the typed client: register, sign in, browse
-// and search, add to cart, check out, list orders, refresh, log out. Every step is checked;
-// any surprise exits non-zero. Run against a live server with some products:
+// A storefront's journey through the API with the typed client: browse and search as a
+// visitor, add to a guest cart, register (the guest cart merges into the account's), sign in
+// again, check out, list orders, refresh, log out; and a guest who checks out without an
+// account and reads the order by its link. Every step is checked; any surprise exits
+// non-zero. Run against a live server with some products:
 //   BASE_URL=http://127.0.0.1:8000 npm run build && npm run example
 import { randomUUID } from "node:crypto";
 import { Session, swiftClient, type Problem } from "../src/client.js";
@@ -23,28 +25,6 @@ function problem(error: Problem | undefined, what: string): never {
 
 const email = `shopper-${randomUUID()}@example.com`;
 const password = "plum-Orbit-cactus-42";
-
-// Register, then sign in again as a returning customer would.
-{
-  const { data, error } = await api.POST("/api/v1/auth/register", {
-    body: { email, password, first_name: "Sam" },
-  });
-  if (!data) problem(error, "register");
-  check(data.result === "signed_in", "registration signs in when verification is optional");
-}
-{
-  const { data, error } = await api.POST("/api/v1/auth/login", { body: { email, password } });
-  if (!data) problem(error, "login");
-  session.remember(data);
-  check(data.user.email === email, "login returns the user");
-}
-const me = await api.GET("/api/v1/auth/user");
-check(me.data?.first_name === "Sam", "getCurrentUser");
-// An access token that no longer works (expired, say): the refresh-on-401 middleware trades
-// the refresh token for a new pair and replays the request.
-session.access = "expired.access.token";
-const again = await api.GET("/api/v1/auth/user");
-check(again.data?.email === email && session.access !== "expired.access.token", "refresh on 401");
 
 // Browse and search.
 const categories = await api.GET("/api/v1/categories");
@@ -70,10 +50,40 @@ if (!variant) throw new Error("an in-stock product has an in-stock variant");
 const options = variant.options.map((o) => `${o.name}: ${o.value}`).join(", ");
 console.log(`buying ${variant.sku}${options ? ` (${options})` : ""} at ${variant.price}`);
 
-// Cart and checkout.
+// As a visitor: the first line opens a guest cart, whose token the client keeps.
 const added = await api.POST("/api/v1/cart/items", { body: { variant_id: variant.id, quantity: 2 } });
 if (!added.data) problem(added.error, "addCartItem");
 check(added.data.item_count === 2, "cart holds two units");
+check(session.cart !== undefined, "a guest cart token");
+
+// Register: it signs in, and the guest cart joins the new account's.
+{
+  const { data, error } = await api.POST("/api/v1/auth/register", {
+    body: { email, password, first_name: "Sam" },
+  });
+  if (!data) problem(error, "register");
+  check(data.result === "signed_in", "registration signs in when verification is optional");
+  check(data.cart?.merged === 1 && data.cart.clamped.length === 0, "the guest cart is merged");
+  session.remember(data);
+}
+// Then sign in again, as a returning customer would.
+{
+  const { data, error } = await api.POST("/api/v1/auth/login", { body: { email, password } });
+  if (!data) problem(error, "login");
+  session.remember(data);
+  check(data.user.email === email, "login returns the user");
+}
+const me = await api.GET("/api/v1/auth/user");
+check(me.data?.first_name === "Sam", "getCurrentUser");
+// An access token that no longer works (expired, say): the refresh-on-401 middleware trades
+// the refresh token for a new pair and replays the request.
+session.access = "expired.access.token";
+const again = await api.GET("/api/v1/auth/user");
+check(again.data?.email === email && session.access !== "expired.access.token", "refresh on 401");
+
+// Cart and checkout: the merged cart holds what the visitor added.
+const merged = await api.GET("/api/v1/cart");
+check(merged.data?.items[0]?.product.variant_id === variant.id && merged.data.item_count === 2, "merged cart");
 const order = await api.POST("/api/v1/orders", {
   params: { header: { "Idempotency-Key": randomUUID() } },
   body: {
@@ -104,4 +114,21 @@ check(logout.response.status === 204, "logout");
 const after = await api.GET("/api/v1/auth/user");
 check(after.response.status === 401 && after.error?.code === "token_invalid", "logged out");
 
-console.log(`storefront example passed: ${email} bought ${product.name} as order ${order.data.number}`);
+// A guest checks out without an account, and reads the order through its link.
+const guest = swiftClient(baseUrl, new Session());
+const guestLine = await guest.POST("/api/v1/cart/items", { body: { variant_id: variant.id, quantity: 1 } });
+if (!guestLine.data) problem(guestLine.error, "addCartItem (guest)");
+const guestOrder = await guest.POST("/api/v1/orders", {
+  params: { header: { "Idempotency-Key": randomUUID() } },
+  body: {
+    email: `guest-${randomUUID()}@example.com`,
+    shipping_address: { full_name: "Gus Guest", line1: "2 Market Street", city: "Springfield", postal_code: "12345", country: "US" },
+  },
+});
+if (!guestOrder.data) problem(guestOrder.error, "createOrder (guest)");
+const orderToken = guestOrder.data.order_token;
+check(orderToken !== undefined, "a guest order comes with its link's token");
+const byLink = await api.GET("/api/v1/guest-orders/{token}", { params: { path: { token: orderToken } } });
+check(byLink.data?.number === guestOrder.data.number, "getGuestOrder");
+
+console.log(`storefront example passed: ${email} bought ${product.name} as order ${order.data.number}; a guest as ${guestOrder.data.number}`);

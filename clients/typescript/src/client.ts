@@ -7,14 +7,21 @@ export type Schemas = components["schemas"];
 export type Problem = Schemas["Problem"];
 export type TokenPair = Schemas["TokenPair"];
 
-/** Holds the current tokens and sends the access token with every request. */
+/**
+ * Holds the current tokens and sends them with every request: the access token once signed
+ * in, and before that the guest cart's token (`X-Cart-Token`), which the server hands out
+ * with the first `addCartItem` of a visitor.
+ */
 export class Session {
   access?: string;
   refresh?: string;
+  /** A guest cart's token; signing in merges that cart into the account's and spends it. */
+  cart?: string;
 
   remember(pair: TokenPair): void {
     this.access = pair.access;
     this.refresh = pair.refresh;
+    this.cart = undefined;
   }
 
   forget(): void {
@@ -71,7 +78,14 @@ export function swiftClient(baseUrl: string, session: Session) {
   const auth: Middleware = {
     onRequest({ request }) {
       if (session.access) request.headers.set("Authorization", `Bearer ${session.access}`);
+      // Sent while a guest cart exists, sign-in included: that is how it gets merged.
+      if (session.cart) request.headers.set("X-Cart-Token", session.cart);
       return request;
+    },
+    onResponse({ response }) {
+      const opened = response.headers.get("X-Cart-Token");
+      if (opened) session.cart = opened;
+      return response;
     },
   };
   client.use(auth, refreshOn401(baseUrl, session));

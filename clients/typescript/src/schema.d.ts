@@ -533,7 +533,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The cart (empty when there is none yet). */
+        /**
+         * The cart (empty when there is none yet). A guest sends `X-Cart-Token`; a token that
+         *     names no cart (merged at sign-in, or expired) is a 404.
+         */
         get: operations["getCart"];
         put?: never;
         post?: never;
@@ -553,7 +556,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a product (404 when it is not sold). */
+        /**
+         * Add a variant (404 when it is not sold). Without a session or cart token this
+         *     opens a guest cart and answers its token in `X-Cart-Token`.
+         */
         post: operations["addCartItem"];
         delete?: never;
         options?: never;
@@ -613,6 +619,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/guest-orders/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A guest order, by the token of its link (from checkout's answer or the mail). An
+         *     invalid or expired token is a 404.
+         */
+        get: operations["getGuestOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders": {
         parameters: {
             query?: never;
@@ -624,10 +650,31 @@ export interface paths {
         get: operations["listOrders"];
         put?: never;
         /**
-         * Check out the whole cart. Never oversells; with `Idempotency-Key` a retry replays
-         *     the first answer.
+         * Check out the whole cart: a customer's, or a guest's (`X-Cart-Token` and `email`).
+         *     Never oversells. A guest's answer carries `order_token`, for `getGuestOrder`.
          */
         post: operations["createOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim the guest orders placed with the account's address. The address must be
+         *     verified first (403 `email_not_verified`): an account merely registered with someone
+         *     else's address claims nothing.
+         */
+        post: operations["claimGuestOrders"];
         delete?: never;
         options?: never;
         head?: never;
@@ -847,6 +894,49 @@ export interface components {
             quantity: number;
             unavailable_reason?: components["schemas"]["UnavailableReason"];
         };
+        /**
+         * @description What signing in did with the guest cart the request carried (`X-Cart-Token`): its lines
+         *     joined the account's cart, which the storefront should now show, and the guest token
+         *     stops working.
+         */
+        CartMerge: {
+            clamped: components["schemas"]["CartMergeClamped"][];
+            /**
+             * @description Lines whose variant is no longer sold. Sold-out lines are merged; the cart shows them
+             *     as unavailable like any other.
+             */
+            dropped: components["schemas"]["CartMergeDropped"][];
+            /**
+             * Format: uint32
+             * @description Guest lines now in the account's cart (clamped ones included).
+             */
+            merged: number;
+        };
+        /** @description A guest line whose quantity, added to the account's, went past 100 and was cut to it. */
+        CartMergeClamped: {
+            /**
+             * Format: int32
+             * @description What the line holds now.
+             */
+            quantity: number;
+            /**
+             * Format: int32
+             * @description The account's quantity plus the guest's.
+             */
+            requested: number;
+            sku: string;
+            /** Format: uuid */
+            variant_id: string;
+        };
+        /** @description A guest line left out of the merge. */
+        CartMergeDropped: {
+            /** Format: int32 */
+            quantity: number;
+            reason: components["schemas"]["UnavailableReason"];
+            sku: string;
+            /** Format: uuid */
+            variant_id: string;
+        };
         /** @description The product and variant of a cart line, at today's price. */
         CartProduct: {
             /**
@@ -916,6 +1006,11 @@ export interface components {
          * @enum {string}
          */
         ChangedBy: "customer" | "staff" | "system";
+        /** @description How many guest orders an account claimed. */
+        ClaimedOrders: {
+            /** Format: uint64 */
+            claimed: number;
+        };
         /**
          * @description an ISO 3166-1 alpha-2 country code, such as GB
          * @example GB
@@ -993,6 +1088,8 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             currency: components["schemas"]["CurrencyCode"];
+            /** @description A guest order's e-mail address. */
+            guest_email?: string;
             history: components["schemas"]["OrderHistoryEntry"][];
             /** Format: uuid */
             id: string;
@@ -1000,6 +1097,12 @@ export interface components {
             notes: string;
             /** @description Human-friendly, e.g. `SW-100042`. */
             number: string;
+            /**
+             * @description Guest checkout only, in its answer alone: the token of this order's link, for
+             *     `getGuestOrder` (also mailed to `guest_email`). Keep it: it is the guest's only way
+             *     back to the order.
+             */
+            order_token?: string;
             shipping_address: components["schemas"]["Address"];
             status: components["schemas"]["OrderStatus"];
             /**
@@ -1018,6 +1121,11 @@ export interface components {
             updated_at: string;
         };
         OrderCreate: {
+            /**
+             * @description Guest checkout: where the order is mailed (required of guests, ignored for
+             *     customers, whose account has an address).
+             */
+            email?: string;
             notes?: string;
             shipping_address: components["schemas"]["Address"];
         };
@@ -1338,6 +1446,7 @@ export interface components {
             access?: string;
             /** Format: date-time */
             access_expires_at: string;
+            cart?: components["schemas"]["CartMerge"];
             /** @description Google sign-in only: whether the account was created by this sign-in. */
             created?: boolean;
             /** @description Opaque refresh token; single use, rotated by `refreshToken`. Absent in cookie mode. */
@@ -1478,7 +1587,7 @@ export interface components {
                 "application/json": components["schemas"]["Category"];
             };
         };
-        /** @description Conflicts with the current state: `invalid_transition`. */
+        /** @description Conflicts with the current state: `invalid_transition`, `idempotency_conflict`. */
         ConflictInvalidTransition: {
             headers: {
                 [name: string]: unknown;
@@ -1487,7 +1596,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Conflicts with the current state: `sku_taken`, `variant_options_taken`. */
+        /** @description Conflicts with the current state: `sku_taken`, `variant_options_taken`, `idempotency_conflict`. */
         ConflictSkuTaken: {
             headers: {
                 [name: string]: unknown;
@@ -1514,6 +1623,15 @@ export interface components {
         };
         /** @description Not allowed: `permission_denied`, `email_not_verified`, `account_disabled`, `csrf_failed`. */
         Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `idempotency_conflict`: this Idempotency-Key was used with a different request. */
+        IdempotencyConflict: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1642,7 +1760,10 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+        IdempotencyKey: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -1652,7 +1773,10 @@ export interface operations {
     createCategory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1674,7 +1798,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description Conflicts with the current state: `slug_taken`. */
+            /** @description Conflicts with the current state: `slug_taken`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1691,7 +1815,10 @@ export interface operations {
     deleteCategory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1704,7 +1831,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description Conflicts with the current state: `category_in_use`. */
+            /** @description Conflicts with the current state: `category_in_use`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1719,7 +1846,10 @@ export interface operations {
     updateCategory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1736,7 +1866,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description Conflicts with the current state: `slug_taken`, `category_cycle`. */
+            /** @description Conflicts with the current state: `slug_taken`, `category_cycle`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1800,7 +1930,10 @@ export interface operations {
     transitionOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1826,7 +1959,10 @@ export interface operations {
     createProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1848,7 +1984,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description Conflicts with the current state: `slug_taken`, `sku_taken`, `variant_options_taken`. */
+            /** @description Conflicts with the current state: `slug_taken`, `sku_taken`, `variant_options_taken`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1884,7 +2020,10 @@ export interface operations {
     archiveProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1897,13 +2036,17 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
     updateProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1920,7 +2063,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description Conflicts with the current state: `slug_taken`, `option_value_in_use`, `variant_options_taken`. */
+            /** @description Conflicts with the current state: `slug_taken`, `option_value_in_use`, `variant_options_taken`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1937,7 +2080,10 @@ export interface operations {
     createVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1971,7 +2117,10 @@ export interface operations {
     archiveVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
                 variant_id: string;
@@ -1985,13 +2134,17 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
     updateVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
                 variant_id: string;
@@ -2018,7 +2171,10 @@ export interface operations {
     adjustStock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
                 variant_id: string;
@@ -2036,7 +2192,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description Conflicts with the current state: `insufficient_stock` (stock would go below zero). */
+            /** @description Conflicts with the current state: `insufficient_stock` (stock would go below zero), `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2083,7 +2239,10 @@ export interface operations {
     adminUpdateUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2107,6 +2266,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -2230,7 +2390,10 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2243,6 +2406,7 @@ export interface operations {
             204: components["responses"]["Done"];
             400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -2251,22 +2415,30 @@ export interface operations {
     logoutAll: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
             204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
     changePassword: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2280,6 +2452,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2289,7 +2462,10 @@ export interface operations {
     requestPasswordReset: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2301,6 +2477,7 @@ export interface operations {
         responses: {
             202: components["responses"]["Detail"];
             400: components["responses"]["BadRequest"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2310,7 +2487,10 @@ export interface operations {
     confirmPasswordReset: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2322,6 +2502,7 @@ export interface operations {
         responses: {
             204: components["responses"]["Done"];
             400: components["responses"]["BadRequest"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2391,7 +2572,10 @@ export interface operations {
     revokeSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2404,6 +2588,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -2433,7 +2618,10 @@ export interface operations {
     verifyToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2453,6 +2641,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -2476,7 +2665,10 @@ export interface operations {
     deleteCurrentUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2490,6 +2682,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2499,7 +2692,10 @@ export interface operations {
     updateCurrentUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2513,6 +2709,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -2521,7 +2718,10 @@ export interface operations {
     verifyEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2533,6 +2733,7 @@ export interface operations {
         responses: {
             200: components["responses"]["User"];
             400: components["responses"]["BadRequest"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -2541,7 +2742,10 @@ export interface operations {
     resendVerificationEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2553,6 +2757,7 @@ export interface operations {
         responses: {
             202: components["responses"]["Detail"];
             400: components["responses"]["BadRequest"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2584,22 +2789,30 @@ export interface operations {
     clearCart: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
             204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
     addCartItem: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2609,9 +2822,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The cart after adding. */
+            /**
+             * @description The cart after adding. When this opened a guest cart, `X-Cart-Token` carries its
+             *     token (send it on every cart and checkout call; in cookie mode it is also set as an
+             *     HttpOnly cookie). It is shown only here.
+             */
             201: {
                 headers: {
+                    "X-Cart-Token"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2622,6 +2840,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -2630,7 +2849,10 @@ export interface operations {
     removeCartItem: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 item_id: string;
             };
@@ -2643,13 +2865,17 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
     updateCartItem: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 item_id: string;
             };
@@ -2666,6 +2892,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];
@@ -2708,6 +2935,23 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    getGuestOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Order"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     listOrders: {
         parameters: {
             query?: {
@@ -2738,11 +2982,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description Makes retries safe: the same key and body replay the first 201 (24 hours).
-                 *     1 to 255 visible ASCII characters; anything else is a 400.
-                 */
-                "Idempotency-Key"?: string;
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
             cookie?: never;
@@ -2753,7 +2994,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The order (or, for a repeated Idempotency-Key, the first answer again). */
+            /** @description The order. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2779,6 +3020,33 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    claimGuestOrders: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaimedOrders"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     getOrder: {
         parameters: {
             query?: never;
@@ -2801,7 +3069,10 @@ export interface operations {
     cancelOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };

@@ -87,11 +87,11 @@ impl Crossed {
 pub async fn take_for_order(
     conn: &mut sqlx::PgConnection,
     order_id: Uuid,
-    buyer: Uuid,
+    buyer: Option<Uuid>,
     lines: &[Take],
 ) -> sqlx::Result<Result<Crossed, Vec<Shortage>>> {
     let mover = Mover {
-        actor: Some(buyer),
+        actor: buyer,
         order: Some(order_id),
     };
     if lines.len() > 1 {

@@ -1,7 +1,12 @@
-//! One cart per user: lines keyed by variant, shown at today's prices. A line whose variant
-//! can no longer be bought as asked (archived, sold out, short) stays in the view, marked
-//! unavailable with the reason, so the shopper sees it and can remove it by id; only
+//! Carts: one per customer, or a guest's, held by an unguessable token of which only the
+//! hash is stored. Lines are keyed by variant and shown at today's prices. A line whose
+//! variant can no longer be bought as asked (archived, sold out, short) stays in the view,
+//! marked unavailable with the reason, so the shopper sees it and can remove it by id; only
 //! available lines count towards the subtotal.
+//!
+//! When a guest signs in, [`merge`] moves the guest cart's lines into the customer's cart
+//! and deletes the guest cart, once: the guest cart's row is locked first, so a second
+//! sign-in with the same token waits, then finds nothing left to merge.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,7 +15,9 @@ use super::OrdersError;
 use super::repository::OPTIONS_OF_V;
 use super::types::Quantity;
 use crate::Context;
+use crate::accounts::tokens::{hash_token, opaque_token};
 use crate::catalog::OptionValue;
+use crate::config::Lifetimes;
 use crate::money::Money;
 use crate::validation::Invalid;
 
@@ -98,9 +105,102 @@ fn sum<'a>(lines: impl Iterator<Item = &'a CartLine>) -> Money {
     Money::from_decimal(lines.map(|l| l.line_total().amount()).sum())
 }
 
-/// The cart as the storefront shows it; an empty one when the user has none yet.
-pub async fn get(ctx: &Context, user_id: Uuid) -> Result<Cart> {
-    get_on(&mut *ctx.pool.acquire().await?, user_id).await
+/// A guest cart's token: 256 random bits, URL-safe base64 (43 characters). The server keeps
+/// only its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CartToken(String);
+
+impl std::fmt::Debug for CartToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CartToken(..)")
+    }
+}
+
+impl CartToken {
+    /// A token as a client sends it; anything but 43 URL-safe base64 characters is refused.
+    pub fn parse(raw: &str) -> std::result::Result<Self, Invalid> {
+        let ok = raw.len() == 43
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "X-Cart-Token",
+                "must be the cart token this API handed out",
+            ))
+        }
+    }
+
+    fn generate() -> (Self, Vec<u8>) {
+        let (token, hash) = opaque_token();
+        (Self(token), hash)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The digest under which the cart is stored (and its idempotency keys are scoped).
+    pub fn hash(&self) -> Vec<u8> {
+        hash_token(&self.0)
+    }
+}
+
+/// Who is shopping: a signed-in customer, a guest with a cart token, or a visitor with
+/// neither yet (whose first added line opens a guest cart).
+#[derive(Debug, Clone)]
+pub enum Shopper {
+    Customer(Uuid),
+    Guest(CartToken),
+    Visitor,
+}
+
+/// The cart's id for `shopper`. A customer's cart is opened on demand when `open`; a guest
+/// token that names no cart (never issued, merged, or pruned) is not found.
+async fn cart_id(
+    conn: &mut sqlx::PgConnection,
+    shopper: &Shopper,
+    open: bool,
+) -> Result<Option<Uuid>> {
+    match shopper {
+        Shopper::Customer(user_id) if open => Ok(Some(
+            sqlx::query_scalar(
+                "INSERT INTO carts (user_id) VALUES ($1) \
+                 ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id",
+            )
+            .bind(user_id)
+            .fetch_one(conn)
+            .await?,
+        )),
+        Shopper::Customer(user_id) => Ok(sqlx::query_scalar(
+            "SELECT id FROM carts WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?),
+        Shopper::Guest(token) => {
+            let sql = if open {
+                "UPDATE carts SET updated_at = now() WHERE token_hash = $1 RETURNING id"
+            } else {
+                "SELECT id FROM carts WHERE token_hash = $1"
+            };
+            let id: Option<Uuid> = sqlx::query_scalar(sql)
+                .bind(token.hash())
+                .fetch_optional(conn)
+                .await?;
+            id.map(Some).ok_or(OrdersError::NotFound)
+        }
+        Shopper::Visitor => Ok(None),
+    }
+}
+
+/// The cart as the storefront shows it; an empty one when there is none yet.
+pub async fn get(ctx: &Context, shopper: &Shopper) -> Result<Cart> {
+    let mut conn = ctx.pool.acquire().await?;
+    let id = cart_id(&mut conn, shopper, false).await?;
+    get_on(&mut conn, id).await
 }
 
 /// The cart's lines with the cart's own `updated_at` on each row: one round trip, and a
@@ -112,26 +212,34 @@ struct LineRow {
     cart_updated_at: DateTime<Utc>,
 }
 
-async fn get_on(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
+async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<Cart> {
+    let Some(cart_id) = cart_id else {
+        return Ok(Cart {
+            items: Vec::new(),
+            subtotal: Money::ZERO,
+            item_count: 0,
+            updated_at: Utc::now(),
+        });
+    };
     let rows: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ci.id, p.id AS product_id, v.id AS variant_id, p.slug, p.name, v.sku, {OPTIONS_OF_V} AS options, \
                 v.price, coalesce(v.images->0->>'url', p.images->0->>'url') AS image_url, \
                 v.is_active AND p.is_active AS is_active, s.on_hand AS stock, ci.quantity, \
                 c.updated_at AS cart_updated_at \
-         FROM carts c JOIN cart_items ci ON ci.user_id = c.user_id \
+         FROM carts c JOIN cart_items ci ON ci.cart_id = c.id \
          JOIN product_variants v ON v.id = ci.variant_id \
          JOIN products p ON p.id = v.product_id \
          JOIN stock_levels s ON s.variant_id = v.id \
-         WHERE c.user_id = $1 ORDER BY ci.created_at, ci.id"
+         WHERE c.id = $1 ORDER BY ci.created_at, ci.id"
     )))
-    .bind(user_id)
+    .bind(cart_id)
     .fetch_all(&mut *conn)
     .await?;
     let updated_at = match rows.first() {
         Some(row) => Some(row.cart_updated_at),
         None => {
-            sqlx::query_scalar("SELECT updated_at FROM carts WHERE user_id = $1")
-                .bind(user_id)
+            sqlx::query_scalar("SELECT updated_at FROM carts WHERE id = $1")
+                .bind(cart_id)
                 .fetch_optional(&mut *conn)
                 .await?
         }
@@ -148,8 +256,8 @@ async fn get_on(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
 
 /// The cart after a change in `tx`, refusing the change if it would leave the total past
 /// what an order can hold. Read in the transaction, it is also the answer to send.
-async fn checked_cart(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart> {
-    let cart = get_on(tx, user_id).await?;
+async fn checked_cart(tx: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Cart> {
+    let cart = get_on(tx, Some(cart_id)).await?;
     let buyable = sum(cart.items.iter().filter(|l| l.is_active));
     let overflow = Money::ZERO.checked_add(buyable).is_none();
     if overflow {
@@ -162,38 +270,44 @@ async fn checked_cart(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<Cart
     Ok(cart)
 }
 
-async fn touch(tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
-    sqlx::query("INSERT INTO carts (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE SET updated_at = now()")
-        .bind(user_id)
-        .execute(tx)
-        .await?;
-    Ok(())
+/// A cart after adding to it, with the token of the guest cart this opened, if it did.
+pub struct Added {
+    pub cart: Cart,
+    pub opened: Option<CartToken>,
 }
 
-/// Adds a variant (sold ones only, else 404); an existing line grows, up to 100. One
-/// statement checks the variant is sold, touches the cart and writes the line; the cart is
-/// then read back in the same transaction (four round trips with BEGIN and COMMIT).
+/// Adds a variant (sold ones only, else 404); an existing line grows, up to 100. A visitor's
+/// first line opens a guest cart, whose token comes back in [`Added::opened`].
 pub async fn add(
     ctx: &Context,
-    user_id: Uuid,
+    shopper: &Shopper,
     variant_id: Uuid,
     quantity: Quantity,
-) -> Result<Cart> {
+) -> Result<Added> {
     let mut tx = ctx.pool.begin().await?;
+    let (cart_id, opened) = match cart_id(&mut tx, shopper, true).await? {
+        Some(id) => (id, None),
+        None => {
+            let (token, hash) = CartToken::generate();
+            let id: Uuid =
+                sqlx::query_scalar("INSERT INTO carts (token_hash) VALUES ($1) RETURNING id")
+                    .bind(hash)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            (id, Some(token))
+        }
+    };
     let sold: bool = sqlx::query_scalar(
         "WITH sold AS ( \
              SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id \
              WHERE v.id = $3 AND v.is_active AND p.is_active), \
-         cart AS ( \
-             INSERT INTO carts (user_id) SELECT $2 FROM sold \
-             ON CONFLICT (user_id) DO UPDATE SET updated_at = now()), \
          line AS ( \
-             INSERT INTO cart_items (id, user_id, variant_id, quantity) SELECT $1, $2, id, $4 FROM sold \
-             ON CONFLICT (user_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
+             INSERT INTO cart_items (id, cart_id, variant_id, quantity) SELECT $1, $2, id, $4 FROM sold \
+             ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
          SELECT EXISTS (SELECT 1 FROM sold)",
     )
     .bind(Uuid::now_v7())
-    .bind(user_id)
+    .bind(cart_id)
     .bind(variant_id)
     .bind(quantity.get())
     .fetch_one(&mut *tx)
@@ -205,55 +319,207 @@ pub async fn add(
     if !sold {
         return Err(OrdersError::NotFound);
     }
-    let cart = checked_cart(&mut tx, user_id).await?;
+    let cart = checked_cart(&mut tx, cart_id).await?;
     tx.commit().await?;
-    Ok(cart)
+    Ok(Added { cart, opened })
 }
 
-/// Sets a line's quantity; another user's line is not found.
+/// Sets a line's quantity; a line of another cart is not found.
 pub async fn update(
     ctx: &Context,
-    user_id: Uuid,
+    shopper: &Shopper,
     item_id: Uuid,
     quantity: Quantity,
 ) -> Result<Cart> {
     let mut tx = ctx.pool.begin().await?;
-    let done = sqlx::query("UPDATE cart_items SET quantity = $3 WHERE id = $1 AND user_id = $2")
+    let cart_id = cart_id(&mut tx, shopper, true)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    let done = sqlx::query("UPDATE cart_items SET quantity = $3 WHERE id = $1 AND cart_id = $2")
         .bind(item_id)
-        .bind(user_id)
+        .bind(cart_id)
         .bind(quantity.get())
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(OrdersError::NotFound);
     }
-    touch(&mut tx, user_id).await?;
-    let cart = checked_cart(&mut tx, user_id).await?;
+    let cart = checked_cart(&mut tx, cart_id).await?;
     tx.commit().await?;
     Ok(cart)
 }
 
-/// Removes a line; another user's line is not found.
-pub async fn remove(ctx: &Context, user_id: Uuid, item_id: Uuid) -> Result<Cart> {
+/// Removes a line; a line of another cart is not found.
+pub async fn remove(ctx: &Context, shopper: &Shopper, item_id: Uuid) -> Result<Cart> {
     let mut tx = ctx.pool.begin().await?;
-    let done = sqlx::query("DELETE FROM cart_items WHERE id = $1 AND user_id = $2")
+    let cart_id = cart_id(&mut tx, shopper, true)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    let done = sqlx::query("DELETE FROM cart_items WHERE id = $1 AND cart_id = $2")
         .bind(item_id)
-        .bind(user_id)
+        .bind(cart_id)
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(OrdersError::NotFound);
     }
-    touch(&mut tx, user_id).await?;
+    let cart = get_on(&mut tx, Some(cart_id)).await?;
     tx.commit().await?;
-    get(ctx, user_id).await
+    Ok(cart)
 }
 
-/// Empties the cart.
-pub async fn clear(ctx: &Context, user_id: Uuid) -> Result<()> {
-    sqlx::query("DELETE FROM cart_items WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&ctx.pool)
-        .await?;
+/// Empties the cart (a visitor's, which does not exist, is empty already).
+pub async fn clear(ctx: &Context, shopper: &Shopper) -> Result<()> {
+    let mut conn = ctx.pool.acquire().await?;
+    if let Some(cart_id) = cart_id(&mut conn, shopper, false).await? {
+        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
+            .bind(cart_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
+}
+
+/// The id of `shopper`'s cart with its rows locked for checkout; `None` when there is none.
+pub async fn for_checkout(
+    conn: &mut sqlx::PgConnection,
+    shopper: &Shopper,
+) -> Result<Option<Uuid>> {
+    cart_id(conn, shopper, false).await
+}
+
+/// A guest line whose quantity, added to the customer's, went past a line's limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clamped {
+    pub variant_id: Uuid,
+    pub sku: String,
+    /// The customer's quantity plus the guest's.
+    pub requested: i32,
+    /// What the line holds now.
+    pub quantity: i32,
+}
+
+/// A guest line left out of the merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub variant_id: Uuid,
+    pub sku: String,
+    pub quantity: i32,
+    pub reason: Unavailable,
+}
+
+/// What merging a guest cart did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    /// Guest lines now in the customer's cart (clamped ones included).
+    pub merged: usize,
+    pub clamped: Vec<Clamped>,
+    /// Lines whose variant is no longer sold. Sold-out lines are merged, and show as
+    /// unavailable in the cart like any other.
+    pub dropped: Vec<Dropped>,
+}
+
+#[derive(sqlx::FromRow)]
+struct GuestLine {
+    variant_id: Uuid,
+    sku: String,
+    quantity: i32,
+    sold: bool,
+    have: i32,
+}
+
+/// Most units a cart line holds (`cart_items_quantity_check`).
+const LINE_MAX: i32 = 100;
+
+/// Moves the guest cart of `token` into `user_id`'s cart: quantities of the same variant are
+/// summed and clamped to a line's limit, lines no longer sold are dropped, and the guest
+/// cart is deleted. `None` when the token names no cart (already merged, or never issued):
+/// of two sign-ins racing with one token, exactly one merges.
+pub async fn merge(ctx: &Context, user_id: Uuid, token: &CartToken) -> Result<Option<Merged>> {
+    let mut tx = ctx.pool.begin().await?;
+    let guest: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM carts WHERE token_hash = $1 FOR UPDATE")
+            .bind(token.hash())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(guest) = guest else {
+        return Ok(None);
+    };
+    let mine = cart_id(&mut tx, &Shopper::Customer(user_id), true)
+        .await?
+        .expect("a customer's cart is opened on demand");
+    let lines: Vec<GuestLine> = sqlx::query_as(
+        "SELECT ci.variant_id, v.sku, ci.quantity, v.is_active AND p.is_active AS sold, \
+                coalesce(mine.quantity, 0) AS have \
+         FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
+         JOIN products p ON p.id = v.product_id \
+         LEFT JOIN cart_items mine ON mine.cart_id = $2 AND mine.variant_id = ci.variant_id \
+         WHERE ci.cart_id = $1 ORDER BY ci.created_at, ci.id",
+    )
+    .bind(guest)
+    .bind(mine)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut merged = Merged {
+        merged: 0,
+        clamped: Vec::new(),
+        dropped: Vec::new(),
+    };
+    let (mut ids, mut variants, mut quantities) = (Vec::new(), Vec::new(), Vec::new());
+    for line in lines {
+        if !line.sold {
+            merged.dropped.push(Dropped {
+                variant_id: line.variant_id,
+                sku: line.sku,
+                quantity: line.quantity,
+                reason: Unavailable::Archived,
+            });
+            continue;
+        }
+        let requested = line.have + line.quantity;
+        let quantity = requested.min(LINE_MAX);
+        if quantity < requested {
+            merged.clamped.push(Clamped {
+                variant_id: line.variant_id,
+                sku: line.sku,
+                requested,
+                quantity,
+            });
+        }
+        merged.merged += 1;
+        ids.push(Uuid::now_v7());
+        variants.push(line.variant_id);
+        quantities.push(quantity);
+    }
+    sqlx::query(
+        "INSERT INTO cart_items (id, cart_id, variant_id, quantity) \
+         SELECT id, $2, variant, qty FROM unnest($1::uuid[], $3::uuid[], $4::int[]) AS l(id, variant, qty) \
+         ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = EXCLUDED.quantity",
+    )
+    .bind(&ids)
+    .bind(mine)
+    .bind(&variants)
+    .bind(&quantities)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM carts WHERE id = $1")
+        .bind(guest)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(merged))
+}
+
+/// Deletes carts untouched past their lifetime: a guest's after `guest_cart_days`, a
+/// customer's after `customer_cart_days`.
+pub async fn prune(pool: &sqlx::PgPool, lifetimes: &Lifetimes) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM carts WHERE updated_at < now() - make_interval(days => \
+             CASE WHEN user_id IS NULL THEN $1 ELSE $2 END)",
+    )
+    .bind(lifetimes.guest_cart_days as i32)
+    .bind(lifetimes.customer_cart_days as i32)
+    .execute(pool)
+    .await?
+    .rows_affected())
 }

@@ -1,19 +1,24 @@
-//! Checkout: the whole cart becomes an order in one transaction, or nothing changes.
+//! Checkout: the whole cart becomes an order in one transaction, or nothing changes. A
+//! customer's order is theirs; a guest's carries the e-mail address it was placed with and
+//! is read through a signed link ([`super::guest`]).
 //!
 //! The order of the steps is the point. A hot variant is one row every buyer must update,
 //! and its lock is held from the decrement to the commit; so everything that does not need
-//! it comes first (the idempotency claim, reading and pricing the cart, writing the order,
-//! its lines and history in one statement, rendering the answer from what was written), and
+//! it comes first (finding the cart, reading and pricing it, writing the order, its lines and
+//! history in one statement, rendering the answer and saving it for its idempotency key), and
 //! the stock is taken last, by the inventory module, right before the commit. A shortage
-//! then rolls all of it back. Five round trips in all, with BEGIN and COMMIT.
+//! then rolls all of it back.
 
 use uuid::Uuid;
 
 use super::OrdersError;
+use super::cart::{self, Shopper};
+use super::guest::{self, OrderToken};
 use super::repository::{self as repo, NewOrder};
 use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus};
 use crate::Context;
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::accounts::types::Email;
+use crate::idempotency::{self, Claimed, Saved};
 use crate::inventory::{self, StockRow, Take};
 use crate::money::Money;
 use crate::validation::{Invalid, plain_text};
@@ -21,62 +26,65 @@ use crate::validation::{Invalid, plain_text};
 type Result<T> = std::result::Result<T, OrdersError>;
 
 /// What the customer sends at checkout.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct CheckoutRequest {
     pub shipping_address: Address,
     pub notes: String,
+    /// Where a guest's order is mailed (required of guests; a customer's account has one).
+    pub email: Option<Email>,
 }
 
 impl CheckoutRequest {
     pub fn new(
         shipping_address: Address,
         notes: Option<&str>,
+        email: Option<&str>,
     ) -> std::result::Result<Self, Invalid> {
         Ok(Self {
             shipping_address,
             notes: plain_text("notes", notes.unwrap_or_default(), 1000)?,
+            email: email.map(Email::parse).transpose()?,
         })
     }
 }
 
-/// A new order, or the first answer replayed for a repeated key.
+/// An order just placed; a guest's comes with the token of its link (shown once, and
+/// mailed).
 #[derive(Debug)]
-pub enum CheckoutOutcome {
-    Created { order: Box<Order>, body: String },
-    Replayed { status: u16, body: String },
+pub struct PlacedOrder {
+    pub order: Order,
+    pub guest_token: Option<OrderToken>,
 }
 
-/// An answer as the HTTP layer renders it: its status and body, kept for replays.
-pub struct Rendered {
-    pub status: u16,
-    pub body: String,
-}
-
-/// Places the cart as an order: all lines are checked (every short line is named), stock
-/// is taken with a ledger row each, the order is written with name and price snapshots and
-/// its first history entry, and the ordered lines leave the cart.
+/// Places `shopper`'s cart as an order: all lines are checked (every short line is named),
+/// stock is taken with a ledger row each, the order is written with name and price
+/// snapshots and its first history entry, and the ordered lines leave the cart.
 ///
-/// With an idempotency key the first successful answer (as `render` makes it) is stored;
-/// the same key and request replay it, another request is a conflict.
+/// With a claimed idempotency key, the answer `render` makes of the order is saved in the
+/// same transaction: once the order exists, a retry can only ever replay it.
 pub async fn checkout(
     ctx: &Context,
-    user_id: Uuid,
+    shopper: &Shopper,
     request: &CheckoutRequest,
-    key: Option<&IdempotencyKey>,
-    render: impl FnOnce(&Order) -> Rendered,
-) -> Result<CheckoutOutcome> {
-    let mut tx = ctx.pool.begin().await?;
-    if let Some(key) = key {
-        match idempotency::claim(&mut tx, user_id, key, &idempotency::fingerprint(request)).await? {
-            Claim::New => {}
-            Claim::Replay { status, body } => {
-                return Ok(CheckoutOutcome::Replayed { status, body });
-            }
-            Claim::Conflict => return Err(OrdersError::IdempotencyConflict),
+    claimed: Option<&Claimed>,
+    render: impl FnOnce(&PlacedOrder) -> Saved,
+) -> Result<PlacedOrder> {
+    let (user_id, guest_email) = match shopper {
+        Shopper::Customer(id) => (Some(*id), None),
+        Shopper::Guest(_) => {
+            let email = request
+                .email
+                .as_ref()
+                .ok_or_else(|| Invalid::new("email", "a guest checkout needs an email address"))?;
+            (None, Some(email.as_str()))
         }
-    }
-
-    let lines = repo::checkout_lines(&mut *tx, user_id).await?;
+        Shopper::Visitor => return Err(OrdersError::EmptyCart),
+    };
+    let mut tx = ctx.pool.begin().await?;
+    let Some(cart_id) = cart::for_checkout(&mut tx, shopper).await? else {
+        return Err(OrdersError::EmptyCart);
+    };
+    let lines = repo::checkout_lines(&mut *tx, cart_id).await?;
     if lines.is_empty() {
         return Err(OrdersError::EmptyCart);
     }
@@ -115,11 +123,13 @@ pub async fn checkout(
 
     let order_id = Uuid::now_v7();
     let currency = ctx.config.store_currency.as_str();
-    let placed = repo::place(
+    let written = repo::place(
         &mut *tx,
         &NewOrder {
             id: order_id,
             user_id,
+            guest_email,
+            cart_id,
             subtotal,
             currency,
             shipping_address: &request.shipping_address,
@@ -132,16 +142,17 @@ pub async fn checkout(
     // The order as written, without reading it back.
     let order = Order {
         id: order_id,
-        number: placed.number,
-        user_id: Some(user_id),
+        number: written.number,
+        user_id,
+        guest_email: guest_email.map(str::to_owned),
         status: OrderStatus::Pending,
         subtotal,
         total: subtotal,
         currency: currency.to_owned(),
         shipping_address: request.shipping_address.clone(),
         notes: request.notes.clone(),
-        created_at: placed.created_at,
-        updated_at: placed.updated_at,
+        created_at: written.created_at,
+        updated_at: written.updated_at,
         items: lines
             .iter()
             .zip(&line_totals)
@@ -158,13 +169,16 @@ pub async fn checkout(
             .collect(),
         history: vec![HistoryEntry {
             status: OrderStatus::Pending,
-            at: placed.history_at,
+            at: written.history_at,
             by_role: HistoryRole::Customer,
         }],
     };
-    let rendered = render(&order);
-    if let Some(key) = key {
-        idempotency::complete(&mut tx, user_id, key, rendered.status, &rendered.body).await?;
+    let placed = PlacedOrder {
+        guest_token: guest_email.map(|_| guest::token_for(ctx, order.id)),
+        order,
+    };
+    if let Some(claimed) = claimed {
+        idempotency::complete(&mut *tx, claimed, &render(&placed)).await?;
     }
 
     // Last, and as briefly as possible: the stock, then the commit.
@@ -174,8 +188,8 @@ pub async fn checkout(
     };
     tx.commit().await?;
     inventory::announce(ctx, sold_out).await;
-    Ok(CheckoutOutcome::Created {
-        order: Box::new(order),
-        body: rendered.body,
-    })
+    if let Some(token) = &placed.guest_token {
+        guest::send_confirmation(ctx, &placed.order, token);
+    }
+    Ok(placed)
 }

@@ -15,8 +15,8 @@ pub enum OrdersError {
     EmptyCart,
     #[error("not enough stock for {} line(s)", .0.len())]
     InsufficientStock(Vec<Shortage>),
-    #[error("this Idempotency-Key was used with a different request")]
-    IdempotencyConflict,
+    #[error("claiming guest orders needs a verified email address")]
+    EmailNotVerified,
     #[error("an order cannot go from {from} to {to}")]
     InvalidTransition { from: OrderStatus, to: OrderStatus },
     #[error("database error: {0}")]

@@ -8,6 +8,7 @@
 pub mod cart;
 pub mod checkout;
 pub mod error;
+pub mod guest;
 pub mod lifecycle;
 pub mod repository;
 pub mod types;

@@ -17,6 +17,7 @@ struct OrderRow {
     id: Uuid,
     number: String,
     user_id: Option<Uuid>,
+    guest_email: Option<String>,
     status: OrderStatus,
     subtotal: rust_decimal::Decimal,
     total: rust_decimal::Decimal,
@@ -27,7 +28,7 @@ struct OrderRow {
     updated_at: DateTime<Utc>,
 }
 
-const ORDER_COLUMNS: &str = "id, number, user_id, status, subtotal, total, currency, shipping_address, notes, created_at, updated_at";
+const ORDER_COLUMNS: &str = "id, number, user_id, guest_email, status, subtotal, total, currency, shipping_address, notes, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct ItemRow {
@@ -79,6 +80,7 @@ async fn assemble(conn: &mut sqlx::PgConnection, rows: Vec<OrderRow>) -> sqlx::R
             id: r.id,
             number: r.number,
             user_id: r.user_id,
+            guest_email: r.guest_email,
             currency: r.currency,
             notes: r.notes,
             created_at: r.created_at,
@@ -104,6 +106,23 @@ pub async fn find(
         Some(row) => Ok(assemble(conn, vec![row]).await?.pop()),
         None => Ok(None),
     }
+}
+
+/// Gives `user_id` the guest orders placed with `email`; how many.
+pub async fn claim_guest_orders(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    email: &str,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE orders SET user_id = $1, updated_at = now() \
+         WHERE user_id IS NULL AND guest_email IS NOT NULL AND guest_email = $2",
+    )
+    .bind(user_id)
+    .bind(email)
+    .execute(ex)
+    .await?
+    .rows_affected())
 }
 
 /// Locks an order row for a status change; returns its owner and status.
@@ -192,12 +211,12 @@ pub struct CheckoutLine {
 pub const OPTIONS_OF_V: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) \
      ORDER BY o.position), '[]') FROM product_options o WHERE o.product_id = v.product_id)";
 
-/// The user's cart lines with their variants, by variant id. The cart's own rows are locked
+/// The cart's lines with their variants, by variant id. The cart's own rows are locked
 /// (a second checkout of the same cart waits, then finds it empty); the variants are not:
 /// stock is taken, under lock, by `inventory::take_for_order` at the end of checkout.
 pub async fn checkout_lines(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    cart_id: Uuid,
 ) -> sqlx::Result<Vec<CheckoutLine>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ci.id AS cart_item_id, p.id AS product_id, v.id AS variant_id, {OPTIONS_OF_V} AS options, \
@@ -205,9 +224,9 @@ pub async fn checkout_lines(
          FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
          JOIN products p ON p.id = v.product_id \
          JOIN stock_levels s ON s.variant_id = v.id \
-         WHERE ci.user_id = $1 ORDER BY v.id FOR UPDATE OF ci"
+         WHERE ci.cart_id = $1 ORDER BY v.id FOR UPDATE OF ci"
     )))
-    .bind(user_id)
+    .bind(cart_id)
     .fetch_all(ex)
     .await
 }
@@ -215,7 +234,11 @@ pub async fn checkout_lines(
 /// A new order's row, before its lines.
 pub struct NewOrder<'a> {
     pub id: Uuid,
-    pub user_id: Uuid,
+    /// The customer's; `None` for a guest, whose address is `guest_email`.
+    pub user_id: Option<Uuid>,
+    pub guest_email: Option<&'a str>,
+    /// The cart the lines come from.
+    pub cart_id: Uuid,
     pub subtotal: Money,
     pub currency: &'a str,
     pub shipping_address: &'a Address,
@@ -255,8 +278,8 @@ pub async fn place(
     let cart_items: Vec<Uuid> = lines.iter().map(|l| l.cart_item_id).collect();
     sqlx::query_as(
         "WITH o AS ( \
-             INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes) \
-             VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $3, $4, $4, $5, $6, $7) \
+             INSERT INTO orders (id, number, user_id, guest_email, status, subtotal, total, currency, shipping_address, notes) \
+             VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $19, $3, $4, $4, $5, $6, $7) \
              RETURNING number, created_at, updated_at), \
          i AS ( \
              INSERT INTO order_items (order_id, line, product_id, variant_id, sku, name, options, unit_price, quantity, line_total) \
@@ -266,7 +289,7 @@ pub async fn place(
          h AS ( \
              INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES ($1, $3, $14, $2) \
              RETURNING at), \
-         d AS (DELETE FROM cart_items WHERE user_id = $2 AND id = ANY($15)) \
+         d AS (DELETE FROM cart_items WHERE cart_id = $18 AND id = ANY($15)) \
          SELECT o.number, o.created_at, o.updated_at, h.at AS history_at FROM o, h",
     )
     .bind(o.id)
@@ -286,6 +309,8 @@ pub async fn place(
     .bind(&cart_items)
     .bind(&variants)
     .bind(&options)
+    .bind(o.cart_id)
+    .bind(o.guest_email)
     .fetch_one(ex)
     .await
 }

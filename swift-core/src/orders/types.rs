@@ -226,6 +226,8 @@ pub struct Order {
     pub id: Uuid,
     pub number: String,
     pub user_id: Option<Uuid>,
+    /// A guest order's e-mail address (`None` for a customer's).
+    pub guest_email: Option<String>,
     pub status: OrderStatus,
     pub subtotal: Money,
     pub total: Money,

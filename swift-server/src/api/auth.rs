@@ -9,6 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Union};
 use swift_core::accounts::service::{self, Registered, Registration, TokenPair};
 use swift_core::accounts::{Email, NewPassword, PersonName, User};
+use swift_core::orders::cart;
 use uuid::Uuid;
 
 use super::ApiTags;
@@ -65,6 +66,9 @@ pub struct TokenPairBody {
     pub user: UserBody,
     /// Google sign-in only: whether the account was created by this sign-in.
     pub created: Option<bool>,
+    /// Present when the request carried a guest cart's `X-Cart-Token` and that cart was
+    /// merged into the account's cart by this sign-in.
+    pub cart: Option<super::cart::CartMergeBody>,
 }
 
 impl TokenPairBody {
@@ -82,6 +86,7 @@ impl TokenPairBody {
             refresh_expires_at: pair.refresh_expires_at,
             user: pair.user.into(),
             created,
+            cart: None,
         }
     }
 }
@@ -93,6 +98,28 @@ async fn check_cookie_csrf(req: &Request, state: &AppState, refresh: &str) -> Ap
         check_csrf(req, state, session_id)?;
     }
     Ok(())
+}
+
+/// Answers a sign-in (login, registration, Google, login-code exchange): the token pair,
+/// after merging the guest cart the request carried, if any, into the account's cart. A
+/// malformed or spent cart token merges nothing; signing in still succeeds.
+pub async fn signed_in(
+    req: &Request,
+    jar: &CookieJar,
+    state: &AppState,
+    pair: TokenPair,
+    created: Option<bool>,
+) -> ApiResult<Json<TokenPairBody>> {
+    let merged = match crate::shopper::cart_token(req, state).ok().flatten() {
+        Some(token) => {
+            crate::shopper::clear_cart_cookie(jar, state);
+            cart::merge(state, pair.user.id, &token).await?
+        }
+        None => None,
+    };
+    let mut body = token_response(jar, state, pair, created);
+    body.0.cart = merged.map(Into::into);
+    Ok(body)
 }
 
 /// Answers a token pair, also setting the cookies in cookie mode.
@@ -306,7 +333,7 @@ impl AuthApi {
         };
         let body = match service::register(&state, reg, &client_info(req, &state)).await? {
             Registered::SignedIn(pair) => {
-                RegisterBody::Tokens(token_response(jar, &state, *pair, None).0)
+                RegisterBody::Tokens(signed_in(req, jar, &state, *pair, None).await?.0)
             }
             Registered::VerificationRequired(user) => RegisterBody::Pending(PendingVerification {
                 user: user.into(),
@@ -328,7 +355,7 @@ impl AuthApi {
         let email = Email::parse(&body.email)?;
         let pair =
             service::login(&state, &email, &body.password, &client_info(req, &state)).await?;
-        Ok(token_response(jar, &state, pair, None))
+        signed_in(req, jar, &state, pair, None).await
     }
 
     /// Exchange a refresh token for a new pair; the presented token is consumed.

@@ -1,7 +1,8 @@
-//! `/api/v1/cart`: the signed-in user's cart.
+//! `/api/v1/cart`: the shopper's cart, a customer's or a guest's (see [`crate::shopper`]).
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
+use poem::web::cookie::CookieJar;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -14,8 +15,8 @@ use super::auth::NoContent;
 use super::catalog::OptionValueBody;
 use super::money::MoneyString;
 use crate::AppState;
-use crate::auth::Auth;
 use crate::problem::ApiResult;
+use crate::shopper::{ShopperAuth, set_cart_cookie};
 
 /// The product and variant of a cart line, at today's price.
 #[derive(Object)]
@@ -86,7 +87,7 @@ pub struct CartBody {
 }
 
 impl CartBody {
-    fn new(cart: Cart, currency: &str) -> Self {
+    pub fn new(cart: Cart, currency: &str) -> Self {
         Self {
             subtotal: MoneyString(cart.subtotal),
             currency: currency.to_owned(),
@@ -140,39 +141,57 @@ pub struct UpdateCartItem {
 
 #[derive(ApiResponse)]
 pub enum CartCreated {
-    /// The cart after adding.
+    /// The cart after adding. When this opened a guest cart, `X-Cart-Token` carries its
+    /// token (send it on every cart and checkout call; in cookie mode it is also set as an
+    /// HttpOnly cookie). It is shown only here.
     #[oai(status = 201)]
-    Created(Json<CartBody>),
+    Created(
+        Json<CartBody>,
+        #[oai(header = "X-Cart-Token")] Option<String>,
+    ),
 }
 
 pub struct CartApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Cart")]
 impl CartApi {
-    /// The cart (empty when there is none yet).
+    /// The cart (empty when there is none yet). A guest sends `X-Cart-Token`; a token that
+    /// names no cart (merged at sign-in, or expired) is a 404.
     #[oai(path = "/cart", method = "get", operation_id = "getCart")]
-    async fn get_cart(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<CartBody>> {
-        let cart = cart::get(&state, auth.0.id).await?;
+    async fn get_cart(
+        &self,
+        state: Data<&AppState>,
+        shopper: ShopperAuth,
+    ) -> ApiResult<Json<CartBody>> {
+        let cart = cart::get(&state, &shopper.0).await?;
         Ok(Json(CartBody::new(
             cart,
             state.config.store_currency.as_str(),
         )))
     }
 
-    /// Add a product (404 when it is not sold).
+    /// Add a variant (404 when it is not sold). Without a session or cart token this
+    /// opens a guest cart and answers its token in `X-Cart-Token`.
     #[oai(path = "/cart/items", method = "post", operation_id = "addCartItem")]
     async fn add_item(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        jar: &CookieJar,
+        shopper: ShopperAuth,
         body: Json<AddCartItem>,
     ) -> ApiResult<CartCreated> {
         let quantity = Quantity::parse(body.quantity)?;
-        let cart = cart::add(&state, auth.0.id, body.variant_id, quantity).await?;
-        Ok(CartCreated::Created(Json(CartBody::new(
-            cart,
-            state.config.store_currency.as_str(),
-        ))))
+        let added = cart::add(&state, &shopper.0, body.variant_id, quantity).await?;
+        if let Some(token) = &added.opened {
+            set_cart_cookie(jar, &state, token);
+        }
+        Ok(CartCreated::Created(
+            Json(CartBody::new(
+                added.cart,
+                state.config.store_currency.as_str(),
+            )),
+            added.opened.map(|t| t.as_str().to_owned()),
+        ))
     }
 
     /// Set a line's quantity.
@@ -184,12 +203,12 @@ impl CartApi {
     async fn update_item(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        shopper: ShopperAuth,
         item_id: Path<Uuid>,
         body: Json<UpdateCartItem>,
     ) -> ApiResult<Json<CartBody>> {
         let quantity = Quantity::parse(body.quantity)?;
-        let cart = cart::update(&state, auth.0.id, item_id.0, quantity).await?;
+        let cart = cart::update(&state, &shopper.0, item_id.0, quantity).await?;
         Ok(Json(CartBody::new(
             cart,
             state.config.store_currency.as_str(),
@@ -205,10 +224,10 @@ impl CartApi {
     async fn remove_item(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        shopper: ShopperAuth,
         item_id: Path<Uuid>,
     ) -> ApiResult<Json<CartBody>> {
-        let cart = cart::remove(&state, auth.0.id, item_id.0).await?;
+        let cart = cart::remove(&state, &shopper.0, item_id.0).await?;
         Ok(Json(CartBody::new(
             cart,
             state.config.store_currency.as_str(),
@@ -217,8 +236,72 @@ impl CartApi {
 
     /// Empty the cart.
     #[oai(path = "/cart", method = "delete", operation_id = "clearCart")]
-    async fn clear(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<NoContent> {
-        cart::clear(&state, auth.0.id).await?;
+    async fn clear(&self, state: Data<&AppState>, shopper: ShopperAuth) -> ApiResult<NoContent> {
+        cart::clear(&state, &shopper.0).await?;
         Ok(NoContent::Done)
+    }
+}
+
+/// A guest line whose quantity, added to the account's, went past 100 and was cut to it.
+#[derive(Object)]
+#[oai(rename = "CartMergeClamped")]
+pub struct ClampedLine {
+    pub variant_id: Uuid,
+    pub sku: String,
+    /// The account's quantity plus the guest's.
+    pub requested: i32,
+    /// What the line holds now.
+    pub quantity: i32,
+}
+
+/// A guest line left out of the merge.
+#[derive(Object)]
+#[oai(rename = "CartMergeDropped")]
+pub struct DroppedLine {
+    pub variant_id: Uuid,
+    pub sku: String,
+    pub quantity: i32,
+    pub reason: UnavailableReason,
+}
+
+/// What signing in did with the guest cart the request carried (`X-Cart-Token`): its lines
+/// joined the account's cart, which the storefront should now show, and the guest token
+/// stops working.
+#[derive(Object)]
+#[oai(rename = "CartMerge")]
+pub struct CartMergeBody {
+    /// Guest lines now in the account's cart (clamped ones included).
+    pub merged: u32,
+    pub clamped: Vec<ClampedLine>,
+    /// Lines whose variant is no longer sold. Sold-out lines are merged; the cart shows them
+    /// as unavailable like any other.
+    pub dropped: Vec<DroppedLine>,
+}
+
+impl From<cart::Merged> for CartMergeBody {
+    fn from(m: cart::Merged) -> Self {
+        Self {
+            merged: m.merged as u32,
+            clamped: m
+                .clamped
+                .into_iter()
+                .map(|c| ClampedLine {
+                    variant_id: c.variant_id,
+                    sku: c.sku,
+                    requested: c.requested,
+                    quantity: c.quantity,
+                })
+                .collect(),
+            dropped: m
+                .dropped
+                .into_iter()
+                .map(|d| DroppedLine {
+                    variant_id: d.variant_id,
+                    sku: d.sku,
+                    quantity: d.quantity,
+                    reason: d.reason.into(),
+                })
+                .collect(),
+        }
     }
 }

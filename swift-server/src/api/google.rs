@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Union};
 use swift_core::oauth::{OAuthError, service};
 
 use super::ApiTags;
-use super::auth::{TokenPairBody, token_response};
+use super::auth::{TokenPairBody, signed_in};
 use crate::AppState;
 use crate::client::client_info;
 use crate::cookies::set_token_cookies;
@@ -202,7 +202,7 @@ impl GoogleApi {
         let (pair, created) =
             service::exchange_login_code(&state, &body.login_code, &client_info(req, &state))
                 .await?;
-        Ok(token_response(jar, &state, pair, Some(created)))
+        signed_in(req, jar, &state, pair, Some(created)).await
     }
 
     /// Sign in with a Google id_token, or an authorization code, the frontend obtained.
@@ -230,6 +230,6 @@ impl GoogleApi {
                 .await?
             }
         };
-        Ok(token_response(jar, &state, pair, Some(created)))
+        signed_in(req, jar, &state, pair, Some(created)).await
     }
 }

@@ -23,7 +23,7 @@ pub enum ApiTags {
     Auth,
     /// Categories and products.
     Catalog,
-    /// The signed-in user's cart.
+    /// The shopper's cart: a customer's, or a guest's by its cart token.
     Cart,
     /// Checkout and order history.
     Orders,

@@ -2,16 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-use swift_core::idempotency::IdempotencyKey;
-use swift_core::orders::checkout::{self, CheckoutOutcome, CheckoutRequest, Rendered};
-use swift_core::orders::lifecycle;
+use swift_core::idempotency::{Claimed, Saved};
+use swift_core::orders::checkout::{self, CheckoutRequest, PlacedOrder};
 use swift_core::orders::repository::OrderFilter;
 use swift_core::orders::types::{Address, AddressInput, HistoryRole};
 use swift_core::orders::{Order, OrderStatus};
+use swift_core::orders::{guest, lifecycle};
 use swift_core::pagination::PageRequest;
 use uuid::Uuid;
 
@@ -23,6 +23,7 @@ use super::money::MoneyString;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::problem::ApiResult;
+use crate::shopper::ShopperAuth;
 
 /// Order statuses (docs/API.md).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ impl From<HistoryRole> for ChangedBy {
 
 /// An order (docs/API.md "Order").
 #[derive(Object)]
-#[oai(rename = "Order")]
+#[oai(rename = "Order", skip_serializing_if_is_none)]
 pub struct OrderBody {
     pub id: Uuid,
     /// Human-friendly, e.g. `SW-100042`.
@@ -162,6 +163,12 @@ pub struct OrderBody {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<HistoryBody>,
+    /// A guest order's e-mail address.
+    pub guest_email: Option<String>,
+    /// Guest checkout only, in its answer alone: the token of this order's link, for
+    /// `getGuestOrder` (also mailed to `guest_email`). Keep it: it is the guest's only way
+    /// back to the order.
+    pub order_token: Option<String>,
 }
 
 impl From<Order> for OrderBody {
@@ -191,6 +198,8 @@ impl From<Order> for OrderBody {
             notes: o.notes,
             created_at: o.created_at,
             updated_at: o.updated_at,
+            guest_email: o.guest_email,
+            order_token: None,
             history: o
                 .history
                 .into_iter()
@@ -232,6 +241,25 @@ pub struct CreateOrder {
     pub shipping_address: AddressBody,
     #[oai(validator(max_length = 1000))]
     pub notes: Option<String>,
+    /// Guest checkout: where the order is mailed (required of guests, ignored for
+    /// customers, whose account has an address).
+    #[oai(validator(max_length = 254))]
+    pub email: Option<String>,
+}
+
+impl From<PlacedOrder> for OrderBody {
+    fn from(p: PlacedOrder) -> Self {
+        Self {
+            order_token: p.guest_token.map(|t| t.as_str().to_owned()),
+            ..p.order.into()
+        }
+    }
+}
+
+/// How many guest orders an account claimed.
+#[derive(Object)]
+pub struct ClaimedOrders {
+    pub claimed: u64,
 }
 
 #[derive(Object)]
@@ -242,7 +270,7 @@ pub struct Transition {
 
 #[derive(ApiResponse)]
 pub enum OrderCreated {
-    /// The order (or, for a repeated Idempotency-Key, the first answer again).
+    /// The order.
     #[oai(status = 201)]
     Created(JsonBytes<OrderBody>),
 }
@@ -251,26 +279,16 @@ pub struct OrdersApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Orders")]
 impl OrdersApi {
-    /// Check out the whole cart. Never oversells; with `Idempotency-Key` a retry replays
-    /// the first answer.
+    /// Check out the whole cart: a customer's, or a guest's (`X-Cart-Token` and `email`).
+    /// Never oversells. A guest's answer carries `order_token`, for `getGuestOrder`.
     #[oai(path = "/orders", method = "post", operation_id = "createOrder")]
     async fn create(
         &self,
         state: Data<&AppState>,
         req: &poem::Request,
-        auth: Auth,
-        /// Makes retries safe: the same key and body replay the first 201 (24 hours).
-        /// 1 to 255 visible ASCII characters; anything else is a 400.
-        #[oai(name = "Idempotency-Key")]
-        _documented: Header<Option<String>>,
+        shopper: ShopperAuth,
         body: Json<CreateOrder>,
     ) -> ApiResult<OrderCreated> {
-        // Read from the raw header: the typed one above turns a key that is not valid text
-        // into "no key", and two retries would then make two orders.
-        let key = match req.headers().get("idempotency-key") {
-            None => None,
-            Some(raw) => Some(IdempotencyKey::parse(raw.as_bytes())?),
-        };
         let a = &body.shipping_address;
         let address = Address::parse(AddressInput {
             full_name: &a.full_name,
@@ -282,18 +300,54 @@ impl OrdersApi {
             country: &a.country,
             phone: a.phone.as_deref(),
         })?;
-        let request = CheckoutRequest::new(address, body.notes.as_deref())?;
-        let outcome = checkout::checkout(&state, auth.0.id, &request, key.as_ref(), |order| {
-            Rendered {
-                status: 201,
-                body: OrderBody::from(order.clone()).to_json_string(),
-            }
+        let request = CheckoutRequest::new(address, body.notes.as_deref(), body.email.as_deref())?;
+        // With an Idempotency-Key, the answer is saved in checkout's own transaction.
+        let claimed = req.extensions().get::<Claimed>();
+        let placed = checkout::checkout(&state, &shopper.0, &request, claimed, |placed| Saved {
+            status: 201,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: OrderBody::from(PlacedOrder {
+                order: placed.order.clone(),
+                guest_token: placed.guest_token.clone(),
+            })
+            .to_json_string(),
         })
         .await?;
-        let body = match outcome {
-            CheckoutOutcome::Created { body, .. } | CheckoutOutcome::Replayed { body, .. } => body,
-        };
-        Ok(OrderCreated::Created(JsonBytes::new(body)))
+        Ok(OrderCreated::Created(JsonBytes::new(
+            OrderBody::from(placed).to_json_string(),
+        )))
+    }
+
+    /// A guest order, by the token of its link (from checkout's answer or the mail). An
+    /// invalid or expired token is a 404.
+    #[oai(
+        path = "/guest-orders/:token",
+        method = "get",
+        operation_id = "getGuestOrder"
+    )]
+    async fn get_guest(
+        &self,
+        state: Data<&AppState>,
+        token: Path<String>,
+    ) -> ApiResult<Json<OrderBody>> {
+        Ok(Json(guest::get(&state, &token.0).await?.into()))
+    }
+
+    /// Claim the guest orders placed with the account's address. The address must be
+    /// verified first (403 `email_not_verified`): an account merely registered with someone
+    /// else's address claims nothing.
+    #[oai(
+        path = "/orders/claim",
+        method = "post",
+        operation_id = "claimGuestOrders"
+    )]
+    async fn claim(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<ClaimedOrders>> {
+        Ok(Json(ClaimedOrders {
+            claimed: guest::claim(&state, auth.0.id).await?,
+        }))
     }
 
     /// The user's orders, newest first.

@@ -8,6 +8,7 @@
 mod allow;
 mod body_limit;
 mod body_schema;
+pub mod idempotency;
 mod problems;
 mod request_context;
 mod response_headers;
@@ -51,10 +52,18 @@ pub fn stack(
             "content-type",
             "x-request-id",
             "idempotency-key",
+            "x-cart-token",
             "x-csrf-token",
             "if-none-match",
         ])
-        .expose_headers(["x-request-id", "etag", "retry-after", "location"])
+        .expose_headers([
+            "x-request-id",
+            "etag",
+            "retry-after",
+            "location",
+            "x-cart-token",
+            "idempotent-replayed",
+        ])
         .max_age(600);
 
     routes

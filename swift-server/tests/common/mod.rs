@@ -16,6 +16,21 @@ use serde_json::{Value, json};
 use swift_core::testing::TestDb;
 use swift_core::{Config, Context};
 
+/// A shop to test against: the app, and a signed-in staff member's access token. Each test
+/// file adds the helpers it needs in its own `impl Shop`.
+pub struct Shop {
+    pub app: TestApp,
+    pub staff: String,
+}
+
+impl Shop {
+    pub async fn new() -> Self {
+        let app = TestApp::spawn().await;
+        let staff = app.staff_token("staff@shop.example").await;
+        Self { app, staff }
+    }
+}
+
 /// A password that passes the strength rules.
 pub const PASSWORD: &str = "plum-Orbit-cactus-42";
 
