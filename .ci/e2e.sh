@@ -91,6 +91,10 @@ curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: ap
 curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: application/json' \
   -d '{"shipping_address": {"full_name": "C One", "line1": "1 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}}' \
   "$base/api/v1/orders"
+# A default address of customer1's: checkouts the fuzzer sends without an address ship there.
+curl -fs -o /dev/null -H "Authorization: Bearer $customer1" -H 'content-type: application/json' \
+  -d '{"address": {"full_name": "C One", "line1": "1 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}}' \
+  "$base/api/v1/addresses"
 # The variant addCartItem adds (.ci/schemathesis.toml) and the hooks put in the cart before
 # each order (.ci/schemathesis_hooks.py), with stock enough for every order the fuzzer places.
 staff=$(token staff@swift.example "$staff_password")
@@ -105,6 +109,21 @@ SWIFT_GUEST_ORDER_TOKEN=$(curl -fs -H "X-Cart-Token: $cart_token" -H 'content-ty
   -d '{"email": "guest@swift.example", "shipping_address": {"full_name": "G Uest", "line1": "2 Main St", "city": "Leeds", "postal_code": "LS1", "country": "GB"}}' \
   "$base/api/v1/orders" | python3 -c 'import json, sys; print(json.load(sys.stdin)["order_token"])')
 export SWIFT_GUEST_ORDER_TOKEN
+# The store ships everywhere by one method, charges UK VAT, and has a code (#16): the hooks
+# give a cart this method before its checkout, and applyDiscountCode this code.
+all_countries=$(python3 -c 'import json; print(json.dumps(json.load(open("openapi.json"))["components"]["schemas"]["CountryCode"]["enum"]))')
+zone=$(curl -fs -H "Authorization: Bearer $staff" -H 'content-type: application/json' \
+  -d "{\"name\": \"World\", \"countries\": $all_countries}" "$base/api/v1/admin/shipping-zones" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+SWIFT_METHOD_ID=$(curl -fs -H "Authorization: Bearer $staff" -H 'content-type: application/json' \
+  -d '{"name": "Standard", "rate": {"kind": "free_over", "price": "4.95", "free_over": "50.00"}}' \
+  "$base/api/v1/admin/shipping-zones/$zone/methods" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+curl -fs -o /dev/null -H "Authorization: Bearer $staff" -H 'content-type: application/json' \
+  -d '{"country": "GB", "name": "VAT", "percent": "20"}' "$base/api/v1/admin/tax-rates"
+curl -fs -o /dev/null -H "Authorization: Bearer $staff" -H 'content-type: application/json' \
+  -d '{"code": "FUZZ10", "kind": "percent", "value": "10"}' "$base/api/v1/admin/discount-codes"
+SWIFT_DISCOUNT_CODE=FUZZ10
+export SWIFT_METHOD_ID SWIFT_DISCOUNT_CODE
 SWIFT_VARIANT_ID=$variant_id
 SWIFT_BASE_URL=$base
 SWIFT_STAFF_TOKEN=$staff

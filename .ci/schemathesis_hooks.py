@@ -15,6 +15,14 @@
   the fuzzer would (the same generated key on every case), and meet 409
   `idempotency_conflict` after the first success. A well-formed generated key becomes a fresh
   one; a malformed one is sent as generated, so its 400 is still tested.
+- An address book. Checkout gives an address inline or by id, not both; by a saved address's id, and changes to saved addresses, use
+  an address saved just before (the book is kept under its 50-address limit); checkout's
+  `expected_total` is the cart's total as the customer saw it.
+- Shipping, tax and codes. The store ships everywhere by one seeded method (SWIFT_METHOD_ID),
+  which a cart gets before checkout and setCartShipping chooses; applyDiscountCode uses the
+  seeded code (SWIFT_DISCOUNT_CODE). An update or delete of a zone, method, tax rate or code
+  works on one made just before; new rates get a region of their own and new codes a code of
+  their own (both are unique), and a code's terms keep the rules across fields.
 - A session to refresh: refreshToken presents the token its last answer gave, as a client
   does (the first comes from a sign-in of customer3's: SWIFT_REFRESH_TOKEN).
 - A known shopper. The login example signs in as a seeded customer.
@@ -142,9 +150,76 @@ def a_new_shopper(ctx, case, kwargs):
         body["email"] = f"{local[:40]}.{uuid.uuid4().hex[:12]}@{domain}"
 
 
+def _customer() -> dict:
+    return {"Authorization": f"Bearer {os.environ['SWIFT_ACCESS_TOKEN']}"}
+
+
+def _book() -> list:
+    base = os.environ["SWIFT_BASE_URL"]
+    resp = requests.get(f"{base}/api/v1/addresses", headers=_customer(), timeout=10)
+    return resp.json() if resp.status_code == 200 else []
+
+
+def _make_room() -> None:
+    """A book holds 50 addresses: past 45, all but the first and the newest 40 go."""
+    base = os.environ["SWIFT_BASE_URL"]
+    book = _book()
+    for old in book[1 : len(book) - 40] if len(book) >= 45 else []:
+        requests.delete(f"{base}/api/v1/addresses/{old['id']}", headers=_customer(), timeout=10)
+
+
+def _saved_address() -> str | None:
+    """Saves an address in the customer's book: its id."""
+    base = os.environ["SWIFT_BASE_URL"]
+    _make_room()
+    address = {"full_name": "Fuzz Shopper", "line1": "1 Test Street", "city": "Leeds", "postal_code": "LS1", "country": "GB"}
+    resp = requests.post(f"{base}/api/v1/addresses", json={"address": address}, headers=_customer(), timeout=10)
+    return resp.json()["id"] if resp.status_code == 201 else None
+
+
 @schemathesis.hook("before_call").apply_to(operation_id="createOrder")
 def cart_to_check_out(ctx, case, kwargs):
     _line_in_cart()
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    # The store ships by zone: the cart gets the seeded method (its zone has every country)
+    # before it is checked out, as a storefront has the shopper choose one.
+    address = body.get("shipping_address")
+    country = address.get("country") if isinstance(address, dict) else None
+    base = os.environ["SWIFT_BASE_URL"]
+    requests.put(
+        f"{base}/api/v1/cart/shipping",
+        json={"country": country if isinstance(country, str) else "GB", "method_id": os.environ["SWIFT_METHOD_ID"]},
+        headers=_customer(),
+        timeout=10,
+    )
+    # A client gives an address inline or by id, never both (a rule across fields that the
+    # schema does not state); it sends the id of an address it saved, and the total it was shown.
+    for kind in ("shipping_address", "billing_address"):
+        if body.get(kind) is not None and f"{kind}_id" in body:
+            del body[f"{kind}_id"]
+    if isinstance(body.get("shipping_address_id"), str) and UUID.match(body["shipping_address_id"]):
+        body["shipping_address_id"] = _saved_address() or body["shipping_address_id"]
+    if isinstance(body.get("billing_address_id"), str) and UUID.match(body["billing_address_id"]):
+        body["billing_address_id"] = _saved_address() or body["billing_address_id"]
+    if isinstance(body.get("expected_total"), str) and re.match(r"^\d{1,10}\.\d{2}$", body["expected_total"]):
+        base = os.environ["SWIFT_BASE_URL"]
+        cart = requests.get(f"{base}/api/v1/cart", headers=_customer(), timeout=10)
+        if cart.status_code == 200:
+            body["expected_total"] = cart.json()["total"]
+
+
+@schemathesis.hook("before_call").apply_to(operation_id="createAddress")
+def room_in_the_book(ctx, case, kwargs):
+    _make_room()
+
+
+@schemathesis.hook("before_call").apply_to(operation_id=["updateAddress", "deleteAddress"])
+def address_to_change(ctx, case, kwargs):
+    address_id = (case.path_parameters or {}).get("id")
+    if isinstance(address_id, str) and UUID.match(address_id):
+        case.path_parameters["id"] = _saved_address() or address_id
 
 
 @schemathesis.hook("before_call").apply_to(operation_id=["updateCartItem", "removeCartItem"])
@@ -248,3 +323,95 @@ def a_variant_fits_its_product(ctx, case, kwargs):
     # A free combination, or (none left) a taken one: 409 `variant_options_taken`, rightly.
     chosen = next((c for c in every if c not in taken), every[0])
     body["options"] = [{"name": o["name"], "value": v} for o, v in zip(detail["options"], chosen)]
+
+
+# ---- shipping, tax and discount codes (#16) ----
+
+
+def _staff() -> dict:
+    return {"Authorization": f"Bearer {os.environ['SWIFT_STAFF_TOKEN']}"}
+
+
+def _admin_create(path: str, body: dict) -> str | None:
+    base = os.environ["SWIFT_BASE_URL"]
+    resp = requests.post(f"{base}/api/v1/admin{path}", json=body, headers=_staff(), timeout=10)
+    return resp.json()["id"] if resp.status_code == 201 else None
+
+
+def _zone() -> str | None:
+    return _admin_create("/shipping-zones", {"name": "Fuzz zone", "countries": ["GB"]})
+
+
+def _method() -> str | None:
+    zone = _zone()
+    return zone and _admin_create(f"/shipping-zones/{zone}/methods", {"name": "Fuzz", "rate": {"kind": "flat", "price": "1.00"}})
+
+
+def _tax_rate() -> str | None:
+    return _admin_create("/tax-rates", {"country": "GB", "region": uuid.uuid4().hex, "name": "Fuzz", "percent": "5"})
+
+
+def _code() -> str | None:
+    return _admin_create("/discount-codes", {"code": f"F{uuid.uuid4().hex[:12]}", "kind": "percent", "value": "5"})
+
+
+# The resource an update or a delete works on, made just before, as staff would have it.
+MADE_BEFORE = {
+    "updateShippingZone": _zone,
+    "deleteShippingZone": _zone,
+    "createShippingMethod": _zone,
+    "updateShippingMethod": _method,
+    "deleteShippingMethod": _method,
+    "updateTaxRate": _tax_rate,
+    "deleteTaxRate": _tax_rate,
+    "updateDiscountCode": _code,
+    "deleteDiscountCode": _code,
+}
+
+
+@schemathesis.hook("before_call").apply_to(operation_id=list(MADE_BEFORE))
+def a_resource_to_change(ctx, case, kwargs):
+    made = MADE_BEFORE[case.operation.definition.raw["operationId"]]
+    resource = (case.path_parameters or {}).get("id")
+    if isinstance(resource, str) and UUID.match(resource):
+        case.path_parameters["id"] = made() or resource
+
+
+@schemathesis.hook("before_call").apply_to(operation_id=["createTaxRate", "updateTaxRate"])
+def a_place_of_its_own(ctx, case, kwargs):
+    # One rate per country and region: each new rate gets a region of its own.
+    if isinstance(case.body, dict):
+        case.body["region"] = uuid.uuid4().hex
+
+
+@schemathesis.hook("before_call").apply_to(operation_id=["createDiscountCode", "updateDiscountCode"])
+def terms_an_admin_would_set(ctx, case, kwargs):
+    # Rules across fields the schema cannot state: a code of its own (codes are unique), a
+    # percentage of at most 100, and a window that ends after it starts.
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if isinstance(body.get("code"), str) and re.match(r"^[A-Za-z0-9_-]{3,40}$", body["code"]):
+        body["code"] = f"{body['code'][:20]}{uuid.uuid4().hex[:12]}"
+    value = body.get("value")
+    if body.get("kind") == "percent" and isinstance(value, str) and re.match(r"^\d{1,10}(\.\d{1,2})?$", value):
+        if not 0 < float(value) <= 100:
+            body["value"] = "10"
+    if body.get("kind") == "fixed" and isinstance(value, str) and re.match(r"^\d{1,10}(\.\d{1,2})?$", value):
+        if float(value) == 0:
+            body["value"] = "1.00"
+    starts, ends = body.get("starts_at"), body.get("ends_at")
+    if isinstance(starts, str) and isinstance(ends, str) and starts >= ends:
+        del body["ends_at"]
+
+
+@schemathesis.hook("before_call").apply_to(operation_id="setCartShipping")
+def a_method_that_ships(ctx, case, kwargs):
+    if isinstance(case.body, dict) and isinstance(case.body.get("method_id"), str) and UUID.match(case.body["method_id"]):
+        case.body["method_id"] = os.environ["SWIFT_METHOD_ID"]
+
+
+@schemathesis.hook("before_call").apply_to(operation_id="applyDiscountCode")
+def a_code_that_exists(ctx, case, kwargs):
+    if isinstance(case.body, dict) and isinstance(case.body.get("code"), str):
+        case.body["code"] = os.environ["SWIFT_DISCOUNT_CODE"]

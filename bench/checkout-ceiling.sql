@@ -2,6 +2,8 @@
 -- open the cart, add a line to it in one statement and read the cart back (swift-core/src/
 -- orders/cart.rs), then the checkout transaction with the
 -- same statements as swift-core/src/orders/checkout.rs, in its order: the cart found, its rows locked,
+-- the billing default, the cart's shipping and code choices, whether the store ships by zone and
+-- the destination's tax rate read,
 -- then order, lines, history and the cart's removal in one statement, and last the stock with
 -- its ledger row (inventory/repository.rs), then the commit. Variables: :variants (how many
 -- variants to spread over, 1 = one hot variant); bench_users/bench_variants map numbers to ids.
@@ -27,6 +29,7 @@ SELECT ci.id, p.id, v.id, p.slug, p.name, v.sku,
   JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
   WHERE c.id = :cid ORDER BY ci.created_at, ci.id;
+SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = :cid;
 COMMIT;
 BEGIN;
 SELECT id AS cid FROM carts WHERE user_id = :uid \gset
@@ -37,6 +40,10 @@ SELECT ci.id, p.id, v.id,
   FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
   WHERE ci.cart_id = :cid ORDER BY v.id FOR UPDATE OF ci;
+SELECT address FROM addresses WHERE user_id = :uid AND is_default_billing;
+SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = :cid;
+SELECT EXISTS (SELECT 1 FROM shipping_zones);
+SELECT name, percent FROM tax_rates WHERE country = 'GB' AND region IN ('', '') ORDER BY region DESC LIMIT 1;
 SELECT gen_random_uuid() AS oid \gset
 WITH o AS (
   INSERT INTO orders (id, number, user_id, status, subtotal, total, currency, shipping_address, notes)

@@ -231,6 +231,8 @@ pub struct Config {
     pub email_from: String,
     pub rate_limits: RateLimitConfig,
     pub lifetimes: Lifetimes,
+    /// Whether prices include tax, and whether shipping is taxed.
+    pub tax: crate::orders::pricing::TaxPolicy,
     /// Peers whose `X-Forwarded-For` is believed (load balancers, ingress).
     pub trusted_proxies: Vec<IpNet>,
     /// `None` when Google sign-in is not configured (its endpoints answer 503).
@@ -375,6 +377,14 @@ impl Config {
             idempotency_hours: env.parse_positive("IDEMPOTENCY_TTL_HOURS", 24)?,
             guest_order_link_days: env.parse_positive("GUEST_ORDER_LINK_TTL_DAYS", 30)?,
         };
+        let tax = crate::orders::pricing::TaxPolicy {
+            mode: if env.parse_bool("PRICES_INCLUDE_TAX", false)? {
+                crate::orders::pricing::TaxMode::Inclusive
+            } else {
+                crate::orders::pricing::TaxMode::Exclusive
+            },
+            on_shipping: env.parse_bool("TAX_SHIPPING", false)?,
+        };
         let trusted_proxies = env
             .string("TRUSTED_PROXIES", "")
             .split(',')
@@ -478,6 +488,7 @@ impl Config {
             email_from,
             rate_limits,
             lifetimes,
+            tax,
             trusted_proxies,
             google,
         };

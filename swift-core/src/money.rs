@@ -59,6 +59,20 @@ impl Money {
     }
 }
 
+/// Stored (in JSON columns: tax lines, weight bands) as the API writes it: `"12.50"`.
+impl serde::Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Money::parse("amount", &raw).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
 impl std::fmt::Display for Money {
     /// Always two decimals: `12.50`, `100.00`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -41,7 +41,17 @@ const MAY_FORBID: &[&str] = &[
 ];
 
 /// Operations that answer 404 without a path parameter.
-const MAY_NOT_FIND: &[&str] = &["addCartItem"];
+/// A guest's cart token that names no cart is a 404 on every cart operation.
+const MAY_NOT_FIND: &[&str] = &[
+    "addCartItem",
+    "createOrder",
+    "getCart",
+    "clearCart",
+    "listShippingOptions",
+    "setCartShipping",
+    "applyDiscountCode",
+    "removeDiscountCode",
+];
 
 /// The 409 codes each operation can answer.
 const CONFLICTS: &[(&str, &str)] = &[
@@ -63,7 +73,12 @@ const CONFLICTS: &[(&str, &str)] = &[
     ("createCategory", "`slug_taken`"),
     ("updateCategory", "`slug_taken`, `category_cycle`"),
     ("deleteCategory", "`category_in_use`"),
-    ("createOrder", "`insufficient_stock` (with `lines`)"),
+    (
+        "createOrder",
+        "`insufficient_stock` (with `lines`), `price_changed` (with `totals`), `discount_not_applicable`, `shipping_unavailable`",
+    ),
+    ("setCartShipping", "`shipping_unavailable`"),
+    ("applyDiscountCode", "`discount_not_applicable`"),
     ("cancelOrder", "`invalid_transition`"),
     ("transitionOrder", "`invalid_transition`"),
     ("googleLogin", "`account_link_conflict`"),
@@ -309,6 +324,12 @@ fn polish_operation(op: &mut Value) {
         {
             p["schema"]["pattern"] = json!(rule.pattern);
         }
+        if COUNTRY_PARAMETERS
+            .iter()
+            .any(|(op_id, name)| *op_id == id && p["name"] == *name)
+        {
+            p["schema"] = json!({ "$ref": "#/components/schemas/CountryCode" });
+        }
     }
     let statuses = error_statuses(&id, op);
     let keyed = is_keyed(op);
@@ -397,6 +418,48 @@ const EXAMPLES: &[(&str, &str)] = &[
         r#"{"shipping_address": {"full_name": "Ada Lovelace", "line1": "12 Analytical Street", "city": "London", "postal_code": "N1 7AA", "country": "GB", "phone": "+44 20 7946 0000"}, "notes": "Leave at the door"}"#,
     ),
     ("transitionOrder", r#"{"status": "shipped"}"#),
+    (
+        "createAddress",
+        r#"{"address": {"full_name": "Ada Lovelace", "line1": "12 Analytical Street", "city": "London", "postal_code": "N1 7AA", "country": "GB"}, "is_default_shipping": true}"#,
+    ),
+    ("updateAddress", r#"{"is_default_billing": true}"#),
+    (
+        "setCartShipping",
+        r#"{"country": "GB", "method_id": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70"}"#,
+    ),
+    ("applyDiscountCode", r#"{"code": "WELCOME10"}"#),
+    (
+        "createShippingZone",
+        r#"{"name": "United Kingdom", "countries": ["GB"]}"#,
+    ),
+    (
+        "updateShippingZone",
+        r#"{"name": "British Isles", "countries": ["GB", "IE"]}"#,
+    ),
+    (
+        "createShippingMethod",
+        r#"{"name": "Standard", "rate": {"kind": "free_over", "price": "4.95", "free_over": "50.00"}}"#,
+    ),
+    (
+        "updateShippingMethod",
+        r#"{"name": "Parcel", "rate": {"kind": "by_weight", "bands": [{"up_to_grams": 2000, "price": "3.50"}, {"up_to_grams": 20000, "price": "9.00"}]}}"#,
+    ),
+    (
+        "createTaxRate",
+        r#"{"country": "GB", "name": "VAT", "percent": "20"}"#,
+    ),
+    (
+        "updateTaxRate",
+        r#"{"country": "US", "region": "NY", "name": "Sales tax", "percent": "8.875"}"#,
+    ),
+    (
+        "createDiscountCode",
+        r#"{"code": "WELCOME10", "kind": "percent", "value": "10", "per_customer_limit": 1}"#,
+    ),
+    (
+        "updateDiscountCode",
+        r#"{"code": "SPRING5", "kind": "fixed", "value": "5.00", "min_subtotal": "30.00", "usage_limit": 100}"#,
+    ),
     (
         "createProduct",
         r#"{"name": "Linen Shirt", "description": "Washed linen, relaxed fit.", "options": [{"name": "Size", "values": ["S", "M", "L"]}], "variants": [{"sku": "SHIRT-LIN-S", "price": "49.00", "stock": 10, "options": [{"name": "Size", "value": "S"}]}, {"sku": "SHIRT-LIN-M", "price": "49.00", "compare_at_price": "59.00", "stock": 12, "options": [{"name": "Size", "value": "M"}]}]}"#,
@@ -527,6 +590,58 @@ const LINKS: &[(&str, &str, &str, &str)] = &[
         "$response.body#/items/0/id",
     ),
     ("createOrder", "getOrder", "id", "$response.body#/id"),
+    ("createAddress", "updateAddress", "id", "$response.body#/id"),
+    (
+        "createShippingZone",
+        "updateShippingZone",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createShippingZone",
+        "deleteShippingZone",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createShippingZone",
+        "createShippingMethod",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createShippingMethod",
+        "updateShippingMethod",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createShippingMethod",
+        "deleteShippingMethod",
+        "id",
+        "$response.body#/id",
+    ),
+    ("createTaxRate", "updateTaxRate", "id", "$response.body#/id"),
+    ("createTaxRate", "deleteTaxRate", "id", "$response.body#/id"),
+    (
+        "createDiscountCode",
+        "updateDiscountCode",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "createDiscountCode",
+        "deleteDiscountCode",
+        "id",
+        "$response.body#/id",
+    ),
+    ("createAddress", "deleteAddress", "id", "$response.body#/id"),
+    (
+        "listAddresses",
+        "updateAddress",
+        "id",
+        "$response.body#/0/id",
+    ),
     ("createOrder", "cancelOrder", "id", "$response.body#/id"),
     ("listOrders", "getOrder", "id", "$response.body#/items/0/id"),
     (
@@ -584,6 +699,7 @@ fn add_links(id: &str, responses: &mut Map<String, Value>) {
 const NULLABLE: &[(&str, &str)] = &[
     ("ProductUpdate", "category_id"),
     ("VariantUpdate", "compare_at_price"),
+    ("VariantUpdate", "weight_grams"),
     ("CategoryUpdate", "parent_id"),
 ];
 
@@ -665,7 +781,17 @@ const PARAMETER_PATTERNS: &[(&str, &str, &Rule)] = &[
 ];
 
 /// Fields holding a country: every ISO 3166-1 code, as an enum clients can check.
-const COUNTRY_FIELDS: &[(&str, &str)] = &[("Address", "country")];
+const COUNTRY_FIELDS: &[(&str, &str)] = &[
+    ("Address", "country"),
+    ("CartShippingChoice", "country"),
+    ("TaxRateInput", "country"),
+];
+
+/// Lists of countries.
+const COUNTRY_LISTS: &[(&str, &str)] = &[("ShippingZoneInput", "countries")];
+
+/// Parameters holding a country: (operation, parameter).
+const COUNTRY_PARAMETERS: &[(&str, &str)] = &[("listShippingOptions", "country")];
 
 /// Fields holding the store currency: every ISO 4217 code a store can sell in.
 const CURRENCY_FIELDS: &[(&str, &str)] = &[
@@ -899,6 +1025,10 @@ pub fn polish(raw: &str) -> String {
         }
         for (schema, field) in COUNTRY_FIELDS {
             schemas[*schema]["properties"][*field] =
+                json!({ "$ref": "#/components/schemas/CountryCode" });
+        }
+        for (schema, field) in COUNTRY_LISTS {
+            schemas[*schema]["properties"][*field]["items"] =
                 json!({ "$ref": "#/components/schemas/CountryCode" });
         }
         schemas.insert("CountryCode".to_owned(), country_schema());

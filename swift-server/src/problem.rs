@@ -14,6 +14,8 @@ use swift_core::accounts::AccountsError;
 use swift_core::catalog::CatalogError;
 use swift_core::oauth::OAuthError;
 use swift_core::orders::OrdersError;
+
+use crate::api::money::MoneyString;
 use swift_core::validation::Invalid;
 
 /// The media type of every error body.
@@ -76,6 +78,9 @@ problem_codes! {
     MethodNotAllowed = "method_not_allowed",
     EmailTaken = "email_taken",
     InsufficientStock = "insufficient_stock",
+    PriceChanged = "price_changed",
+    DiscountNotApplicable = "discount_not_applicable",
+    ShippingUnavailable = "shipping_unavailable",
     IdempotencyConflict = "idempotency_conflict",
     InvalidTransition = "invalid_transition",
     AccountLinkConflict = "account_link_conflict",
@@ -116,6 +121,32 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
     /// Present on `insufficient_stock`: each line that cannot be bought as asked.
     pub lines: Option<Vec<StockShortage>>,
+    /// Present on `price_changed`: the totals as they are now.
+    pub totals: Option<TotalsBody>,
+}
+
+/// Every part of a cart's or an order's total: `total = subtotal − discount_total +
+/// shipping_total + tax_total`.
+#[derive(Debug, Clone, Copy, Object, PartialEq, Eq)]
+#[oai(rename = "Totals")]
+pub struct TotalsBody {
+    pub subtotal: MoneyString,
+    pub discount_total: MoneyString,
+    pub shipping_total: MoneyString,
+    pub tax_total: MoneyString,
+    pub total: MoneyString,
+}
+
+impl From<swift_core::orders::Totals> for TotalsBody {
+    fn from(t: swift_core::orders::Totals) -> Self {
+        Self {
+            subtotal: MoneyString(t.subtotal),
+            discount_total: MoneyString(t.discount_total),
+            shipping_total: MoneyString(t.shipping_total),
+            tax_total: MoneyString(t.tax_total),
+            total: MoneyString(t.total),
+        }
+    }
 }
 
 /// A failure that a handler or middleware answers with; rendered as problem+json.
@@ -126,6 +157,8 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub lines: Vec<StockShortage>,
+    /// Boxed: rare, and an `ApiError` travels in every `Result` of the server.
+    pub totals: Option<Box<TotalsBody>>,
     /// Seconds for the `Retry-After` header of a 429 or 503.
     pub retry_after: Option<u64>,
 }
@@ -138,6 +171,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             lines: Vec::new(),
+            totals: None,
             retry_after: None,
         }
     }
@@ -245,6 +279,7 @@ impl ApiError {
             code: self.code,
             errors: (!self.errors.is_empty()).then(|| self.errors.clone()),
             lines: (!self.lines.is_empty()).then(|| self.lines.clone()),
+            totals: self.totals.as_deref().copied(),
         }
     }
 }
@@ -542,6 +577,20 @@ impl From<OrdersError> for ApiError {
                     .collect(),
                 ..Self::new(StatusCode::CONFLICT, ProblemCode::InsufficientStock, detail)
             },
+            E::PriceChanged(totals) => Self {
+                totals: Some(Box::new((*totals).into())),
+                ..Self::new(StatusCode::CONFLICT, ProblemCode::PriceChanged, detail)
+            },
+            E::DiscountNotApplicable(_) => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::DiscountNotApplicable,
+                detail,
+            ),
+            E::ShippingUnavailable(_) => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::ShippingUnavailable,
+                detail,
+            ),
             E::EmailNotVerified => {
                 Self::new(StatusCode::FORBIDDEN, ProblemCode::EmailNotVerified, detail)
             }

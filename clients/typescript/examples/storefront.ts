@@ -84,20 +84,21 @@ check(again.data?.email === email && session.access !== "expired.access.token", 
 // Cart and checkout: the merged cart holds what the visitor added.
 const merged = await api.GET("/api/v1/cart");
 check(merged.data?.items[0]?.product.variant_id === variant.id && merged.data.item_count === 2, "merged cart");
+// The address goes in the address book; checkout ships there and confirms the total shown.
+const saved = await api.POST("/api/v1/addresses", {
+  body: {
+    address: { full_name: "Sam Shopper", line1: "1 Market Street", city: "Springfield", postal_code: "12345", country: "US" },
+  },
+});
+if (!saved.data) problem(saved.error, "createAddress");
+check(saved.data.is_default_shipping, "the first saved address is the default");
 const order = await api.POST("/api/v1/orders", {
   params: { header: { "Idempotency-Key": randomUUID() } },
-  body: {
-    shipping_address: {
-      full_name: "Sam Shopper",
-      line1: "1 Market Street",
-      city: "Springfield",
-      postal_code: "12345",
-      country: "US",
-    },
-  },
+  body: { shipping_address_id: saved.data.id, expected_total: merged.data.total },
 });
 if (!order.data) problem(order.error, "createOrder");
 check(order.data.status === "pending", "a new order is pending");
+check(order.data.total === merged.data.total, "the customer pays the total shown");
 const orders = await api.GET("/api/v1/orders");
 check(orders.data?.items[0]?.id === order.data.id, "listOrders shows the order first");
 const emptied = await api.GET("/api/v1/cart");

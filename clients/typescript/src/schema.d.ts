@@ -4,6 +4,42 @@
  */
 
 export interface paths {
+    "/api/v1/addresses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's saved addresses, oldest first. */
+        get: operations["listAddresses"];
+        put?: never;
+        /** Save an address (at most 50). */
+        post: operations["createAddress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/addresses/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a saved address (orders keep their own copies); another customer's is a 404. */
+        delete: operations["deleteAddress"];
+        options?: never;
+        head?: never;
+        /** Change a saved address, or make it a default; another customer's is a 404. */
+        patch: operations["updateAddress"];
+        trace?: never;
+    };
     "/api/v1/admin/categories": {
         parameters: {
             query?: never;
@@ -37,6 +73,42 @@ export interface paths {
         head?: never;
         /** Change some fields of a category; a move that would make a cycle is 409 (staff). */
         patch: operations["updateCategory"];
+        trace?: never;
+    };
+    "/api/v1/admin/discount-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every discount code, newest first, with how often each was used (staff). */
+        get: operations["listDiscountCodes"];
+        put?: never;
+        /** A discount code (codes are unique whatever their case; a taken one is 400) (staff). */
+        post: operations["createDiscountCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/discount-codes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a code's terms; its use count stays (staff). */
+        put: operations["updateDiscountCode"];
+        post?: never;
+        /** Delete a code (orders keep its name) (staff). */
+        delete: operations["deleteDiscountCode"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/admin/orders": {
@@ -176,6 +248,113 @@ export interface paths {
          */
         post: operations["adjustStock"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/shipping-methods/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a method's name and rate (staff). */
+        put: operations["updateShippingMethod"];
+        post?: never;
+        /** Delete a method (staff). */
+        delete: operations["deleteShippingMethod"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/shipping-zones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every shipping zone with its methods (staff). */
+        get: operations["listShippingZones"];
+        put?: never;
+        /** A shipping zone: a name and the countries it covers (staff). */
+        post: operations["createShippingZone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/shipping-zones/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a zone's name and countries (staff). */
+        put: operations["updateShippingZone"];
+        post?: never;
+        /** Delete a zone and its methods; carts that chose one choose again (staff). */
+        delete: operations["deleteShippingZone"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/shipping-zones/{id}/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A shipping method of a zone, with its rate (staff). */
+        post: operations["createShippingMethod"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tax-rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every tax rate, by country and region (staff). */
+        get: operations["listTaxRates"];
+        put?: never;
+        /** A tax rate for a country, or a region of it (one per place; another is 400) (staff). */
+        post: operations["createTaxRate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tax-rates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a tax rate (staff). */
+        put: operations["updateTaxRate"];
+        post?: never;
+        /** Delete a tax rate (staff). */
+        delete: operations["deleteTaxRate"];
         options?: never;
         head?: never;
         patch?: never;
@@ -547,6 +726,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cart/discount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put a discount code on the cart (one at a time; this replaces any other). A code that
+         *     is unknown, expired, not yet valid or used up is 409 `discount_not_applicable`.
+         */
+        put: operations["applyDiscountCode"];
+        post?: never;
+        /** Take the discount code off the cart. */
+        delete: operations["removeDiscountCode"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cart/items": {
         parameters: {
             query?: never;
@@ -583,6 +783,48 @@ export interface paths {
         head?: never;
         /** Set a line's quantity. */
         patch: operations["updateCartItem"];
+        trace?: never;
+    };
+    "/api/v1/cart/shipping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Where the cart ships, and by which method (one of `listShippingOptions`' for that
+         *     country; another is 409 `shipping_unavailable`). The destination also sets the tax
+         *     the cart shows; checkout ships to its shipping address, which must be in the method's
+         *     zone.
+         */
+        put: operations["setCartShipping"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cart/shipping-methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The shipping methods that ship to `country`, each priced for this cart (methods that
+         *     cannot carry its weight are left out).
+         */
+        get: operations["listShippingOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/categories": {
@@ -844,18 +1086,51 @@ export interface components {
         };
         Cart: {
             currency: components["schemas"]["CurrencyCode"];
+            /** @description The code on the cart. */
+            discount_code?: string;
+            /** @description Why the code takes nothing off now (expired, used up, under its minimum). */
+            discount_note?: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            discount_total: string;
             /**
              * Format: int32
              * @description Units in the cart.
              */
             item_count: number;
             items: components["schemas"]["CartLine"][];
+            shipping?: components["schemas"]["CartShipping"];
+            /** @description Why the chosen method charges nothing now (it cannot carry the cart): choose another. */
+            shipping_note?: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            shipping_total: string;
             /**
              * Format: decimal
              * @description The sum of the available lines.
              * @example 19.99
              */
             subtotal: string;
+            tax_lines: components["schemas"]["TaxLine"][];
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            tax_total: string;
+            /**
+             * Format: decimal
+             * @description What checkout would charge: `subtotal − discount_total + shipping_total + tax_total`
+             *     (with tax-inclusive prices the tax is in the subtotal, and not added).
+             * @example 19.99
+             */
+            total: string;
             /** Format: date-time */
             updated_at: string;
         };
@@ -960,6 +1235,21 @@ export interface components {
             /** Format: uuid */
             variant_id: string;
         };
+        /** @description Where the cart ships and how, as chosen with `setCartShipping`. */
+        CartShipping: {
+            country: string;
+            /** Format: uuid */
+            method_id?: string;
+            method_name?: string;
+            region?: string;
+        };
+        CartShippingChoice: {
+            country: components["schemas"]["CountryCode"];
+            /** Format: uuid */
+            method_id: string;
+            /** @description Where tax differs by region (a state, a province). */
+            region?: string;
+        };
         /** @description A node of the category tree. */
         Category: {
             description: string;
@@ -1026,6 +1316,70 @@ export interface components {
         Detail: {
             detail: string;
         };
+        DiscountCode: {
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            ends_at?: string;
+            /** Format: uuid */
+            id: string;
+            is_active: boolean;
+            kind: components["schemas"]["DiscountKind"];
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            min_subtotal?: string;
+            /** Format: int32 */
+            per_customer_limit?: number;
+            /** Format: date-time */
+            starts_at?: string;
+            /**
+             * Format: int32
+             * @description Orders that used it.
+             */
+            times_used: number;
+            /** Format: int32 */
+            usage_limit?: number;
+            value: string;
+        };
+        DiscountCodeChoice: {
+            /** @description As the shopper typed it; case does not matter. */
+            code: string;
+        };
+        DiscountCodeInput: {
+            /** @description 3 to 40 letters, digits, `-` or `_`; shoppers may type it in any case. */
+            code: string;
+            /** Format: date-time */
+            ends_at?: string;
+            /** @description Defaults to true. */
+            is_active?: boolean;
+            kind: components["schemas"]["DiscountKind"];
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            min_subtotal?: string;
+            /**
+             * Format: int32
+             * @description Uses per customer (an account, or a guest's email address).
+             */
+            per_customer_limit?: number;
+            /** Format: date-time */
+            starts_at?: string;
+            /**
+             * Format: int32
+             * @description Uses in all.
+             */
+            usage_limit?: number;
+            /** @description Percent (more than 0, at most 100) or an amount, with at most two decimals. */
+            value: string;
+        };
+        /** @enum {string} */
+        DiscountKind: "percent" | "fixed";
         EmailAddress: {
             /** Format: email */
             email: string;
@@ -1041,6 +1395,30 @@ export interface components {
             /** @description The field's name as sent by the client (`email`, `page_size`, ...). */
             field: string;
             message: string;
+        };
+        /** @description Flat: every order pays `price`. */
+        FlatRate: {
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            price: string;
+        };
+        /** @description `price`, or free once the subtotal after discount reaches `free_over`. */
+        FreeOverRate: {
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            free_over: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            price: string;
         };
         /** @description An authorization code the frontend obtained itself. */
         GoogleCodeLogin: {
@@ -1085,9 +1463,18 @@ export interface components {
         };
         /** @description An order (docs/API.md "Order"). */
         Order: {
+            billing_address?: components["schemas"]["Address"];
             /** Format: date-time */
             created_at: string;
             currency: components["schemas"]["CurrencyCode"];
+            /** @description The discount code used. */
+            discount_code?: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            discount_total: string;
             /** @description A guest order's e-mail address. */
             guest_email?: string;
             history: components["schemas"]["OrderHistoryEntry"][];
@@ -1104,6 +1491,14 @@ export interface components {
              */
             order_token?: string;
             shipping_address: components["schemas"]["Address"];
+            /** @description The shipping method's name at purchase. */
+            shipping_method?: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            shipping_total: string;
             status: components["schemas"]["OrderStatus"];
             /**
              * Format: decimal
@@ -1111,9 +1506,16 @@ export interface components {
              * @example 19.99
              */
             subtotal: string;
+            tax_lines: components["schemas"]["TaxLine"][];
             /**
              * Format: decimal
              * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            tax_total: string;
+            /**
+             * Format: decimal
+             * @description `subtotal − discount_total + shipping_total + tax_total`.
              * @example 19.99
              */
             total: string;
@@ -1121,13 +1523,26 @@ export interface components {
             updated_at: string;
         };
         OrderCreate: {
+            billing_address?: components["schemas"]["Address"];
+            /** Format: uuid */
+            billing_address_id?: string;
             /**
              * @description Guest checkout: where the order is mailed (required of guests, ignored for
              *     customers, whose account has an address).
              */
             email?: string;
+            /**
+             * Format: decimal
+             * @description The total the shopper was shown. When the server's total differs (a price changed
+             *     meanwhile), the answer is 409 `price_changed` with the `totals` as they are now, and
+             *     nothing is placed.
+             * @example 19.99
+             */
+            expected_total?: string;
             notes?: string;
-            shipping_address: components["schemas"]["Address"];
+            shipping_address?: components["schemas"]["Address"];
+            /** Format: uuid */
+            shipping_address_id?: string;
         };
         /** @description One status change. */
         OrderHistoryEntry: {
@@ -1221,6 +1636,7 @@ export interface components {
             /** Format: uint16 */
             status: number;
             title: string;
+            totals?: components["schemas"]["Totals"];
             /** @description Always `about:blank`: `code` carries the machine-readable meaning. */
             type: string;
         };
@@ -1230,7 +1646,7 @@ export interface components {
          *     misspelt code does not compile.
          * @enum {string}
          */
-        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "idempotency_conflict" | "invalid_transition" | "account_link_conflict" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured";
+        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "price_changed" | "discount_not_applicable" | "shipping_unavailable" | "idempotency_conflict" | "invalid_transition" | "account_link_conflict" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured";
         /**
          * @description A product with its options and variants (docs/API.md "Product"): the summary's fields
          *     and these.
@@ -1397,6 +1813,40 @@ export interface components {
              */
             result: "signed_in";
         };
+        /** @description A saved address. */
+        SavedAddress: {
+            address: components["schemas"]["Address"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description Checkout bills here when given no billing address. */
+            is_default_billing: boolean;
+            /** @description Checkout ships here when given no address. */
+            is_default_shipping: boolean;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        SavedAddressCreate: {
+            address: components["schemas"]["Address"];
+            /** @description The same for billing. */
+            is_default_billing?: boolean;
+            /**
+             * @description Make it the default shipping address (the first address saved, or one saved while
+             *     there is no default, becomes it anyway).
+             */
+            is_default_shipping?: boolean;
+        };
+        SavedAddressUpdate: {
+            address?: components["schemas"]["Address"];
+            /** @description The same for billing. */
+            is_default_billing?: boolean;
+            /**
+             * @description `true` makes this the default shipping address. A default cannot be unset, only
+             *     moved to another address, so `false` is refused.
+             */
+            is_default_shipping?: boolean;
+        };
         /** @description A signed-in session (one device or browser). */
         Session: {
             /** Format: date-time */
@@ -1409,6 +1859,88 @@ export interface components {
             /** Format: date-time */
             last_used_at: string;
             user_agent?: string;
+        };
+        ShippingMethod: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            rate: components["schemas"]["ShippingRate"];
+            /** Format: uuid */
+            zone_id: string;
+        };
+        ShippingMethodInput: {
+            name: string;
+            rate: components["schemas"]["ShippingRate"];
+        };
+        /** @description A shipping method that ships to the country asked, priced for the cart. */
+        ShippingOption: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            price: string;
+        };
+        /** @description A method's rate; `kind` says which. */
+        ShippingRate: components["schemas"]["ShippingRate_FlatRate"] | components["schemas"]["ShippingRate_FreeOverRate"] | components["schemas"]["ShippingRate_WeightRate"];
+        /** @description A method's rate; `kind` says which. */
+        ShippingRate_FlatRate: {
+            /**
+             * @example flat
+             * @enum {string}
+             */
+            kind: "flat";
+        } & components["schemas"]["FlatRate"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "flat";
+        };
+        /** @description A method's rate; `kind` says which. */
+        ShippingRate_FreeOverRate: {
+            /**
+             * @example free_over
+             * @enum {string}
+             */
+            kind: "free_over";
+        } & components["schemas"]["FreeOverRate"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "free_over";
+        };
+        /** @description A method's rate; `kind` says which. */
+        ShippingRate_WeightRate: {
+            /**
+             * @example by_weight
+             * @enum {string}
+             */
+            kind: "by_weight";
+        } & components["schemas"]["WeightRate"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "by_weight";
+        };
+        ShippingZone: {
+            countries: string[];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            methods: components["schemas"]["ShippingMethod"][];
+            name: string;
+        };
+        ShippingZoneInput: {
+            /** @description ISO 3166-1 alpha-2 codes. */
+            countries: components["schemas"]["CountryCode"][];
+            name: string;
         };
         /** @description Probe answer. */
         Status: {
@@ -1437,6 +1969,36 @@ export interface components {
             /** Format: uuid */
             variant_id: string;
         };
+        /** @description The tax paid at one rate. */
+        TaxLine: {
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            amount: string;
+            name: string;
+            /** @description The rate in percent, as a decimal string: `"20"` is 20 %. */
+            percent: string;
+        };
+        TaxRate: {
+            country: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            percent: string;
+            region?: string;
+        };
+        TaxRateInput: {
+            country: components["schemas"]["CountryCode"];
+            name: string;
+            /** @description Percent, up to three decimals: `"20"`, `"8.875"`. */
+            percent: string;
+            /** @description A region with its own rate (a state, a province); absent for the whole country. */
+            region?: string;
+        };
         /** @description Tokens for a signed-in session. */
         TokenPair: {
             /**
@@ -1461,6 +2023,42 @@ export interface components {
         };
         TokenVerification: {
             token: string;
+        };
+        /**
+         * @description Every part of a cart's or an order's total: `total = subtotal − discount_total +
+         *     shipping_total + tax_total`.
+         */
+        Totals: {
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            discount_total: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            shipping_total: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            subtotal: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            tax_total: string;
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            total: string;
         };
         /**
          * @description Why a cart line cannot be bought as it stands.
@@ -1518,6 +2116,11 @@ export interface components {
             sku: string;
             /** Format: int32 */
             stock: number;
+            /**
+             * Format: int32
+             * @description For shipping rates by weight; absent when not set (counts as 0).
+             */
+            weight_grams?: number;
         };
         /** @description A variant being created. */
         VariantCreate: {
@@ -1536,6 +2139,11 @@ export interface components {
              * @description Defaults to 0.
              */
             stock?: number;
+            /**
+             * Format: int32
+             * @description For shipping rates by weight (none counts as 0).
+             */
+            weight_grams?: number;
         };
         /**
          * @description Every field optional; `compare_at_price: null` removes the compare-at price. A `stock`
@@ -1550,6 +2158,26 @@ export interface components {
             sku?: string;
             /** Format: int64 */
             stock?: number;
+            /**
+             * Format: int32
+             * @description `null` removes the weight.
+             */
+            weight_grams?: number | null;
+        };
+        /** @description Up to `up_to_grams` (inclusive), `price`. */
+        WeightBand: {
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            price: string;
+            /** Format: int64 */
+            up_to_grams: number;
+        };
+        /** @description The lightest band the cart's weight fits; heavier carts cannot use the method. */
+        WeightRate: {
+            bands: components["schemas"]["WeightBand"][];
         };
     };
     responses: {
@@ -1770,6 +2398,121 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listAddresses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedAddress"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createAddress: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedAddressCreate"];
+            };
+        };
+        responses: {
+            /** @description The saved address. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedAddress"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteAddress: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateAddress: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedAddressUpdate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedAddress"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     createCategory: {
         parameters: {
             query?: never;
@@ -1877,6 +2620,121 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listDiscountCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscountCode"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createDiscountCode: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscountCodeInput"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscountCode"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateDiscountCode: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscountCodeInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscountCode"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteDiscountCode: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -2203,6 +3061,332 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateShippingMethod: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShippingMethodInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShippingMethod"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteShippingMethod: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listShippingZones: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShippingZone"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createShippingZone: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShippingZoneInput"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShippingZone"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateShippingZone: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShippingZoneInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShippingZone"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteShippingZone: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createShippingMethod: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShippingMethodInput"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShippingMethod"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listTaxRates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaxRate"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createTaxRate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaxRateInput"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaxRate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateTaxRate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaxRateInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaxRate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteTaxRate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -2783,6 +3967,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -2802,6 +3987,63 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    applyDiscountCode: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscountCodeChoice"];
+            };
+        };
+        responses: {
+            200: components["responses"]["Cart"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with the current state: `discount_not_applicable`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    removeDiscountCode: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Cart"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyConflict"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -2895,6 +4137,68 @@ export interface operations {
             409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    setCartShipping: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CartShippingChoice"];
+            };
+        };
+        responses: {
+            200: components["responses"]["Cart"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with the current state: `shipping_unavailable`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listShippingOptions: {
+        parameters: {
+            query: {
+                /** @description ISO 3166-1 alpha-2. */
+                country: components["schemas"]["CountryCode"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShippingOption"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -3006,7 +4310,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description Conflicts with the current state: `insufficient_stock` (with `lines`), `idempotency_conflict`. */
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with the current state: `insufficient_stock` (with `lines`), `price_changed` (with `totals`), `discount_not_applicable`, `shipping_unavailable`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -21,7 +21,7 @@ const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.pric
      FROM products p LEFT JOIN categories c ON c.id = p.category_id";
 
 const VARIANT_SELECT: &str = "SELECT v.id, v.product_id, v.sku, v.option_values, v.price, \
-     v.compare_at_price, v.images, v.is_active, s.on_hand AS stock \
+     v.compare_at_price, v.images, v.is_active, s.on_hand AS stock, v.weight_grams \
      FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id";
 
 const CATEGORY_COLUMNS: &str = "id, slug, name, description, parent_id, position";
@@ -329,8 +329,8 @@ pub async fn insert_variant(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO product_variants \
-           (id, product_id, sku, option_values, price, compare_at_price, images, is_active, position) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+           (id, product_id, sku, option_values, price, compare_at_price, images, is_active, weight_grams, position) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
            (SELECT count(*) FROM product_variants WHERE product_id = $2))",
     )
     .bind(id)
@@ -341,6 +341,7 @@ pub async fn insert_variant(
     .bind(v.compare_at_price.map(|m| m.amount()))
     .bind(sqlx::types::Json(&v.images))
     .bind(v.is_active)
+    .bind(v.weight_grams)
     .execute(ex)
     .await?;
     Ok(())
@@ -360,7 +361,8 @@ pub async fn update_variant(
            sku = COALESCE($3, sku), option_values = COALESCE($4, option_values), \
            price = COALESCE($5, price), \
            compare_at_price = CASE WHEN $6 THEN $7 ELSE compare_at_price END, \
-           images = COALESCE($8, images), is_active = COALESCE($9, is_active), updated_at = now() \
+           images = COALESCE($8, images), is_active = COALESCE($9, is_active), \
+           weight_grams = CASE WHEN $10 THEN $11 ELSE weight_grams END, updated_at = now() \
          WHERE id = $1 AND product_id = $2",
     )
     .bind(variant_id)
@@ -372,6 +374,8 @@ pub async fn update_variant(
     .bind(p.compare_at_price.flatten().map(|m| m.amount()))
     .bind(p.images.as_ref().map(sqlx::types::Json))
     .bind(p.is_active)
+    .bind(p.weight_grams.is_some())
+    .bind(p.weight_grams.flatten())
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)

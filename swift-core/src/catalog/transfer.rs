@@ -432,6 +432,8 @@ pub async fn import(ctx: &Context, mut input: impl Read) -> Result<ImportReport,
                         stock: row.stock,
                         images: row.images.clone(),
                         is_active: row.is_active,
+                        // Weights are not a CSV column (yet): set them through the API.
+                        weight_grams: None,
                     };
                     let id = Uuid::now_v7();
                     repo::insert_variant(&mut *tx, id, product_id, &new, &row.values)

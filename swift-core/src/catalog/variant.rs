@@ -160,6 +160,8 @@ pub struct Variant {
     pub images: sqlx::types::Json<Vec<Image>>,
     pub is_active: bool,
     pub stock: i32,
+    /// For rates by weight; none counts as 0.
+    pub weight_grams: Option<i32>,
 }
 
 impl Variant {
@@ -182,6 +184,7 @@ pub struct NewVariant {
     pub stock: i32,
     pub images: Vec<Image>,
     pub is_active: bool,
+    pub weight_grams: Option<i32>,
 }
 
 /// A partial variant update; `compare_at_price: Some(None)` removes the compare-at price.
@@ -194,6 +197,8 @@ pub struct VariantPatch {
     pub stock: Option<i32>,
     pub images: Option<Vec<Image>>,
     pub is_active: Option<bool>,
+    /// `Some(None)` removes the weight.
+    pub weight_grams: Option<Option<i32>>,
 }
 
 #[cfg(test)]

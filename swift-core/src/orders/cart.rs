@@ -12,8 +12,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::OrdersError;
+use super::discounts::Code;
+use super::pricing::{self, PriceInput, Priced, PricingError, TaxPolicy, TaxRate};
 use super::repository::OPTIONS_OF_V;
-use super::types::Quantity;
+use super::shipping::Method;
+use super::types::{Quantity, Totals};
+use super::{discounts, shipping, tax};
 use crate::Context;
 use crate::accounts::tokens::{hash_token, opaque_token};
 use crate::catalog::OptionValue;
@@ -52,6 +56,8 @@ pub struct CartLine {
     pub is_active: bool,
     pub stock: i32,
     pub quantity: i32,
+    /// The variant's weight (none counts as 0).
+    pub weight_grams: Option<i32>,
 }
 
 impl CartLine {
@@ -98,6 +104,107 @@ pub struct Cart {
     /// Units in the cart (sum of quantities, every line).
     pub item_count: i32,
     pub updated_at: DateTime<Utc>,
+    pub choices: Choices,
+}
+
+/// What the shopper chose for the cart: where it ships, how, and a discount code; with the
+/// tax rate of that destination.
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    pub ship_to: Option<Destination>,
+    pub method: Option<Method>,
+    pub code: Option<Code>,
+    pub tax: Option<TaxRate>,
+}
+
+/// A country (ISO 3166-1 alpha-2) and, where tax differs by region, the region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub country: String,
+    pub region: Option<String>,
+}
+
+/// A cart's totals, and what kept its code from applying, if anything did.
+#[derive(Debug, Clone)]
+pub struct CartPrice {
+    pub priced: Priced,
+    /// Why the chosen code takes nothing off now (expired, used up, under its minimum).
+    pub discount_refused: Option<String>,
+    /// Why the chosen method cannot ship the cart (too heavy): it charges nothing until
+    /// another is chosen.
+    pub shipping_refused: Option<String>,
+}
+
+impl Cart {
+    /// Grams of the available lines.
+    pub fn weight_grams(&self) -> i64 {
+        self.items
+            .iter()
+            .filter(|l| l.unavailable().is_none())
+            .map(|l| i64::from(l.weight_grams.unwrap_or(0)) * i64::from(l.quantity))
+            .sum()
+    }
+
+    /// What checking out the available lines would cost, by [`pricing::price`]. A code that
+    /// does not apply, or a method that cannot carry the cart, is left out and said why.
+    pub fn price(&self, policy: TaxPolicy, now: DateTime<Utc>) -> CartPrice {
+        let c = &self.choices;
+        let mut discount_refused = c
+            .code
+            .as_ref()
+            .and_then(|code| code.refusal(now))
+            .map(str::to_owned);
+        let mut input = PriceInput {
+            subtotal: self.subtotal,
+            weight_grams: self.weight_grams(),
+            discount: c
+                .code
+                .as_ref()
+                .filter(|_| discount_refused.is_none())
+                .map(Code::discount),
+            // Nothing to ship, nothing to charge for shipping.
+            shipping: c
+                .method
+                .as_ref()
+                .filter(|_| self.items.iter().any(|l| l.unavailable().is_none()))
+                .map(|m| &m.rate),
+            tax: c.tax.as_ref(),
+            policy,
+        };
+        let mut shipping_refused = None;
+        loop {
+            match pricing::price(&input) {
+                Ok(priced) => {
+                    return CartPrice {
+                        priced,
+                        discount_refused,
+                        shipping_refused,
+                    };
+                }
+                Err(PricingError::BelowMinimum(minimum)) => {
+                    discount_refused =
+                        Some(format!("this code needs a subtotal of at least {minimum}"));
+                    input.discount = None;
+                }
+                Err(PricingError::TooHeavy) => {
+                    shipping_refused =
+                        Some("this method cannot carry the cart's weight".to_owned());
+                    input.shipping = None;
+                }
+                Err(PricingError::TooLarge) => {
+                    // Lines the cart shows but an order cannot hold: shown at their subtotal.
+                    return CartPrice {
+                        priced: Priced {
+                            totals: Totals::of_lines(self.subtotal),
+                            tax_lines: Vec::new(),
+                        },
+                        discount_refused,
+                        shipping_refused,
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// Exact sum of the line totals of `lines`.
@@ -219,13 +326,14 @@ async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<
             subtotal: Money::ZERO,
             item_count: 0,
             updated_at: Utc::now(),
+            choices: Choices::default(),
         });
     };
     let rows: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ci.id, p.id AS product_id, v.id AS variant_id, p.slug, p.name, v.sku, {OPTIONS_OF_V} AS options, \
                 v.price, coalesce(v.images->0->>'url', p.images->0->>'url') AS image_url, \
                 v.is_active AND p.is_active AS is_active, s.on_hand AS stock, ci.quantity, \
-                c.updated_at AS cart_updated_at \
+                v.weight_grams, c.updated_at AS cart_updated_at \
          FROM carts c JOIN cart_items ci ON ci.cart_id = c.id \
          JOIN product_variants v ON v.id = ci.variant_id \
          JOIN products p ON p.id = v.product_id \
@@ -246,12 +354,146 @@ async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<
     };
     let items: Vec<CartLine> = rows.into_iter().map(|r| r.line).collect();
     let subtotal = sum(items.iter().filter(|l| l.unavailable().is_none()));
+    let choices = choices(&mut *conn, cart_id).await?;
     Ok(Cart {
         item_count: items.iter().map(|l| l.quantity).sum(),
         subtotal,
         items,
         updated_at: updated_at.unwrap_or_else(Utc::now),
+        choices,
     })
+}
+
+/// The cart's destination, method and code, and the destination's tax rate.
+pub(crate) async fn choices(conn: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Choices> {
+    #[derive(sqlx::FromRow)]
+    struct Chosen {
+        ship_to_country: Option<String>,
+        ship_to_region: Option<String>,
+        shipping_method_id: Option<Uuid>,
+        discount_code_id: Option<Uuid>,
+    }
+    let chosen: Option<Chosen> = sqlx::query_as(
+        "SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = $1",
+    )
+    .bind(cart_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(chosen) = chosen else {
+        return Ok(Choices::default());
+    };
+    let (method_id, code_id) = (chosen.shipping_method_id, chosen.discount_code_id);
+    let ship_to = chosen.ship_to_country.map(|country| Destination {
+        country,
+        region: chosen.ship_to_region,
+    });
+    let method = match method_id {
+        Some(id) => shipping::method(&mut *conn, id).await?,
+        None => None,
+    };
+    let code = match code_id {
+        Some(id) => discounts::by_id(&mut *conn, id).await?,
+        None => None,
+    };
+    let tax = match &ship_to {
+        Some(d) => tax::rate_for(&mut *conn, &d.country, d.region.as_deref()).await?,
+        None => None,
+    };
+    Ok(Choices {
+        ship_to,
+        method,
+        code,
+        tax,
+    })
+}
+
+/// Where the cart ships and by which method (one of those shipping there, else 400).
+pub async fn set_shipping(
+    ctx: &Context,
+    shopper: &Shopper,
+    destination: Destination,
+    method_id: Uuid,
+) -> Result<Cart> {
+    let mut tx = ctx.pool.begin().await?;
+    let cart_id = cart_id(&mut tx, shopper, true)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    if !shipping::ships_to(&mut *tx, method_id, &destination.country).await? {
+        return Err(OrdersError::ShippingUnavailable(
+            "this shipping method does not ship to that country",
+        ));
+    }
+    sqlx::query(
+        "UPDATE carts SET ship_to_country = $2, ship_to_region = $3, shipping_method_id = $4, \
+                updated_at = now() WHERE id = $1",
+    )
+    .bind(cart_id)
+    .bind(&destination.country)
+    .bind(&destination.region)
+    .bind(method_id)
+    .execute(&mut *tx)
+    .await?;
+    let cart = get_on(&mut tx, Some(cart_id)).await?;
+    tx.commit().await?;
+    Ok(cart)
+}
+
+/// Puts a code on the cart: one it can use now (409 with the reason otherwise; an unknown
+/// code is refused the same way, so codes cannot be probed for).
+pub async fn apply_code(ctx: &Context, shopper: &Shopper, typed: &str) -> Result<Cart> {
+    let mut tx = ctx.pool.begin().await?;
+    let cart_id = cart_id(&mut tx, shopper, true)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    let code = discounts::find(&mut *tx, typed)
+        .await?
+        .ok_or(OrdersError::DiscountNotApplicable("this code is not valid"))?;
+    if let Some(reason) = code.refusal(Utc::now()) {
+        return Err(OrdersError::DiscountNotApplicable(reason));
+    }
+    sqlx::query("UPDATE carts SET discount_code_id = $2, updated_at = now() WHERE id = $1")
+        .bind(cart_id)
+        .bind(code.id)
+        .execute(&mut *tx)
+        .await?;
+    let cart = get_on(&mut tx, Some(cart_id)).await?;
+    tx.commit().await?;
+    Ok(cart)
+}
+
+/// Takes the code off the cart.
+pub async fn remove_code(ctx: &Context, shopper: &Shopper) -> Result<Cart> {
+    let mut tx = ctx.pool.begin().await?;
+    let cart_id = cart_id(&mut tx, shopper, true)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    sqlx::query("UPDATE carts SET discount_code_id = NULL, updated_at = now() WHERE id = $1")
+        .bind(cart_id)
+        .execute(&mut *tx)
+        .await?;
+    let cart = get_on(&mut tx, Some(cart_id)).await?;
+    tx.commit().await?;
+    Ok(cart)
+}
+
+/// The methods that ship to `country`, each with its charge for this cart (those that cannot
+/// carry it left out).
+pub async fn shipping_options(
+    ctx: &Context,
+    shopper: &Shopper,
+    country: &str,
+) -> Result<Vec<(Method, Money)>> {
+    let cart = get(ctx, shopper).await?;
+    let methods = shipping::methods_to(&ctx.pool, country).await?;
+    let goods = cart.price(ctx.config.tax, Utc::now()).priced.totals;
+    let goods = Money::from_decimal(goods.subtotal.amount() - goods.discount_total.amount());
+    Ok(methods
+        .into_iter()
+        .filter_map(|m| {
+            let charge = m.rate.charge(goods, cart.weight_grams())?;
+            Some((m, charge))
+        })
+        .collect())
 }
 
 /// The cart after a change in `tx`, refusing the change if it would leave the total past

@@ -12,10 +12,14 @@
 use uuid::Uuid;
 
 use super::OrdersError;
+use super::address_book::{self, Purpose};
 use super::cart::{self, Shopper};
+use super::discounts::{self, Code};
 use super::guest::{self, OrderToken};
+use super::pricing::{self, PriceInput, PricingError};
 use super::repository::{self as repo, NewOrder};
 use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus};
+use super::{shipping, tax};
 use crate::Context;
 use crate::accounts::types::Email;
 use crate::idempotency::{self, Claimed, Saved};
@@ -25,27 +29,75 @@ use crate::validation::{Invalid, plain_text};
 
 type Result<T> = std::result::Result<T, OrdersError>;
 
+/// An address for checkout: given in the request, one of the customer's saved ones, or
+/// (nothing given) the customer's default.
+#[derive(Debug, Clone)]
+pub enum AddressChoice {
+    Given(Address),
+    Saved(Uuid),
+    Default,
+}
+
 /// What the customer sends at checkout.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
-    pub shipping_address: Address,
+    pub shipping: AddressChoice,
+    pub billing: AddressChoice,
     pub notes: String,
     /// Where a guest's order is mailed (required of guests; a customer's account has one).
     pub email: Option<Email>,
+    /// The total the shopper saw; when the server's differs, nothing is placed.
+    pub expected_total: Option<Money>,
 }
 
 impl CheckoutRequest {
     pub fn new(
-        shipping_address: Address,
+        shipping: AddressChoice,
+        billing: AddressChoice,
         notes: Option<&str>,
         email: Option<&str>,
+        expected_total: Option<Money>,
     ) -> std::result::Result<Self, Invalid> {
         Ok(Self {
-            shipping_address,
+            shipping,
+            billing,
             notes: plain_text("notes", notes.unwrap_or_default(), 1000)?,
             email: email.map(Email::parse).transpose()?,
+            expected_total,
         })
     }
+}
+
+/// The addresses an order ships and bills to. A guest has no address book: a saved
+/// address is not found, and the shipping address must be given.
+async fn addresses(
+    conn: &mut sqlx::PgConnection,
+    user_id: Option<Uuid>,
+    request: &CheckoutRequest,
+) -> Result<(Address, Option<Address>)> {
+    let resolve = async |conn: &mut sqlx::PgConnection, choice: &AddressChoice, purpose| match (
+        choice, user_id,
+    ) {
+        (AddressChoice::Given(a), _) => Ok(Some(a.clone())),
+        (AddressChoice::Saved(id), Some(user)) => {
+            address_book::saved(conn, user, *id).await.map(Some)
+        }
+        (AddressChoice::Saved(_), None) => Err(OrdersError::NotFound),
+        (AddressChoice::Default, Some(user)) => {
+            address_book::default_for(conn, user, purpose).await
+        }
+        (AddressChoice::Default, None) => Ok(None),
+    };
+    let shipping = resolve(&mut *conn, &request.shipping, Purpose::Shipping)
+        .await?
+        .ok_or_else(|| {
+            Invalid::new(
+                "shipping_address",
+                "is required: give an address, or the id of a saved one",
+            )
+        })?;
+    let billing = resolve(&mut *conn, &request.billing, Purpose::Billing).await?;
+    Ok((shipping, billing))
 }
 
 /// An order just placed; a guest's comes with the token of its link (shown once, and
@@ -110,6 +162,7 @@ pub async fn checkout(
     if !short.is_empty() {
         return Err(OrdersError::InsufficientStock(short));
     }
+    let (shipping_address, billing_address) = addresses(&mut tx, user_id, request).await?;
     let too_large = || Invalid::new("quantity", "the order total is too large");
     let line_totals: Vec<Money> = lines
         .iter()
@@ -120,6 +173,61 @@ pub async fn checkout(
         .iter()
         .try_fold(Money::ZERO, |sum, t| sum.checked_add(*t))
         .ok_or_else(too_large)?;
+    let now = chrono::Utc::now();
+    let choices = cart::choices(&mut tx, cart_id).await?;
+    let method = match choices.method {
+        Some(method) => {
+            if !shipping::ships_to(&mut *tx, method.id, &shipping_address.country).await? {
+                return Err(OrdersError::ShippingUnavailable(
+                    "the cart's shipping method does not ship to the shipping address's country",
+                ));
+            }
+            Some(method)
+        }
+        None if shipping::any_zone(&mut *tx).await? => {
+            return Err(OrdersError::ShippingUnavailable(
+                "choose a shipping method for the cart first (setCartShipping)",
+            ));
+        }
+        None => None,
+    };
+    if let Some(reason) = choices.code.as_ref().and_then(|c| c.refusal(now)) {
+        return Err(OrdersError::DiscountNotApplicable(reason));
+    }
+    let tax = tax::rate_for(
+        &mut *tx,
+        &shipping_address.country,
+        shipping_address.region.as_deref(),
+    )
+    .await?;
+    let weight_grams = lines
+        .iter()
+        .map(|l| i64::from(l.weight_grams.unwrap_or(0)) * i64::from(l.quantity))
+        .sum();
+    let priced = pricing::price(&PriceInput {
+        subtotal,
+        weight_grams,
+        discount: choices.code.as_ref().map(Code::discount),
+        shipping: method.as_ref().map(|m| &m.rate),
+        tax: tax.as_ref(),
+        policy: ctx.config.tax,
+    })
+    .map_err(|e| match e {
+        PricingError::BelowMinimum(_) => {
+            OrdersError::DiscountNotApplicable("the subtotal is under this code's minimum")
+        }
+        PricingError::TooHeavy => {
+            OrdersError::ShippingUnavailable("the cart's shipping method cannot carry its weight")
+        }
+        PricingError::TooLarge => OrdersError::from(too_large()),
+    })?;
+    let totals = priced.totals;
+    if request
+        .expected_total
+        .is_some_and(|expected| expected != totals.total)
+    {
+        return Err(OrdersError::PriceChanged(Box::new(totals)));
+    }
 
     let order_id = Uuid::now_v7();
     let currency = ctx.config.store_currency.as_str();
@@ -130,9 +238,13 @@ pub async fn checkout(
             user_id,
             guest_email,
             cart_id,
-            subtotal,
+            totals,
             currency,
-            shipping_address: &request.shipping_address,
+            shipping_address: &shipping_address,
+            billing_address: billing_address.as_ref(),
+            shipping_method: method.as_ref().map(|m| m.name.as_str()),
+            discount_code: choices.code.as_ref().map(|c| c.code.as_str()),
+            tax_lines: &priced.tax_lines,
             notes: &request.notes,
         },
         &lines,
@@ -146,10 +258,17 @@ pub async fn checkout(
         user_id,
         guest_email: guest_email.map(str::to_owned),
         status: OrderStatus::Pending,
-        subtotal,
-        total: subtotal,
+        subtotal: totals.subtotal,
+        discount_total: totals.discount_total,
+        shipping_total: totals.shipping_total,
+        tax_total: totals.tax_total,
+        total: totals.total,
         currency: currency.to_owned(),
-        shipping_address: request.shipping_address.clone(),
+        shipping_address,
+        billing_address,
+        shipping_method: method.map(|m| m.name),
+        discount_code: choices.code.as_ref().map(|c| c.code.clone()),
+        tax_lines: priced.tax_lines,
         notes: request.notes.clone(),
         created_at: written.created_at,
         updated_at: written.updated_at,
@@ -181,6 +300,14 @@ pub async fn checkout(
         idempotency::complete(&mut *tx, claimed, &render(&placed)).await?;
     }
 
+    // The code's use is counted under its row's lock, late for the same reason as the stock.
+    if let Some(code) = &choices.code {
+        let customer = match (user_id, guest_email) {
+            (Some(id), _) => format!("user:{id}"),
+            (None, email) => format!("email:{}", email.unwrap_or_default()),
+        };
+        discounts::redeem(&mut tx, code.id, order_id, &customer, now).await?;
+    }
     // Last, and as briefly as possible: the stock, then the commit.
     let sold_out = match inventory::take_for_order(&mut tx, order_id, user_id, &takes).await? {
         Ok(sold_out) => sold_out,

@@ -2,7 +2,7 @@
 
 pub use crate::inventory::Shortage;
 
-use super::types::OrderStatus;
+use super::types::{OrderStatus, Totals};
 use crate::validation::Invalid;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,10 +15,25 @@ pub enum OrdersError {
     EmptyCart,
     #[error("not enough stock for {} line(s)", .0.len())]
     InsufficientStock(Vec<Shortage>),
+    #[error("the total is now {}, not the one expected", .0.total)]
+    PriceChanged(Box<Totals>),
+    #[error("{0}")]
+    DiscountNotApplicable(&'static str),
+    #[error("{0}")]
+    ShippingUnavailable(&'static str),
     #[error("claiming guest orders needs a verified email address")]
     EmailNotVerified,
     #[error("an order cannot go from {from} to {to}")]
     InvalidTransition { from: OrderStatus, to: OrderStatus },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// `NotFound` when a write touched no row (an id that names nothing).
+pub(crate) fn touched(done: sqlx::postgres::PgQueryResult) -> Result<(), OrdersError> {
+    if done.rows_affected() == 0 {
+        Err(OrdersError::NotFound)
+    } else {
+        Ok(())
+    }
 }

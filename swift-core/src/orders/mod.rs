@@ -5,13 +5,18 @@
 //! deadlocking or overselling, and every stock change lands in the same ledger as staff
 //! adjustments.
 
+pub mod address_book;
 pub mod cart;
 pub mod checkout;
+pub mod discounts;
 pub mod error;
 pub mod guest;
 pub mod lifecycle;
+pub mod pricing;
 pub mod repository;
+pub mod shipping;
+pub mod tax;
 pub mod types;
 
 pub use error::OrdersError;
-pub use types::{Address, Order, OrderStatus, Quantity};
+pub use types::{Address, Order, OrderStatus, Quantity, Totals};

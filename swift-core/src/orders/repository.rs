@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus};
+use super::pricing::TaxLine;
+use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus, Totals};
 use crate::catalog::OptionValue;
 use crate::money::Money;
 use crate::pagination::PageRequest;
@@ -20,15 +21,24 @@ struct OrderRow {
     guest_email: Option<String>,
     status: OrderStatus,
     subtotal: rust_decimal::Decimal,
+    discount_total: rust_decimal::Decimal,
+    shipping_total: rust_decimal::Decimal,
+    tax_total: rust_decimal::Decimal,
     total: rust_decimal::Decimal,
     currency: String,
     shipping_address: sqlx::types::Json<Address>,
+    billing_address: Option<sqlx::types::Json<Address>>,
+    shipping_method: Option<String>,
+    discount_code: Option<String>,
+    tax_lines: sqlx::types::Json<Vec<TaxLine>>,
     notes: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-const ORDER_COLUMNS: &str = "id, number, user_id, guest_email, status, subtotal, total, currency, shipping_address, notes, created_at, updated_at";
+const ORDER_COLUMNS: &str = "id, number, user_id, guest_email, status, subtotal, discount_total, \
+     shipping_total, tax_total, total, currency, shipping_address, billing_address, notes, created_at, updated_at, \
+     shipping_method, discount_code, tax_lines";
 
 #[derive(sqlx::FromRow)]
 struct ItemRow {
@@ -75,8 +85,15 @@ async fn assemble(conn: &mut sqlx::PgConnection, rows: Vec<OrderRow>) -> sqlx::R
             history: history.remove(&r.id).unwrap_or_default(),
             status: r.status,
             subtotal: Money::from_decimal(r.subtotal),
+            discount_total: Money::from_decimal(r.discount_total),
+            shipping_total: Money::from_decimal(r.shipping_total),
+            tax_total: Money::from_decimal(r.tax_total),
             total: Money::from_decimal(r.total),
             shipping_address: r.shipping_address.0,
+            billing_address: r.billing_address.map(|a| a.0),
+            shipping_method: r.shipping_method,
+            discount_code: r.discount_code,
+            tax_lines: r.tax_lines.0,
             id: r.id,
             number: r.number,
             user_id: r.user_id,
@@ -205,6 +222,7 @@ pub struct CheckoutLine {
     pub price: rust_decimal::Decimal,
     pub stock: i32,
     pub is_active: bool,
+    pub weight_grams: Option<i32>,
 }
 
 /// The variant `v` (of product `p`)'s option values as `[{"name", "value"}]`, in order.
@@ -220,7 +238,8 @@ pub async fn checkout_lines(
 ) -> sqlx::Result<Vec<CheckoutLine>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ci.id AS cart_item_id, p.id AS product_id, v.id AS variant_id, {OPTIONS_OF_V} AS options, \
-                ci.quantity, v.sku, p.name, v.price, s.on_hand AS stock, v.is_active AND p.is_active AS is_active \
+                ci.quantity, v.sku, p.name, v.price, s.on_hand AS stock, v.is_active AND p.is_active AS is_active, \
+                v.weight_grams \
          FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
          JOIN products p ON p.id = v.product_id \
          JOIN stock_levels s ON s.variant_id = v.id \
@@ -239,9 +258,13 @@ pub struct NewOrder<'a> {
     pub guest_email: Option<&'a str>,
     /// The cart the lines come from.
     pub cart_id: Uuid,
-    pub subtotal: Money,
+    pub totals: Totals,
     pub currency: &'a str,
     pub shipping_address: &'a Address,
+    pub billing_address: Option<&'a Address>,
+    pub shipping_method: Option<&'a str>,
+    pub discount_code: Option<&'a str>,
+    pub tax_lines: &'a [TaxLine],
     pub notes: &'a str,
 }
 
@@ -278,8 +301,11 @@ pub async fn place(
     let cart_items: Vec<Uuid> = lines.iter().map(|l| l.cart_item_id).collect();
     sqlx::query_as(
         "WITH o AS ( \
-             INSERT INTO orders (id, number, user_id, guest_email, status, subtotal, total, currency, shipping_address, notes) \
-             VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $19, $3, $4, $4, $5, $6, $7) \
+             INSERT INTO orders (id, number, user_id, guest_email, status, subtotal, discount_total, \
+                                 shipping_total, tax_total, total, currency, shipping_address, billing_address, notes, \
+                                 shipping_method, discount_code, tax_lines) \
+             VALUES ($1, 'SW-' || nextval('order_number_seq'), $2, $19, $3, $4, $21, $22, $23, $24, $5, $6, $20, $7, \
+                     $25, $26, $27) \
              RETURNING number, created_at, updated_at), \
          i AS ( \
              INSERT INTO order_items (order_id, line, product_id, variant_id, sku, name, options, unit_price, quantity, line_total) \
@@ -289,13 +315,14 @@ pub async fn place(
          h AS ( \
              INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES ($1, $3, $14, $2) \
              RETURNING at), \
-         d AS (DELETE FROM cart_items WHERE cart_id = $18 AND id = ANY($15)) \
+         d AS (DELETE FROM cart_items WHERE cart_id = $18 AND id = ANY($15)), \
+         c AS (UPDATE carts SET discount_code_id = NULL WHERE id = $18 AND discount_code_id IS NOT NULL) \
          SELECT o.number, o.created_at, o.updated_at, h.at AS history_at FROM o, h",
     )
     .bind(o.id)
     .bind(o.user_id)
     .bind(OrderStatus::Pending)
-    .bind(o.subtotal.amount())
+    .bind(o.totals.subtotal.amount())
     .bind(o.currency)
     .bind(sqlx::types::Json(o.shipping_address))
     .bind(o.notes)
@@ -311,6 +338,14 @@ pub async fn place(
     .bind(&options)
     .bind(o.cart_id)
     .bind(o.guest_email)
+    .bind(o.billing_address.map(sqlx::types::Json))
+    .bind(o.totals.discount_total.amount())
+    .bind(o.totals.shipping_total.amount())
+    .bind(o.totals.tax_total.amount())
+    .bind(o.totals.total.amount())
+    .bind(o.shipping_method)
+    .bind(o.discount_code)
+    .bind(sqlx::types::Json(o.tax_lines))
     .fetch_one(ex)
     .await
 }

@@ -72,37 +72,96 @@ fn optional(field: &'static str, raw: Option<&str>, max: usize) -> Result<Option
         .filter(|v| !v.is_empty()))
 }
 
+/// The names an address's fields have in a request, for errors that point at them.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressFields {
+    full_name: &'static str,
+    line1: &'static str,
+    line2: &'static str,
+    city: &'static str,
+    region: &'static str,
+    postal_code: &'static str,
+    country: &'static str,
+    phone: &'static str,
+}
+
+macro_rules! address_fields {
+    ($prefix:literal) => {
+        AddressFields {
+            full_name: concat!($prefix, "full_name"),
+            line1: concat!($prefix, "line1"),
+            line2: concat!($prefix, "line2"),
+            city: concat!($prefix, "city"),
+            region: concat!($prefix, "region"),
+            postal_code: concat!($prefix, "postal_code"),
+            country: concat!($prefix, "country"),
+            phone: concat!($prefix, "phone"),
+        }
+    };
+}
+
+impl AddressFields {
+    /// Checkout's `shipping_address`.
+    pub const SHIPPING: Self = address_fields!("shipping_address.");
+    /// Checkout's `billing_address`.
+    pub const BILLING: Self = address_fields!("billing_address.");
+    /// An address-book entry's `address`.
+    pub const SAVED: Self = address_fields!("address.");
+}
+
 impl Address {
-    pub fn parse(a: AddressInput<'_>) -> Result<Self, Invalid> {
+    pub fn parse(a: AddressInput<'_>, f: AddressFields) -> Result<Self, Invalid> {
         let country = a.country.trim().to_uppercase();
         // The real ISO 3166-1 list: two letters alone would let "XX" through.
         if country.len() != 2 || celes::Country::from_alpha2(&country).is_err() {
             return Err(Invalid::new(
-                "shipping_address.country",
+                f.country,
                 "must be an ISO 3166-1 alpha-2 country code, such as GB",
             ));
         }
-        let phone = optional("shipping_address.phone", a.phone, 32)?;
+        let phone = optional(f.phone, a.phone, 32)?;
         if let Some(p) = &phone
             && !p
                 .chars()
                 .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         {
-            return Err(Invalid::new(
-                "shipping_address.phone",
-                "digits, spaces and + - ( ) . only",
-            ));
+            return Err(Invalid::new(f.phone, "digits, spaces and + - ( ) . only"));
         }
         Ok(Self {
-            full_name: required("shipping_address.full_name", a.full_name, 200)?,
-            line1: required("shipping_address.line1", a.line1, 200)?,
-            line2: optional("shipping_address.line2", a.line2, 200)?,
-            city: required("shipping_address.city", a.city, 100)?,
-            region: optional("shipping_address.region", a.region, 100)?,
-            postal_code: required("shipping_address.postal_code", a.postal_code, 20)?,
+            full_name: required(f.full_name, a.full_name, 200)?,
+            line1: required(f.line1, a.line1, 200)?,
+            line2: optional(f.line2, a.line2, 200)?,
+            city: required(f.city, a.city, 100)?,
+            region: optional(f.region, a.region, 100)?,
+            postal_code: required(f.postal_code, a.postal_code, 20)?,
             country,
             phone,
         })
+    }
+}
+
+/// Every part of what a cart or an order costs: `total = subtotal − discount_total +
+/// shipping_total + tax_total`. Shipping, tax and discount codes are not sold yet, so their
+/// parts are zero and the total is the subtotal; the shape is the contract they will fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal: Money,
+    pub discount_total: Money,
+    pub shipping_total: Money,
+    pub tax_total: Money,
+    pub total: Money,
+}
+
+impl Totals {
+    /// The totals of lines summing to `subtotal`, with nothing else to add or take off.
+    pub fn of_lines(subtotal: Money) -> Self {
+        Self {
+            subtotal,
+            discount_total: Money::ZERO,
+            shipping_total: Money::ZERO,
+            tax_total: Money::ZERO,
+            total: subtotal,
+        }
     }
 }
 
@@ -230,9 +289,18 @@ pub struct Order {
     pub guest_email: Option<String>,
     pub status: OrderStatus,
     pub subtotal: Money,
+    pub discount_total: Money,
+    pub shipping_total: Money,
+    pub tax_total: Money,
     pub total: Money,
     pub currency: String,
     pub shipping_address: Address,
+    pub billing_address: Option<Address>,
+    /// The shipping method's name at purchase.
+    pub shipping_method: Option<String>,
+    /// The discount code used.
+    pub discount_code: Option<String>,
+    pub tax_lines: Vec<crate::orders::pricing::TaxLine>,
     pub notes: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -46,6 +46,9 @@ pub struct VariantCreate {
     pub images: Option<Vec<ImageBody>>,
     /// Defaults to true.
     pub is_active: Option<bool>,
+    /// For shipping rates by weight (none counts as 0).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub weight_grams: Option<i32>,
 }
 
 /// A product with its options and variants. A simple product has one variant and no
@@ -107,6 +110,9 @@ pub struct VariantUpdate {
     #[oai(validator(max_items = 20))]
     pub images: Option<Vec<ImageBody>>,
     pub is_active: Option<bool>,
+    /// `null` removes the weight.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    pub weight_grams: MaybeUndefined<i32>,
 }
 
 #[derive(Object)]
@@ -218,6 +224,7 @@ fn new_variant(v: &VariantCreate) -> Result<NewVariant, Invalid> {
         stock: parse_stock(v.stock.unwrap_or(0))?,
         images: images(v.images.as_ref())?.unwrap_or_default(),
         is_active: v.is_active.unwrap_or(true),
+        weight_grams: v.weight_grams,
     })
 }
 
@@ -373,6 +380,7 @@ impl AdminCatalogApi {
             stock: body.stock.map(parse_stock).transpose()?,
             images: images(body.images.as_ref())?,
             is_active: body.is_active,
+            weight_grams: maybe(&body.weight_grams),
         };
         let product = service::update_variant(&state, id.0, variant_id.0, patch, actor.id).await?;
         Ok(Json(ProductBody::new(

@@ -3,17 +3,18 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem::web::cookie::CookieJar;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use swift_core::orders::Quantity;
-use swift_core::orders::cart::{self, Cart};
+use swift_core::orders::cart::{self, Cart, Destination};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::NoContent;
 use super::catalog::OptionValueBody;
 use super::money::MoneyString;
+use super::orders::TaxLineBody;
 use crate::AppState;
 use crate::problem::ApiResult;
 use crate::shopper::{ShopperAuth, set_cart_cookie};
@@ -74,12 +75,36 @@ pub struct CartLineBody {
     pub unavailable_reason: Option<UnavailableReason>,
 }
 
+/// Where the cart ships and how, as chosen with `setCartShipping`.
 #[derive(Object)]
-#[oai(rename = "Cart")]
+#[oai(rename = "CartShipping", skip_serializing_if_is_none)]
+pub struct CartShippingBody {
+    pub country: String,
+    pub region: Option<String>,
+    pub method_id: Option<Uuid>,
+    pub method_name: Option<String>,
+}
+
+#[derive(Object)]
+#[oai(rename = "Cart", skip_serializing_if_is_none)]
 pub struct CartBody {
     pub items: Vec<CartLineBody>,
     /// The sum of the available lines.
     pub subtotal: MoneyString,
+    pub discount_total: MoneyString,
+    pub shipping_total: MoneyString,
+    pub tax_total: MoneyString,
+    /// What checkout would charge: `subtotal − discount_total + shipping_total + tax_total`
+    /// (with tax-inclusive prices the tax is in the subtotal, and not added).
+    pub total: MoneyString,
+    pub tax_lines: Vec<TaxLineBody>,
+    pub shipping: Option<CartShippingBody>,
+    /// Why the chosen method charges nothing now (it cannot carry the cart): choose another.
+    pub shipping_note: Option<String>,
+    /// The code on the cart.
+    pub discount_code: Option<String>,
+    /// Why the code takes nothing off now (expired, used up, under its minimum).
+    pub discount_note: Option<String>,
     pub currency: String,
     /// Units in the cart.
     pub item_count: i32,
@@ -87,10 +112,27 @@ pub struct CartBody {
 }
 
 impl CartBody {
-    pub fn new(cart: Cart, currency: &str) -> Self {
+    pub fn new(cart: Cart, config: &swift_core::Config) -> Self {
+        let price = cart.price(config.tax, chrono::Utc::now());
+        let totals = price.priced.totals;
+        let choices = cart.choices.clone();
         Self {
-            subtotal: MoneyString(cart.subtotal),
-            currency: currency.to_owned(),
+            tax_lines: price.priced.tax_lines.iter().map(Into::into).collect(),
+            shipping: choices.ship_to.map(|d| CartShippingBody {
+                country: d.country,
+                region: d.region,
+                method_id: choices.method.as_ref().map(|m| m.id),
+                method_name: choices.method.as_ref().map(|m| m.name.clone()),
+            }),
+            shipping_note: price.shipping_refused,
+            discount_code: choices.code.as_ref().map(|c| c.code.clone()),
+            discount_note: price.discount_refused,
+            subtotal: MoneyString(totals.subtotal),
+            discount_total: MoneyString(totals.discount_total),
+            shipping_total: MoneyString(totals.shipping_total),
+            tax_total: MoneyString(totals.tax_total),
+            total: MoneyString(totals.total),
+            currency: config.store_currency.as_str().to_owned(),
             item_count: cart.item_count,
             updated_at: cart.updated_at,
             items: cart
@@ -139,6 +181,32 @@ pub struct UpdateCartItem {
     pub quantity: i64,
 }
 
+/// A shipping method that ships to the country asked, priced for the cart.
+#[derive(Object)]
+pub struct ShippingOption {
+    pub id: Uuid,
+    pub name: String,
+    pub price: MoneyString,
+}
+
+#[derive(Object)]
+pub struct CartShippingChoice {
+    /// ISO 3166-1 alpha-2.
+    #[oai(validator(max_length = 2))]
+    pub country: String,
+    /// Where tax differs by region (a state, a province).
+    #[oai(validator(max_length = 100))]
+    pub region: Option<String>,
+    pub method_id: Uuid,
+}
+
+#[derive(Object)]
+pub struct DiscountCodeChoice {
+    /// As the shopper typed it; case does not matter.
+    #[oai(validator(max_length = 40))]
+    pub code: String,
+}
+
 #[derive(ApiResponse)]
 pub enum CartCreated {
     /// The cart after adding. When this opened a guest cart, `X-Cart-Token` carries its
@@ -164,10 +232,7 @@ impl CartApi {
         shopper: ShopperAuth,
     ) -> ApiResult<Json<CartBody>> {
         let cart = cart::get(&state, &shopper.0).await?;
-        Ok(Json(CartBody::new(
-            cart,
-            state.config.store_currency.as_str(),
-        )))
+        Ok(Json(CartBody::new(cart, &state.config)))
     }
 
     /// Add a variant (404 when it is not sold). Without a session or cart token this
@@ -186,10 +251,7 @@ impl CartApi {
             set_cart_cookie(jar, &state, token);
         }
         Ok(CartCreated::Created(
-            Json(CartBody::new(
-                added.cart,
-                state.config.store_currency.as_str(),
-            )),
+            Json(CartBody::new(added.cart, &state.config)),
             added.opened.map(|t| t.as_str().to_owned()),
         ))
     }
@@ -209,10 +271,7 @@ impl CartApi {
     ) -> ApiResult<Json<CartBody>> {
         let quantity = Quantity::parse(body.quantity)?;
         let cart = cart::update(&state, &shopper.0, item_id.0, quantity).await?;
-        Ok(Json(CartBody::new(
-            cart,
-            state.config.store_currency.as_str(),
-        )))
+        Ok(Json(CartBody::new(cart, &state.config)))
     }
 
     /// Remove a line.
@@ -228,10 +287,95 @@ impl CartApi {
         item_id: Path<Uuid>,
     ) -> ApiResult<Json<CartBody>> {
         let cart = cart::remove(&state, &shopper.0, item_id.0).await?;
-        Ok(Json(CartBody::new(
-            cart,
-            state.config.store_currency.as_str(),
-        )))
+        Ok(Json(CartBody::new(cart, &state.config)))
+    }
+
+    /// The shipping methods that ship to `country`, each priced for this cart (methods that
+    /// cannot carry its weight are left out).
+    #[oai(
+        path = "/cart/shipping-methods",
+        method = "get",
+        operation_id = "listShippingOptions"
+    )]
+    async fn shipping_options(
+        &self,
+        state: Data<&AppState>,
+        shopper: ShopperAuth,
+        /// ISO 3166-1 alpha-2.
+        country: Query<String>,
+    ) -> ApiResult<Json<Vec<ShippingOption>>> {
+        let country = swift_core::orders::shipping::country("country", &country.0)?;
+        let options = cart::shipping_options(&state, &shopper.0, &country).await?;
+        Ok(Json(
+            options
+                .into_iter()
+                .map(|(m, price)| ShippingOption {
+                    id: m.id,
+                    name: m.name,
+                    price: MoneyString(price),
+                })
+                .collect(),
+        ))
+    }
+
+    /// Where the cart ships, and by which method (one of `listShippingOptions`' for that
+    /// country; another is 409 `shipping_unavailable`). The destination also sets the tax
+    /// the cart shows; checkout ships to its shipping address, which must be in the method's
+    /// zone.
+    #[oai(
+        path = "/cart/shipping",
+        method = "put",
+        operation_id = "setCartShipping"
+    )]
+    async fn set_shipping(
+        &self,
+        state: Data<&AppState>,
+        shopper: ShopperAuth,
+        body: Json<CartShippingChoice>,
+    ) -> ApiResult<Json<CartBody>> {
+        let destination = Destination {
+            country: swift_core::orders::shipping::country("country", &body.country)?,
+            region: body
+                .region
+                .as_deref()
+                .map(|r| swift_core::validation::plain_text("region", r, 100))
+                .transpose()?
+                .filter(|r| !r.is_empty()),
+        };
+        let cart = cart::set_shipping(&state, &shopper.0, destination, body.method_id).await?;
+        Ok(Json(CartBody::new(cart, &state.config)))
+    }
+
+    /// Put a discount code on the cart (one at a time; this replaces any other). A code that
+    /// is unknown, expired, not yet valid or used up is 409 `discount_not_applicable`.
+    #[oai(
+        path = "/cart/discount",
+        method = "put",
+        operation_id = "applyDiscountCode"
+    )]
+    async fn apply_code(
+        &self,
+        state: Data<&AppState>,
+        shopper: ShopperAuth,
+        body: Json<DiscountCodeChoice>,
+    ) -> ApiResult<Json<CartBody>> {
+        let cart = cart::apply_code(&state, &shopper.0, &body.code).await?;
+        Ok(Json(CartBody::new(cart, &state.config)))
+    }
+
+    /// Take the discount code off the cart.
+    #[oai(
+        path = "/cart/discount",
+        method = "delete",
+        operation_id = "removeDiscountCode"
+    )]
+    async fn remove_code(
+        &self,
+        state: Data<&AppState>,
+        shopper: ShopperAuth,
+    ) -> ApiResult<Json<CartBody>> {
+        let cart = cart::remove_code(&state, &shopper.0).await?;
+        Ok(Json(CartBody::new(cart, &state.config)))
     }
 
     /// Empty the cart.

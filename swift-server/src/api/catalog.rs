@@ -119,6 +119,8 @@ pub struct VariantBody {
     /// The variant's own pictures (the product's apply when empty).
     pub images: Vec<ImageBody>,
     pub is_active: bool,
+    /// For shipping rates by weight; absent when not set (counts as 0).
+    pub weight_grams: Option<i32>,
 }
 
 fn image_bodies(images: &[Image]) -> Vec<ImageBody> {
@@ -236,6 +238,7 @@ impl ProductBody {
                     in_stock: v.is_active && v.stock > 0,
                     images: image_bodies(&v.images),
                     is_active: v.is_active,
+                    weight_grams: v.weight_grams,
                 })
                 .collect(),
         }

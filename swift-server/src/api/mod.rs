@@ -1,13 +1,15 @@
 //! Operations, one module per API tag of docs/API.md.
 
+mod addresses;
 mod admin;
 mod admin_catalog;
+mod admin_pricing;
 mod auth;
 pub(crate) mod caching;
 mod cart;
 mod catalog;
 mod google;
-mod money;
+pub(crate) mod money;
 mod ops;
 mod orders;
 
@@ -25,7 +27,7 @@ pub enum ApiTags {
     Catalog,
     /// The shopper's cart: a customer's, or a guest's by its cart token.
     Cart,
-    /// Checkout and order history.
+    /// Checkout, order history and the address book.
     Orders,
     /// Staff-only management.
     Admin,
@@ -41,8 +43,10 @@ pub type Api = (
     catalog::CatalogApi,
     cart::CartApi,
     orders::OrdersApi,
+    addresses::AddressesApi,
     admin::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
+    admin_pricing::AdminPricingApi,
     orders::AdminOrdersApi,
 );
 
@@ -54,8 +58,10 @@ pub fn apis() -> Api {
         catalog::CatalogApi,
         cart::CartApi,
         orders::OrdersApi,
+        addresses::AddressesApi,
         admin::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
+        admin_pricing::AdminPricingApi,
         orders::AdminOrdersApi,
     )
 }

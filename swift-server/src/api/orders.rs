@@ -7,12 +7,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use swift_core::idempotency::{Claimed, Saved};
-use swift_core::orders::checkout::{self, CheckoutRequest, PlacedOrder};
+use swift_core::orders::checkout::{self, AddressChoice, CheckoutRequest, PlacedOrder};
 use swift_core::orders::repository::OrderFilter;
-use swift_core::orders::types::{Address, AddressInput, HistoryRole};
+use swift_core::orders::types::{Address, AddressFields, AddressInput, HistoryRole};
 use swift_core::orders::{Order, OrderStatus};
 use swift_core::orders::{guest, lifecycle};
 use swift_core::pagination::PageRequest;
+use swift_core::validation::Invalid;
 use uuid::Uuid;
 
 use super::ApiTags;
@@ -86,6 +87,25 @@ pub struct AddressBody {
     pub phone: Option<String>,
 }
 
+impl AddressBody {
+    /// The address, checked; errors name the fields as `fields` spells them.
+    pub fn parse(&self, fields: AddressFields) -> Result<Address, Invalid> {
+        Address::parse(
+            AddressInput {
+                full_name: &self.full_name,
+                line1: &self.line1,
+                line2: self.line2.as_deref(),
+                city: &self.city,
+                region: self.region.as_deref(),
+                postal_code: &self.postal_code,
+                country: &self.country,
+                phone: self.phone.as_deref(),
+            },
+            fields,
+        )
+    }
+}
+
 impl From<Address> for AddressBody {
     fn from(a: Address) -> Self {
         Self {
@@ -115,6 +135,26 @@ pub struct OrderItemBody {
     pub unit_price: MoneyString,
     pub quantity: i32,
     pub line_total: MoneyString,
+}
+
+/// The tax paid at one rate.
+#[derive(Object, Clone)]
+#[oai(rename = "TaxLine")]
+pub struct TaxLineBody {
+    pub name: String,
+    /// The rate in percent, as a decimal string: `"20"` is 20 %.
+    pub percent: String,
+    pub amount: MoneyString,
+}
+
+impl From<&swift_core::orders::pricing::TaxLine> for TaxLineBody {
+    fn from(t: &swift_core::orders::pricing::TaxLine) -> Self {
+        Self {
+            name: t.name.clone(),
+            percent: t.percent.normalize().to_string(),
+            amount: MoneyString(t.amount),
+        }
+    }
 }
 
 /// One status change.
@@ -156,9 +196,19 @@ pub struct OrderBody {
     pub status: Status,
     pub items: Vec<OrderItemBody>,
     pub subtotal: MoneyString,
+    pub discount_total: MoneyString,
+    pub shipping_total: MoneyString,
+    pub tax_total: MoneyString,
+    /// `subtotal − discount_total + shipping_total + tax_total`.
     pub total: MoneyString,
     pub currency: String,
     pub shipping_address: AddressBody,
+    pub billing_address: Option<AddressBody>,
+    /// The shipping method's name at purchase.
+    pub shipping_method: Option<String>,
+    /// The discount code used.
+    pub discount_code: Option<String>,
+    pub tax_lines: Vec<TaxLineBody>,
     pub notes: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -192,9 +242,16 @@ impl From<Order> for OrderBody {
                 })
                 .collect(),
             subtotal: MoneyString(o.subtotal),
+            discount_total: MoneyString(o.discount_total),
+            shipping_total: MoneyString(o.shipping_total),
+            tax_total: MoneyString(o.tax_total),
             total: MoneyString(o.total),
             currency: o.currency,
             shipping_address: o.shipping_address.into(),
+            billing_address: o.billing_address.map(Into::into),
+            shipping_method: o.shipping_method,
+            discount_code: o.discount_code,
+            tax_lines: o.tax_lines.iter().map(Into::into).collect(),
             notes: o.notes,
             created_at: o.created_at,
             updated_at: o.updated_at,
@@ -238,9 +295,20 @@ impl From<swift_core::pagination::Page<Order>> for OrderPage {
 #[derive(Object)]
 #[oai(rename = "OrderCreate")]
 pub struct CreateOrder {
-    pub shipping_address: AddressBody,
+    /// Where to ship; or `shipping_address_id` (a saved address); with neither, the
+    /// customer's default shipping address.
+    pub shipping_address: Option<AddressBody>,
+    pub shipping_address_id: Option<Uuid>,
+    /// Where to bill; or `billing_address_id`; with neither, the customer's default billing
+    /// address, if any.
+    pub billing_address: Option<AddressBody>,
+    pub billing_address_id: Option<Uuid>,
     #[oai(validator(max_length = 1000))]
     pub notes: Option<String>,
+    /// The total the shopper was shown. When the server's total differs (a price changed
+    /// meanwhile), the answer is 409 `price_changed` with the `totals` as they are now, and
+    /// nothing is placed.
+    pub expected_total: Option<MoneyString>,
     /// Guest checkout: where the order is mailed (required of guests, ignored for
     /// customers, whose account has an address).
     #[oai(validator(max_length = 254))]
@@ -275,6 +343,24 @@ pub enum OrderCreated {
     Created(JsonBytes<OrderBody>),
 }
 
+/// An address given inline or by id (not both), or neither.
+fn choice(
+    field: &'static str,
+    given: Option<&AddressBody>,
+    id: Option<Uuid>,
+    fields: AddressFields,
+) -> Result<AddressChoice, Invalid> {
+    match (given, id) {
+        (Some(_), Some(_)) => Err(Invalid::new(
+            field,
+            "give an address or the id of a saved one, not both",
+        )),
+        (Some(address), None) => Ok(AddressChoice::Given(address.parse(fields)?)),
+        (None, Some(id)) => Ok(AddressChoice::Saved(id)),
+        (None, None) => Ok(AddressChoice::Default),
+    }
+}
+
 pub struct OrdersApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Orders")]
@@ -289,18 +375,25 @@ impl OrdersApi {
         shopper: ShopperAuth,
         body: Json<CreateOrder>,
     ) -> ApiResult<OrderCreated> {
-        let a = &body.shipping_address;
-        let address = Address::parse(AddressInput {
-            full_name: &a.full_name,
-            line1: &a.line1,
-            line2: a.line2.as_deref(),
-            city: &a.city,
-            region: a.region.as_deref(),
-            postal_code: &a.postal_code,
-            country: &a.country,
-            phone: a.phone.as_deref(),
-        })?;
-        let request = CheckoutRequest::new(address, body.notes.as_deref(), body.email.as_deref())?;
+        let shipping = choice(
+            "shipping_address",
+            body.shipping_address.as_ref(),
+            body.shipping_address_id,
+            AddressFields::SHIPPING,
+        )?;
+        let billing = choice(
+            "billing_address",
+            body.billing_address.as_ref(),
+            body.billing_address_id,
+            AddressFields::BILLING,
+        )?;
+        let request = CheckoutRequest::new(
+            shipping,
+            billing,
+            body.notes.as_deref(),
+            body.email.as_deref(),
+            body.expected_total.map(|m| m.0),
+        )?;
         // With an Idempotency-Key, the answer is saved in checkout's own transaction.
         let claimed = req.extensions().get::<Claimed>();
         let placed = checkout::checkout(&state, &shopper.0, &request, claimed, |placed| Saved {

@@ -120,6 +120,13 @@ impl BodySchemas {
             self.check_one_of(alternatives, value, field, errors, depth);
             return;
         }
+        // `allOf` (a discriminated union's alternative: its `kind` and its fields): all fit.
+        if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+            for part in parts {
+                self.check_value(part, value, field, errors, depth + 1);
+            }
+            return;
+        }
         let mut push = |message: String| {
             errors.push(FieldError {
                 field: name.to_owned(),

@@ -1,0 +1,229 @@
+//! A customer's address book: saved addresses, one default for shipping and one for
+//! billing, which checkout takes by id (or uses when given no address at all).
+//!
+//! A customer's changes to their defaults are serialised on their user row: setting a new
+//! default clears the old one in the same transaction, and two at once queue instead of
+//! tripping the one-default-per-kind index.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::OrdersError;
+use super::types::Address;
+use crate::Context;
+use crate::validation::Invalid;
+
+type Result<T> = std::result::Result<T, OrdersError>;
+
+/// Most addresses one customer keeps.
+pub const MAX_ADDRESSES: i64 = 50;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SavedAddress {
+    pub id: Uuid,
+    pub address: sqlx::types::Json<Address>,
+    pub is_default_shipping: bool,
+    pub is_default_billing: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A change to a saved address: what is `None` stays. A default can be set, not unset: a
+/// customer moves it by making another address the default (or deletes the address).
+#[derive(Debug, Clone, Default)]
+pub struct AddressChange {
+    pub address: Option<Address>,
+    pub default_shipping: bool,
+    pub default_billing: bool,
+}
+
+const COLUMNS: &str =
+    "id, address, is_default_shipping, is_default_billing, created_at, updated_at";
+
+/// The customer's addresses, oldest first.
+pub async fn list(ctx: &Context, user_id: Uuid) -> Result<Vec<SavedAddress>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY created_at, id"
+    )))
+    .bind(user_id)
+    .fetch_all(&ctx.pool)
+    .await?)
+}
+
+/// Queues the customer's address-book writes one after another.
+async fn lock_book(conn: &mut PgConnection, user_id: Uuid) -> Result<()> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    Ok(())
+}
+
+/// Makes `id` the customer's default of the kinds asked, clearing the previous ones.
+async fn set_defaults(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+    shipping: bool,
+    billing: bool,
+) -> Result<()> {
+    if !(shipping || billing) {
+        return Ok(());
+    }
+    // Two statements: the old default gives its flag up before the new one takes it, as the
+    // one-default index is checked row by row, in whatever order one UPDATE visits them.
+    sqlx::query(
+        "UPDATE addresses SET \
+             is_default_shipping = is_default_shipping AND NOT $3, \
+             is_default_billing = is_default_billing AND NOT $4 \
+         WHERE user_id = $1 AND id <> $2 AND (($3 AND is_default_shipping) OR ($4 AND is_default_billing))",
+    )
+    .bind(user_id)
+    .bind(id)
+    .bind(shipping)
+    .bind(billing)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE addresses SET is_default_shipping = is_default_shipping OR $3, \
+             is_default_billing = is_default_billing OR $4, updated_at = now() \
+         WHERE user_id = $1 AND id = $2",
+    )
+    .bind(user_id)
+    .bind(id)
+    .bind(shipping)
+    .bind(billing)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn fetch(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<SavedAddress> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
+    )))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(OrdersError::NotFound)
+}
+
+/// Saves an address. The first of the book becomes the default of both kinds, as does any
+/// address saved while a kind has no default.
+pub async fn create(
+    ctx: &Context,
+    user_id: Uuid,
+    address: Address,
+    default_shipping: bool,
+    default_billing: bool,
+) -> Result<SavedAddress> {
+    let mut tx = ctx.pool.begin().await?;
+    lock_book(&mut tx, user_id).await?;
+    let (count, has_shipping, has_billing): (i64, bool, bool) = sqlx::query_as(
+        "SELECT count(*), coalesce(bool_or(is_default_shipping), false), \
+                coalesce(bool_or(is_default_billing), false) \
+         FROM addresses WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if count >= MAX_ADDRESSES {
+        return Err(Invalid::new("address", "an address book holds at most 50 addresses").into());
+    }
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO addresses (id, user_id, address) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(user_id)
+        .bind(sqlx::types::Json(&address))
+        .execute(&mut *tx)
+        .await?;
+    set_defaults(
+        &mut tx,
+        user_id,
+        id,
+        default_shipping || !has_shipping,
+        default_billing || !has_billing,
+    )
+    .await?;
+    let saved = fetch(&mut tx, user_id, id).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Changes one of the customer's addresses; anyone else's is not found.
+pub async fn update(
+    ctx: &Context,
+    user_id: Uuid,
+    id: Uuid,
+    change: AddressChange,
+) -> Result<SavedAddress> {
+    let mut tx = ctx.pool.begin().await?;
+    lock_book(&mut tx, user_id).await?;
+    fetch(&mut tx, user_id, id).await?;
+    if let Some(address) = &change.address {
+        sqlx::query(
+            "UPDATE addresses SET address = $3, updated_at = now() WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(sqlx::types::Json(address))
+        .execute(&mut *tx)
+        .await?;
+    }
+    set_defaults(
+        &mut tx,
+        user_id,
+        id,
+        change.default_shipping,
+        change.default_billing,
+    )
+    .await?;
+    let saved = fetch(&mut tx, user_id, id).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Deletes one of the customer's addresses (orders keep their own copies).
+pub async fn delete(ctx: &Context, user_id: Uuid, id: Uuid) -> Result<()> {
+    super::error::touched(
+        sqlx::query("DELETE FROM addresses WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&ctx.pool)
+            .await?,
+    )
+}
+
+/// Which default address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Shipping,
+    Billing,
+}
+
+/// One of the customer's saved addresses by id (another customer's is not found).
+pub async fn saved(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<Address> {
+    Ok(fetch(conn, user_id, id).await?.address.0)
+}
+
+/// The customer's default address for `purpose`, if they have one.
+pub async fn default_for(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+) -> Result<Option<Address>> {
+    let column = match purpose {
+        Purpose::Shipping => "is_default_shipping",
+        Purpose::Billing => "is_default_billing",
+    };
+    let found: Option<sqlx::types::Json<Address>> = sqlx::query_scalar(sqlx::AssertSqlSafe(
+        format!("SELECT address FROM addresses WHERE user_id = $1 AND {column}"),
+    ))
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.map(|a| a.0))
+}
