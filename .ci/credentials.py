@@ -40,7 +40,9 @@ def mailed(folder: str, to: str, param: str) -> str:
                 message = email.message_from_file(f)
             if message["To"] != to:
                 continue
-            body = message.get_payload(decode=True).decode()
+            # The plain-text part (mails carry an HTML alternative, whose links are escaped).
+            part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+            body = part.get_payload(decode=True).decode()
             match = re.search(rf"[?&]{param}=([^&\s]+)", body)
             if match:
                 found.append((os.path.getmtime(path), urllib.parse.unquote(match.group(1))))

@@ -229,6 +229,11 @@ pub struct Config {
     pub mail_backend: MailBackend,
     /// The `From:` of every mail.
     pub email_from: String,
+    /// The shop's name in mails.
+    pub shop_name: String,
+    /// Whether this process delivers the outbox (mail); off only for tests that need an
+    /// instance which never sends.
+    pub outbox_worker: bool,
     pub rate_limits: RateLimitConfig,
     pub lifetimes: Lifetimes,
     /// Whether prices include tax, and whether shipping is taxed.
@@ -486,6 +491,8 @@ impl Config {
             auth,
             mail_backend,
             email_from,
+            shop_name: env.string("SHOP_NAME", "SWIFT"),
+            outbox_worker: env.parse_bool("OUTBOX_WORKER", true)?,
             rate_limits,
             lifetimes,
             tax,

@@ -30,6 +30,8 @@ pub struct Context {
     pub catalog_changes: Arc<CatalogChanges>,
     /// How many products match a listing filter (the expensive part of a listing).
     pub listing_counts: Arc<ScopedCache<ProductFilter, i64>>,
+    /// Wakes this process's outbox worker after a commit that enqueued mail.
+    pub outbox_wake: Arc<crate::outbox::Wake>,
 }
 
 impl Context {
@@ -52,6 +54,7 @@ impl Context {
             config: Arc::new(config),
             mailer,
             jwt,
+            outbox_wake: Arc::default(),
         })
     }
 }

@@ -7,12 +7,16 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 
 use crate::config::{Config, ConfigError, MailBackend};
 
-/// A message to send: plain text, since every link in it is also readable as text.
-#[derive(Debug, Clone)]
+/// A message to send: plain text (every link in it readable as text), and an HTML
+/// alternative where the message has one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
+    #[serde(rename = "text")]
     pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,12 +83,19 @@ impl Mailer {
             .to
             .parse()
             .map_err(|_| MailError::Address(mail.to.clone()))?;
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(&mail.subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())?;
+            .subject(&mail.subject);
+        let message = match &mail.html {
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.body.clone())?,
+            Some(html) => builder.multipart(lettre::message::MultiPart::alternative_plain_html(
+                mail.body.clone(),
+                html.clone(),
+            ))?,
+        };
         match &*self.transport {
             Transport::Log => {
                 tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (log backend)");
@@ -97,16 +108,5 @@ impl Mailer {
             }
         }
         Ok(())
-    }
-
-    /// Sends in the background: the request that triggered it answers at once, and takes
-    /// the same time whether or not a mail goes out (no account enumeration by timing).
-    pub fn send_later(&self, mail: Mail) {
-        let mailer = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&mail).await {
-                tracing::error!(error = %e, subject = %mail.subject, "sending mail failed");
-            }
-        });
     }
 }

@@ -66,6 +66,7 @@ async fn smtp_backend_delivers_through_an_smtp_server() {
             to: "ada@example.com".into(),
             subject: "Hello from SWIFT".into(),
             body: "Line one\nhttp://localhost:3000/x?key=abc\n".into(),
+            html: Some("<p>Line one</p>".into()),
         })
         .await
         .unwrap();
@@ -82,6 +83,9 @@ async fn smtp_backend_delivers_through_an_smtp_server() {
         "{envelope:?}"
     );
     assert!(data.contains("Subject: Hello from SWIFT"), "{data}");
+    // Plain text and HTML, as alternatives of one message.
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(data.contains("<p>Line one</p>"), "{data}");
     assert!(
         data.contains("key=abc") || data.contains("key=3Dabc"),
         "{data}"
@@ -103,6 +107,7 @@ async fn file_backend_writes_one_eml_per_message() {
                 to: "bob@example.com".into(),
                 subject: format!("Message {i}"),
                 body: "hi".into(),
+                html: None,
             })
             .await
             .unwrap();

@@ -19,12 +19,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let pool = state.pool.clone();
-    let pruner = tokio::spawn(prune_periodically(pool.clone(), state.config.lifetimes));
-    // Without the listener the catalog cache stays off (CATALOG_CACHE=false).
-    let listener = state.config.catalog_cache.then(|| {
-        let url = state.config.database_listen_url.clone();
-        state.catalog_changes.spawn_listener(pool.clone(), url)
-    });
+    let background = Background::spawn(&state);
     if let Some(addr) = acceptor
         .local_addr()
         .first()
@@ -35,13 +30,48 @@ pub async fn serve(
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
         .await;
-    pruner.abort();
-    if let Some(listener) = listener {
-        listener.abort();
-    }
+    background.stop();
     pool.close().await;
     tracing::info!("shut down");
     result
+}
+
+/// What a server runs beside its requests: the pruner, the catalog-change listener (without
+/// which the catalog cache stays off: `CATALOG_CACHE=false`) and the outbox worker
+/// (`OUTBOX_WORKER`). Tests start the same set.
+pub struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+/// How often the outbox worker looks for rows it was not woken for (other instances' rows,
+/// retries coming due).
+pub const OUTBOX_POLL: Duration = Duration::from_secs(2);
+
+impl Background {
+    pub fn spawn(state: &AppState) -> Self {
+        let pool = state.pool.clone();
+        let mut tasks = vec![tokio::spawn(prune_periodically(
+            pool.clone(),
+            state.config.lifetimes,
+        ))];
+        if state.config.catalog_cache {
+            let url = state.config.database_listen_url.clone();
+            tasks.push(state.catalog_changes.spawn_listener(pool.clone(), url));
+        }
+        if state.config.outbox_worker {
+            tasks.push(swift_core::outbox::spawn_worker(
+                pool,
+                state.mailer.clone(),
+                state.outbox_wake.clone(),
+                OUTBOX_POLL,
+            ));
+        }
+        Self(tasks)
+    }
+
+    pub fn stop(self) {
+        for task in self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// Removes expired sessions, tokens, rate-limit windows, carts and idempotency answers every

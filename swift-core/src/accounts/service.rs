@@ -11,6 +11,8 @@ use super::{AccountsError, password};
 use crate::Context;
 use crate::config::EmailVerification;
 use crate::mail::Mail;
+use crate::notices;
+use crate::outbox::{self, Event};
 use crate::pagination::{Page, PageRequest};
 use crate::ratelimit::{self, Action};
 use crate::validation::Invalid;
@@ -488,33 +490,29 @@ pub async fn request_password_reset(
         Some(email.as_str()),
     )
     .await?;
-    // One statement whether or not the account exists; the mail goes out in the background.
+    // The same two statements whether or not the account exists: the token's, and the
+    // outbox's, which writes the mail only for an account (no enumeration by timing).
     let (token, hash) = opaque_token();
-    let Some(user_id) = repo::insert_one_time_token_for_email(
-        &ctx.pool,
+    let mut tx = ctx.pool.begin().await?;
+    let user_id = repo::insert_one_time_token_for_email(
+        &mut *tx,
         &hash,
         Purpose::PasswordReset,
         email.as_str(),
         false,
         Utc::now() + RESET_TOKEN_TTL,
     )
-    .await?
-    else {
-        return Ok(());
-    };
+    .await?;
     let link = format!(
         "{}/reset-password?uid={}&token={}",
-        ctx.config.frontend_url, user_id, token
+        ctx.config.frontend_url,
+        user_id.unwrap_or_default(),
+        token
     );
-    ctx.mailer.send_later(Mail {
-        to: email.as_str().to_owned(),
-        subject: "Reset your SWIFT password".into(),
-        body: format!(
-            "Someone asked to reset the password of your SWIFT account.\n\n\
-             To choose a new password, open this link within one hour:\n{link}\n\n\
-             If it was not you, ignore this mail; your password stays as it is.\n"
-        ),
-    });
+    let mail = notices::password_reset(&ctx.config, email.as_str(), &link);
+    outbox::enqueue_if(&mut *tx, user_id.is_some(), Event::PasswordReset, &mail).await?;
+    tx.commit().await?;
+    ctx.outbox_wake.now();
     Ok(())
 }
 
@@ -565,8 +563,9 @@ pub async fn confirm_password_reset(
 
 async fn send_verification(ctx: &Context, user: &User) -> Result<()> {
     let (token, hash) = opaque_token();
+    let mut tx = ctx.pool.begin().await?;
     repo::insert_one_time_token(
-        &ctx.pool,
+        &mut *tx,
         &hash,
         Purpose::VerifyEmail,
         user.id,
@@ -574,19 +573,16 @@ async fn send_verification(ctx: &Context, user: &User) -> Result<()> {
         Utc::now() + VERIFY_TOKEN_TTL,
     )
     .await?;
-    mail_verification(ctx, &user.email, &token);
+    let mail = verification_mail(ctx, &user.email, &token);
+    outbox::enqueue(&mut *tx, Event::AccountVerification, &mail).await?;
+    tx.commit().await?;
+    ctx.outbox_wake.now();
     Ok(())
 }
 
-fn mail_verification(ctx: &Context, to: &str, token: &str) {
+fn verification_mail(ctx: &Context, to: &str, token: &str) -> Mail {
     let link = format!("{}/verify-email?key={}", ctx.config.frontend_url, token);
-    ctx.mailer.send_later(Mail {
-        to: to.to_owned(),
-        subject: "Confirm your email for SWIFT".into(),
-        body: format!(
-            "Welcome to SWIFT.\n\nConfirm your email address by opening this link:\n{link}\n"
-        ),
-    });
+    notices::verification(&ctx.config, to, &link)
 }
 
 /// Confirms an email with a mailed key (single use).
@@ -623,10 +619,11 @@ pub async fn resend_verification(ctx: &Context, email: &Email, client: &ClientIn
     if ctx.config.auth.email_verification == EmailVerification::None {
         return Ok(());
     }
-    // One statement whether or not the account exists (see request_password_reset).
+    // The same statements whether or not the account exists (see request_password_reset).
     let (token, hash) = opaque_token();
-    if repo::insert_one_time_token_for_email(
-        &ctx.pool,
+    let mut tx = ctx.pool.begin().await?;
+    let found = repo::insert_one_time_token_for_email(
+        &mut *tx,
         &hash,
         Purpose::VerifyEmail,
         email.as_str(),
@@ -634,10 +631,11 @@ pub async fn resend_verification(ctx: &Context, email: &Email, client: &ClientIn
         Utc::now() + VERIFY_TOKEN_TTL,
     )
     .await?
-    .is_some()
-    {
-        mail_verification(ctx, email.as_str(), &token);
-    }
+    .is_some();
+    let mail = verification_mail(ctx, email.as_str(), &token);
+    outbox::enqueue_if(&mut *tx, found, Event::AccountVerification, &mail).await?;
+    tx.commit().await?;
+    ctx.outbox_wake.now();
     Ok(())
 }
 

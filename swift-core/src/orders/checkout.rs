@@ -26,6 +26,7 @@ use crate::idempotency::{self, Claimed, Saved};
 use crate::inventory::{self, StockRow, Take};
 use crate::money::Money;
 use crate::validation::{Invalid, plain_text};
+use crate::{notices, outbox};
 
 type Result<T> = std::result::Result<T, OrdersError>;
 
@@ -300,6 +301,17 @@ pub async fn checkout(
         idempotency::complete(&mut *tx, claimed, &render(&placed)).await?;
     }
 
+    // The confirmation, in the order's own transaction: it goes out exactly when the order
+    // exists (the outbox worker delivers it after the commit).
+    if let Some(to) = repo::buyer_email(&mut *tx, &placed.order).await? {
+        let link = match &placed.guest_token {
+            Some(token) => guest::link(ctx, token),
+            None => format!("{}/account/orders/{}", ctx.config.frontend_url, order_id),
+        };
+        let (event, mail) =
+            notices::order(&ctx.config, &to, &placed.order, OrderStatus::Pending, &link);
+        outbox::enqueue(&mut *tx, event, &mail).await?;
+    }
     // The code's use is counted under its row's lock, late for the same reason as the stock.
     if let Some(code) = &choices.code {
         let customer = match (user_id, guest_email) {
@@ -314,9 +326,7 @@ pub async fn checkout(
         Err(shortages) => return Err(OrdersError::InsufficientStock(shortages)),
     };
     tx.commit().await?;
+    ctx.outbox_wake.now();
     inventory::announce(ctx, sold_out).await;
-    if let Some(token) = &placed.guest_token {
-        guest::send_confirmation(ctx, &placed.order, token);
-    }
     Ok(placed)
 }

@@ -17,7 +17,6 @@ use super::types::Order;
 use crate::Context;
 use crate::accounts::repository as accounts;
 use crate::accounts::tokens::keyed_digest;
-use crate::mail::Mail;
 
 type Result<T> = std::result::Result<T, OrdersError>;
 
@@ -86,26 +85,6 @@ pub fn link(ctx: &Context, token: &OrderToken) -> String {
         ctx.config.frontend_url,
         token.as_str()
     )
-}
-
-/// Mails a guest their order's number and link.
-pub fn send_confirmation(ctx: &Context, order: &Order, token: &OrderToken) {
-    let Some(to) = order.guest_email.clone() else {
-        return;
-    };
-    ctx.mailer.send_later(Mail {
-        to,
-        subject: format!("Your order {}", order.number),
-        body: format!(
-            "Thank you for your order {} ({} {}).\n\nSee it, and follow it as it ships, at:\n{}\n\n\
-             The link works for {} days. Create an account with this address to keep your orders together.\n",
-            order.number,
-            order.total,
-            order.currency,
-            link(ctx, token),
-            ctx.config.lifetimes.guest_order_link_days,
-        ),
-    });
 }
 
 /// The guest order a link's token grants; an invalid or expired token finds nothing.

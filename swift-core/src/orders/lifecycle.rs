@@ -8,6 +8,7 @@ use super::types::{Actor, Order, OrderStatus};
 use crate::Context;
 use crate::inventory;
 use crate::pagination::{Page, PageRequest};
+use crate::{notices, outbox};
 
 type Result<T> = std::result::Result<T, OrdersError>;
 
@@ -71,7 +72,17 @@ async fn move_order(ctx: &Context, id: Uuid, to: OrderStatus, actor: Actor) -> R
     let order = repo::find(&mut tx, id, None)
         .await?
         .ok_or(OrdersError::NotFound)?;
+    // The buyer hears of the move in the move's own transaction (see checkout).
+    if let Some(buyer) = repo::buyer_email(&mut *tx, &order).await? {
+        let link = match order.user_id {
+            Some(_) => format!("{}/account/orders/{}", ctx.config.frontend_url, order.id),
+            None => super::guest::link(ctx, &super::guest::token_for(ctx, order.id)),
+        };
+        let (event, mail) = notices::order(&ctx.config, &buyer, &order, to, &link);
+        outbox::enqueue(&mut *tx, event, &mail).await?;
+    }
     tx.commit().await?;
+    ctx.outbox_wake.now();
     inventory::announce(ctx, back_in_stock).await;
     Ok(order)
 }

@@ -125,6 +125,21 @@ pub async fn find(
     }
 }
 
+/// Where an order's mail goes: the guest's address, or the customer's account's (none once
+/// the account is deleted).
+pub async fn buyer_email(ex: impl PgExecutor<'_>, order: &Order) -> sqlx::Result<Option<String>> {
+    match (&order.guest_email, order.user_id) {
+        (Some(email), _) => Ok(Some(email.clone())),
+        (None, Some(user)) => {
+            sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+                .bind(user)
+                .fetch_optional(ex)
+                .await
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// Gives `user_id` the guest orders placed with `email`; how many.
 pub async fn claim_guest_orders(
     ex: impl PgExecutor<'_>,

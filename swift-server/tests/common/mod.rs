@@ -91,7 +91,8 @@ impl TestApp {
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
         let ctx = Context::new(db.pool.clone(), config).expect("context");
-        let listener = ctx.catalog_changes.spawn_listener(db.pool.clone(), None);
+        // The same background work as `server::serve`: pruner, catalog listener, outbox worker.
+        let background = swift_server::server::Background::spawn(&ctx);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app =
             swift_server::app_with_routes(extra.nest("/", swift_server::routes()), ctx.clone());
@@ -106,7 +107,7 @@ impl TestApp {
                 )
                 .await
                 .ok();
-            listener.abort();
+            background.stop();
         });
         let client = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
