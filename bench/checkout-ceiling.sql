@@ -1,10 +1,10 @@
 -- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do:
 -- open the cart, add a line to it in one statement and read the cart back (swift-core/src/
 -- orders/cart.rs), then the checkout transaction with the
--- same statements as swift-core/src/orders/checkout.rs, in its order: the cart found, its rows locked,
--- the billing default, the cart's shipping and code choices, whether the store ships by zone and
--- the destination's tax rate read,
--- then order, lines, history and the cart's removal in one statement, and last the stock with
+-- same statements as swift-core/src/orders/checkout.rs, in its order: the cart read with its choices, whether the store ships by zone, the buyer's address and
+-- defaults in one statement, its rows locked, the destination's tax rate read, then order, lines,
+-- history and the cart's removal in one statement, the confirmation mail written to the outbox
+-- (about as large as the rendered one), and last the stock with
 -- its ledger row (inventory/repository.rs), then the commit. Variables: :variants (how many
 -- variants to spread over, 1 = one hot variant); bench_users/bench_variants map numbers to ids.
 \set n random(1, :variants)
@@ -32,7 +32,11 @@ SELECT ci.id, p.id, v.id, p.slug, p.name, v.sku,
 SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = :cid;
 COMMIT;
 BEGIN;
-SELECT id AS cid FROM carts WHERE user_id = :uid \gset
+SELECT c.id AS cid, c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id,
+       EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email,
+       (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_shipping) AS default_shipping,
+       (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_billing) AS default_billing
+  FROM carts c LEFT JOIN users u ON u.id = c.user_id WHERE c.user_id = :uid \gset
 SELECT ci.id, p.id, v.id,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) ORDER BY o.position), '[]')
         FROM product_options o WHERE o.product_id = v.product_id),
@@ -40,9 +44,6 @@ SELECT ci.id, p.id, v.id,
   FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
   WHERE ci.cart_id = :cid ORDER BY v.id FOR UPDATE OF ci;
-SELECT address FROM addresses WHERE user_id = :uid AND is_default_billing;
-SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = :cid;
-SELECT EXISTS (SELECT 1 FROM shipping_zones);
 SELECT name, percent FROM tax_rates WHERE country = 'GB' AND region IN ('', '') ORDER BY region DESC LIMIT 1;
 SELECT gen_random_uuid() AS oid \gset
 WITH o AS (
@@ -57,6 +58,8 @@ h AS (
   INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES (:oid, 'pending', 'customer', :uid) RETURNING at),
 d AS (DELETE FROM cart_items WHERE cart_id = :cid)
 SELECT o.number, o.created_at, o.updated_at, h.at FROM o, h;
+INSERT INTO outbox (id, event, payload) VALUES (gen_random_uuid(), 'order_placed',
+  jsonb_build_object('to', 'bench@example.com', 'subject', 'Your order', 'text', repeat('x', 600), 'html', repeat('y', 1800)));
 WITH moved AS (
   UPDATE stock_levels s SET on_hand = s.on_hand - w.qty
   FROM (VALUES (CAST(:var AS uuid), 1)) AS w(id, qty), product_variants v, products p

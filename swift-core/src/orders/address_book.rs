@@ -197,33 +197,14 @@ pub async fn delete(ctx: &Context, user_id: Uuid, id: Uuid) -> Result<()> {
     )
 }
 
-/// Which default address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Shipping,
-    Billing,
-}
-
 /// One of the customer's saved addresses by id (another customer's is not found).
 pub async fn saved(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<Address> {
     Ok(fetch(conn, user_id, id).await?.address.0)
 }
 
-/// The customer's default address for `purpose`, if they have one.
-pub async fn default_for(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    purpose: Purpose,
-) -> Result<Option<Address>> {
-    let column = match purpose {
-        Purpose::Shipping => "is_default_shipping",
-        Purpose::Billing => "is_default_billing",
-    };
-    let found: Option<sqlx::types::Json<Address>> = sqlx::query_scalar(sqlx::AssertSqlSafe(
-        format!("SELECT address FROM addresses WHERE user_id = $1 AND {column}"),
-    ))
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(found.map(|a| a.0))
+/// Which default address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Shipping,
+    Billing,
 }

@@ -364,34 +364,40 @@ async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<
     })
 }
 
+/// What a cart row says the shopper chose.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct Chosen {
+    ship_to_country: Option<String>,
+    ship_to_region: Option<String>,
+    shipping_method_id: Option<Uuid>,
+    discount_code_id: Option<Uuid>,
+}
+
 /// The cart's destination, method and code, and the destination's tax rate.
 pub(crate) async fn choices(conn: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Choices> {
-    #[derive(sqlx::FromRow)]
-    struct Chosen {
-        ship_to_country: Option<String>,
-        ship_to_region: Option<String>,
-        shipping_method_id: Option<Uuid>,
-        discount_code_id: Option<Uuid>,
-    }
     let chosen: Option<Chosen> = sqlx::query_as(
         "SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = $1",
     )
     .bind(cart_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(chosen) = chosen else {
-        return Ok(Choices::default());
-    };
-    let (method_id, code_id) = (chosen.shipping_method_id, chosen.discount_code_id);
+    match chosen {
+        Some(chosen) => choices_of(conn, chosen).await,
+        None => Ok(Choices::default()),
+    }
+}
+
+/// The method, code and tax rate a cart row names (read only when it names them).
+pub(crate) async fn choices_of(conn: &mut sqlx::PgConnection, chosen: Chosen) -> Result<Choices> {
     let ship_to = chosen.ship_to_country.map(|country| Destination {
         country,
         region: chosen.ship_to_region,
     });
-    let method = match method_id {
+    let method = match chosen.shipping_method_id {
         Some(id) => shipping::method(&mut *conn, id).await?,
         None => None,
     };
-    let code = match code_id {
+    let code = match chosen.discount_code_id {
         Some(id) => discounts::by_id(&mut *conn, id).await?,
         None => None,
     };
@@ -404,6 +410,54 @@ pub(crate) async fn choices(conn: &mut sqlx::PgConnection, cart_id: Uuid) -> Res
         method,
         code,
         tax,
+    })
+}
+
+/// What checkout reads of the shopper's cart before its lines, in one round trip: the cart
+/// and its choices, whether the store ships by zone, and for a customer their address and
+/// default addresses.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CheckoutCart {
+    pub id: Uuid,
+    #[sqlx(flatten)]
+    pub chosen: Chosen,
+    pub ships_by_zone: bool,
+    pub email: Option<String>,
+    pub default_shipping: Option<sqlx::types::Json<super::types::Address>>,
+    pub default_billing: Option<sqlx::types::Json<super::types::Address>>,
+}
+
+/// The shopper's cart as checkout needs it; `None` when there is none.
+pub async fn for_checkout(
+    conn: &mut sqlx::PgConnection,
+    shopper: &Shopper,
+) -> Result<Option<CheckoutCart>> {
+    let sql = |owner: &str| {
+        format!(
+            "SELECT c.id, c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id, \
+                    EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email, \
+                    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_shipping) \
+                        AS default_shipping, \
+                    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_billing) \
+                        AS default_billing \
+             FROM carts c LEFT JOIN users u ON u.id = c.user_id WHERE c.{owner} = $1"
+        )
+    };
+    Ok(match shopper {
+        Shopper::Customer(user_id) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql("user_id")))
+                .bind(user_id)
+                .fetch_optional(conn)
+                .await?
+        }
+        Shopper::Guest(token) => {
+            let found = sqlx::query_as(sqlx::AssertSqlSafe(sql("token_hash")))
+                .bind(token.hash())
+                .fetch_optional(conn)
+                .await?;
+            Some(found.ok_or(OrdersError::NotFound)?)
+        }
+        Shopper::Visitor => None,
     })
 }
 
@@ -620,14 +674,6 @@ pub async fn clear(ctx: &Context, shopper: &Shopper) -> Result<()> {
             .await?;
     }
     Ok(())
-}
-
-/// The id of `shopper`'s cart with its rows locked for checkout; `None` when there is none.
-pub async fn for_checkout(
-    conn: &mut sqlx::PgConnection,
-    shopper: &Shopper,
-) -> Result<Option<Uuid>> {
-    cart_id(conn, shopper, false).await
 }
 
 /// A guest line whose quantity, added to the customer's, went past a line's limit.

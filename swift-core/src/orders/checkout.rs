@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::OrdersError;
 use super::address_book::{self, Purpose};
-use super::cart::{self, Shopper};
+use super::cart::{self, CheckoutCart, Shopper};
 use super::discounts::{self, Code};
 use super::guest::{self, OrderToken};
 use super::pricing::{self, PriceInput, PricingError};
@@ -74,6 +74,7 @@ impl CheckoutRequest {
 async fn addresses(
     conn: &mut sqlx::PgConnection,
     user_id: Option<Uuid>,
+    cart: &CheckoutCart,
     request: &CheckoutRequest,
 ) -> Result<(Address, Option<Address>)> {
     let resolve = async |conn: &mut sqlx::PgConnection, choice: &AddressChoice, purpose| match (
@@ -84,10 +85,11 @@ async fn addresses(
             address_book::saved(conn, user, *id).await.map(Some)
         }
         (AddressChoice::Saved(_), None) => Err(OrdersError::NotFound),
-        (AddressChoice::Default, Some(user)) => {
-            address_book::default_for(conn, user, purpose).await
-        }
-        (AddressChoice::Default, None) => Ok(None),
+        // Read with the cart (a guest has none).
+        (AddressChoice::Default, _) => Ok(match purpose {
+            Purpose::Shipping => cart.default_shipping.clone().map(|a| a.0),
+            Purpose::Billing => cart.default_billing.clone().map(|a| a.0),
+        }),
     };
     let shipping = resolve(&mut *conn, &request.shipping, Purpose::Shipping)
         .await?
@@ -134,9 +136,10 @@ pub async fn checkout(
         Shopper::Visitor => return Err(OrdersError::EmptyCart),
     };
     let mut tx = ctx.pool.begin().await?;
-    let Some(cart_id) = cart::for_checkout(&mut tx, shopper).await? else {
+    let Some(found) = cart::for_checkout(&mut tx, shopper).await? else {
         return Err(OrdersError::EmptyCart);
     };
+    let cart_id = found.id;
     let lines = repo::checkout_lines(&mut *tx, cart_id).await?;
     if lines.is_empty() {
         return Err(OrdersError::EmptyCart);
@@ -163,7 +166,7 @@ pub async fn checkout(
     if !short.is_empty() {
         return Err(OrdersError::InsufficientStock(short));
     }
-    let (shipping_address, billing_address) = addresses(&mut tx, user_id, request).await?;
+    let (shipping_address, billing_address) = addresses(&mut tx, user_id, &found, request).await?;
     let too_large = || Invalid::new("quantity", "the order total is too large");
     let line_totals: Vec<Money> = lines
         .iter()
@@ -175,7 +178,7 @@ pub async fn checkout(
         .try_fold(Money::ZERO, |sum, t| sum.checked_add(*t))
         .ok_or_else(too_large)?;
     let now = chrono::Utc::now();
-    let choices = cart::choices(&mut tx, cart_id).await?;
+    let choices = cart::choices_of(&mut tx, found.chosen).await?;
     let method = match choices.method {
         Some(method) => {
             if !shipping::ships_to(&mut *tx, method.id, &shipping_address.country).await? {
@@ -185,7 +188,7 @@ pub async fn checkout(
             }
             Some(method)
         }
-        None if shipping::any_zone(&mut *tx).await? => {
+        None if found.ships_by_zone => {
             return Err(OrdersError::ShippingUnavailable(
                 "choose a shipping method for the cart first (setCartShipping)",
             ));
@@ -303,13 +306,13 @@ pub async fn checkout(
 
     // The confirmation, in the order's own transaction: it goes out exactly when the order
     // exists (the outbox worker delivers it after the commit).
-    if let Some(to) = repo::buyer_email(&mut *tx, &placed.order).await? {
+    if let Some(to) = guest_email.or(found.email.as_deref()) {
         let link = match &placed.guest_token {
             Some(token) => guest::link(ctx, token),
             None => format!("{}/account/orders/{}", ctx.config.frontend_url, order_id),
         };
         let (event, mail) =
-            notices::order(&ctx.config, &to, &placed.order, OrderStatus::Pending, &link);
+            notices::order(&ctx.config, to, &placed.order, OrderStatus::Pending, &link);
         outbox::enqueue(&mut *tx, event, &mail).await?;
     }
     // The code's use is counted under its row's lock, late for the same reason as the stock.

@@ -306,13 +306,6 @@ pub async fn methods_to(ex: impl PgExecutor<'_>, country: &str) -> sqlx::Result<
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// Whether the store ships anywhere: with no zones, orders carry no shipping charge.
-pub async fn any_zone(ex: impl PgExecutor<'_>) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM shipping_zones)")
-        .fetch_one(ex)
-        .await
-}
-
 /// Whether method `id` ships to `country`.
 pub async fn ships_to(ex: impl PgExecutor<'_>, id: Uuid, country: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar(
