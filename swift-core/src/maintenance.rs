@@ -13,12 +13,13 @@ pub struct Pruned {
     pub rate_limits: u64,
     pub carts: u64,
     pub idempotency_keys: u64,
+    pub outbox: u64,
 }
 
 /// Deletes expired sessions (with their refresh tokens), expired or used one-time tokens
 /// (including abandoned sign-in flows and login codes), rate-limit rows whose allowance is
 /// whole again, carts untouched past their lifetime (a guest's and a customer's differ) and
-/// idempotency answers past theirs.
+/// idempotency answers past theirs, and outbox rows delivered a week ago.
 pub async fn prune(pool: &PgPool, lifetimes: &Lifetimes) -> Result<Pruned, sqlx::Error> {
     let sessions = sqlx::query(
         "DELETE FROM auth_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day'",
@@ -40,11 +41,13 @@ pub async fn prune(pool: &PgPool, lifetimes: &Lifetimes) -> Result<Pruned, sqlx:
             .rows_affected();
     let carts = crate::orders::cart::prune(pool, lifetimes).await?;
     let idempotency_keys = crate::idempotency::prune(pool, lifetimes.idempotency_hours).await?;
+    let outbox = crate::outbox::prune(pool).await?;
     Ok(Pruned {
         sessions,
         one_time_tokens,
         rate_limits,
         carts,
         idempotency_keys,
+        outbox,
     })
 }

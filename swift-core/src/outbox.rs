@@ -128,6 +128,21 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, batch: i64) -> sqlx::Re
     Ok(delivered)
 }
 
+/// How long delivered rows are kept (for operators asking "was it sent?"), then pruned:
+/// they hold addresses and links.
+pub const KEEP_DELIVERED_DAYS: i32 = 7;
+
+/// Deletes rows delivered more than [`KEEP_DELIVERED_DAYS`] ago.
+pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM outbox WHERE delivered_at < now() - make_interval(days => $1)")
+            .bind(KEEP_DELIVERED_DAYS)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Delivers what is due whenever woken, and at least every `poll` (rows of other instances,
 /// retries coming due), until aborted.
 pub fn spawn_worker(

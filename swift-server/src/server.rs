@@ -77,7 +77,10 @@ impl Background {
 /// Removes expired sessions, tokens, rate-limit windows, carts and idempotency answers every
 /// 15 minutes. Several instances doing this at once is harmless.
 async fn prune_periodically(pool: sqlx::PgPool, lifetimes: swift_core::config::Lifetimes) {
-    let mut every = tokio::time::interval(Duration::from_secs(15 * 60));
+    // The first run a period after start, not at once: a start (or a test's app) is not a
+    // moment when anything has expired, and a prune racing a test's own would be a flake.
+    let period = Duration::from_secs(15 * 60);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         every.tick().await;
         match swift_core::maintenance::prune(&pool, &lifetimes).await {

@@ -109,16 +109,27 @@ pub async fn mark_email_verified(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Res
 /// account and the personal parts of the address: name, street lines and phone are
 /// replaced, notes cleared; city, region, postal code and country stay for tax records.
 pub async fn delete_user(conn: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    // Both addresses of an order keep only what tax records need.
     sqlx::query(
         "UPDATE orders SET notes = '', shipping_address = jsonb_strip_nulls(jsonb_build_object( \
              'full_name', 'deleted customer', 'line1', 'removed', \
              'city', shipping_address->>'city', 'region', shipping_address->>'region', \
-             'postal_code', shipping_address->>'postal_code', 'country', shipping_address->>'country')) \
+             'postal_code', shipping_address->>'postal_code', 'country', shipping_address->>'country')), \
+           billing_address = CASE WHEN billing_address IS NOT NULL THEN jsonb_strip_nulls(jsonb_build_object( \
+             'full_name', 'deleted customer', 'line1', 'removed', \
+             'city', billing_address->>'city', 'region', billing_address->>'region', \
+             'postal_code', billing_address->>'postal_code', 'country', billing_address->>'country')) END \
          WHERE user_id = $1",
     )
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    // Idempotency keys are scoped by text (guests have no row to hang them on), so they do
+    // not go with the user by a foreign key: their saved answers hold personal data.
+    sqlx::query("DELETE FROM idempotency_keys WHERE scope = 'user:' || $1::text")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)

@@ -15,18 +15,7 @@ use crate::validation::{Invalid, plain_text};
 
 type Result<T> = std::result::Result<T, OrdersError>;
 
-/// A country code of ISO 3166-1 alpha-2, upper case.
-pub fn country(field: &'static str, raw: &str) -> std::result::Result<String, Invalid> {
-    let code = raw.trim().to_uppercase();
-    if code.len() == 2 && celes::Country::from_alpha2(&code).is_ok() {
-        Ok(code)
-    } else {
-        Err(Invalid::new(
-            field,
-            "must be an ISO 3166-1 alpha-2 country code, such as GB",
-        ))
-    }
-}
+pub use super::types::country_code as country;
 
 /// A zone's name and countries, checked.
 #[derive(Debug, Clone)]
@@ -139,26 +128,39 @@ impl MethodInput {
         Ok(Self { name, rate })
     }
 
-    #[allow(clippy::type_complexity)] // the four columns of a rate, bound in order
-    fn columns(
-        &self,
-    ) -> (
-        Kind,
-        Option<rust_decimal::Decimal>,
-        Option<rust_decimal::Decimal>,
-        Option<sqlx::types::Json<&Vec<WeightBand>>>,
-    ) {
+    /// The rate as its table's columns (`shipping_methods_rate_check` says which are set).
+    fn columns(&self) -> RateColumns<'_> {
+        let none = RateColumns {
+            kind: Kind::Flat,
+            price: None,
+            free_over: None,
+            bands: None,
+        };
         match &self.rate {
-            Rate::Flat(price) => (Kind::Flat, Some(price.amount()), None, None),
-            Rate::FreeOver { price, threshold } => (
-                Kind::FreeOver,
-                Some(price.amount()),
-                Some(threshold.amount()),
-                None,
-            ),
-            Rate::ByWeight(bands) => (Kind::ByWeight, None, None, Some(sqlx::types::Json(bands))),
+            Rate::Flat(price) => RateColumns {
+                price: Some(price.amount()),
+                ..none
+            },
+            Rate::FreeOver { price, threshold } => RateColumns {
+                kind: Kind::FreeOver,
+                price: Some(price.amount()),
+                free_over: Some(threshold.amount()),
+                ..none
+            },
+            Rate::ByWeight(bands) => RateColumns {
+                kind: Kind::ByWeight,
+                bands: Some(sqlx::types::Json(bands)),
+                ..none
+            },
         }
     }
+}
+
+struct RateColumns<'a> {
+    kind: Kind,
+    price: Option<rust_decimal::Decimal>,
+    free_over: Option<rust_decimal::Decimal>,
+    bands: Option<sqlx::types::Json<&'a Vec<WeightBand>>>,
 }
 
 const METHOD_COLUMNS: &str = "id, zone_id, name, kind, price, free_over, bands";
@@ -238,7 +240,12 @@ pub async fn delete_zone(ctx: &Context, id: Uuid) -> Result<()> {
 
 pub async fn create_method(ctx: &Context, zone_id: Uuid, input: MethodInput) -> Result<Method> {
     let id = Uuid::now_v7();
-    let (kind, price, free_over, bands) = input.columns();
+    let RateColumns {
+        kind,
+        price,
+        free_over,
+        bands,
+    } = input.columns();
     touched(
         sqlx::query(
             "INSERT INTO shipping_methods (id, zone_id, name, kind, price, free_over, bands) \
@@ -258,7 +265,12 @@ pub async fn create_method(ctx: &Context, zone_id: Uuid, input: MethodInput) -> 
 }
 
 pub async fn update_method(ctx: &Context, id: Uuid, input: MethodInput) -> Result<Method> {
-    let (kind, price, free_over, bands) = input.columns();
+    let RateColumns {
+        kind,
+        price,
+        free_over,
+        bands,
+    } = input.columns();
     touched(sqlx::query(
         "UPDATE shipping_methods SET name = $2, kind = $3, price = $4, free_over = $5, bands = $6 WHERE id = $1",
     )

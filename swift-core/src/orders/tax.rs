@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::OrdersError;
 use super::pricing::TaxRate;
-use super::shipping::country;
+use super::types::country_code as country;
 use crate::Context;
 use crate::validation::{Invalid, plain_text};
 

@@ -72,6 +72,20 @@ fn optional(field: &'static str, raw: Option<&str>, max: usize) -> Result<Option
         .filter(|v| !v.is_empty()))
 }
 
+/// An ISO 3166-1 alpha-2 country code, upper case: the real list, since two letters alone
+/// would let "XX" through.
+pub fn country_code(field: &'static str, raw: &str) -> Result<String, Invalid> {
+    let code = raw.trim().to_uppercase();
+    if code.len() == 2 && celes::Country::from_alpha2(&code).is_ok() {
+        Ok(code)
+    } else {
+        Err(Invalid::new(
+            field,
+            "must be an ISO 3166-1 alpha-2 country code, such as GB",
+        ))
+    }
+}
+
 /// The names an address's fields have in a request, for errors that point at them.
 #[derive(Debug, Clone, Copy)]
 pub struct AddressFields {
@@ -111,14 +125,7 @@ impl AddressFields {
 
 impl Address {
     pub fn parse(a: AddressInput<'_>, f: AddressFields) -> Result<Self, Invalid> {
-        let country = a.country.trim().to_uppercase();
-        // The real ISO 3166-1 list: two letters alone would let "XX" through.
-        if country.len() != 2 || celes::Country::from_alpha2(&country).is_err() {
-            return Err(Invalid::new(
-                f.country,
-                "must be an ISO 3166-1 alpha-2 country code, such as GB",
-            ));
-        }
+        let country = country_code(f.country, a.country)?;
         let phone = optional(f.phone, a.phone, 32)?;
         if let Some(p) = &phone
             && !p

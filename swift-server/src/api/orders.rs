@@ -394,24 +394,29 @@ impl OrdersApi {
             body.email.as_deref(),
             body.expected_total.map(|m| m.0),
         )?;
-        // With an Idempotency-Key, the answer is saved in checkout's own transaction.
+        // With an Idempotency-Key, the answer is rendered and saved in checkout's own
+        // transaction, and sent as saved.
         let claimed = req.extensions().get::<Claimed>();
-        let placed = checkout::checkout(&state, &shopper.0, &request, claimed, |placed| Saved {
-            status: 201,
-            headers: vec![(
-                "content-type".into(),
-                "application/json; charset=utf-8".into(),
-            )],
-            body: OrderBody::from(PlacedOrder {
+        let mut rendered = None;
+        let placed = checkout::checkout(&state, &shopper.0, &request, claimed, |placed| {
+            let body = OrderBody::from(PlacedOrder {
                 order: placed.order.clone(),
                 guest_token: placed.guest_token.clone(),
             })
-            .to_json_string(),
+            .to_json_string();
+            rendered = Some(body.clone());
+            Saved {
+                status: 201,
+                headers: vec![(
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                )],
+                body,
+            }
         })
         .await?;
-        Ok(OrderCreated::Created(JsonBytes::new(
-            OrderBody::from(placed).to_json_string(),
-        )))
+        let body = rendered.unwrap_or_else(|| OrderBody::from(placed).to_json_string());
+        Ok(OrderCreated::Created(JsonBytes::new(body)))
     }
 
     /// A guest order, by the token of its link (from checkout's answer or the mail). An
