@@ -13,17 +13,20 @@ COPY Cargo.toml Cargo.lock ./
 COPY swift-core/Cargo.toml swift-core/Cargo.toml
 COPY swift-server/Cargo.toml swift-server/Cargo.toml
 COPY swift-cli/Cargo.toml swift-cli/Cargo.toml
-RUN mkdir -p swift-core/src swift-server/src swift-cli/src migrations \
+# fake-stripe is a workspace member (tests only): its manifest must be there, it is not built.
+COPY fake-stripe/Cargo.toml fake-stripe/Cargo.toml
+RUN mkdir -p swift-core/src swift-server/src swift-cli/src fake-stripe/src migrations \
  && echo 'fn main() {}' > swift-core/build.rs \
- && touch swift-core/src/lib.rs \
+ && touch swift-core/src/lib.rs fake-stripe/src/lib.rs \
+ && echo 'fn main() {}' > fake-stripe/src/main.rs \
  && echo 'fn main() {}' > swift-server/src/main.rs && touch swift-server/src/lib.rs \
  && echo 'fn main() {}' > swift-cli/src/main.rs \
- && cargo build --release --locked --workspace \
- && rm -rf swift-core swift-server/src swift-cli/src
+ && cargo build --release --locked -p swift-server -p swift-cli \
+ && rm -rf swift-core swift-server/src swift-cli/src fake-stripe
 # 2. The project itself (.dockerignore keeps target/, .env, node_modules and .git out).
 COPY . .
 RUN touch swift-core/src/lib.rs swift-server/src/lib.rs swift-server/src/main.rs swift-cli/src/main.rs \
- && cargo build --release --locked --workspace
+ && cargo build --release --locked -p swift-server -p swift-cli
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

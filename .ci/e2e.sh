@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real clients against a live server on a fresh database: the generated TypeScript client
-# (types current, type-checked, storefront example run), Swagger UI in headless Chromium
+# (types current, type-checked, storefront example run and paying through the local fake
+# Stripe, fake-stripe), Swagger UI in headless Chromium
 # (Debian's chromium, installed when missing) and schemathesis over every
 # operation with a customer's and a staff member's token. Google sign-in points at the
 # tests' local OpenID Provider (swift-server/examples/oidc_provider.rs).
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 port=18100
 oidc_port=4010
+stripe_port=12111
 db=swift_ci_e2e
 base="http://127.0.0.1:$port"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
@@ -21,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build -q -p swift-server -p swift-cli --bins --example oidc_provider
+cargo build -q -p swift-server -p swift-cli -p fake-stripe --bins --example oidc_provider
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 target/debug/swift-cli migrate run >/dev/null
 seed=$(target/debug/swift-cli seed --products 60 --categories 8 --users 3 --seed 7)
@@ -30,11 +32,18 @@ customer_password=$(echo "$seed" | awk '/^customer:/ {print $NF; exit}')
 
 target/debug/examples/oidc_provider "127.0.0.1:$oidc_port" >/dev/null &
 pids+=($!)
+stripe_secret=sk_test_e2e
+stripe_webhook_secret=whsec_e2e
+target/debug/fake-stripe --listen "127.0.0.1:$stripe_port" --secret-key "$stripe_secret" \
+  --webhook-secret "$stripe_webhook_secret" --webhook-url "$base/api/v1/payments/stripe/webhook" >/dev/null &
+pids+=($!)
 mail=target/e2e-mail
 rm -rf "$mail"
 env LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn EMAIL_BACKEND=file EMAIL_FILE_DIR="$mail" \
   GOOGLE_CLIENT_ID=swift-test-client GOOGLE_CLIENT_SECRET=swift-test-secret \
   GOOGLE_REDIRECT_URI="$base/api/v1/auth/google/callback" OIDC_ISSUER_URL="http://127.0.0.1:$oidc_port" \
+  STRIPE_SECRET_KEY="$stripe_secret" STRIPE_WEBHOOK_SECRET="$stripe_webhook_secret" \
+  STRIPE_API_BASE="http://127.0.0.1:$stripe_port" \
   target/debug/swift-server > target/e2e-server.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.1; done
@@ -56,7 +65,7 @@ echo "--- TypeScript client"
   fi
   npx tsc --noEmit -p .
   npx tsc -p .
-  BASE_URL="$base" node dist/examples/storefront.js
+  BASE_URL="$base" STRIPE_API_BASE="http://127.0.0.1:$stripe_port" node dist/examples/storefront.js
 )
 
 echo "--- Swagger UI in headless Chromium"
@@ -126,6 +135,10 @@ SWIFT_DISCOUNT_CODE=FUZZ10
 export SWIFT_METHOD_ID SWIFT_DISCOUNT_CODE
 SWIFT_VARIANT_ID=$variant_id
 SWIFT_BASE_URL=$base
+SWIFT_STRIPE_API_BASE="http://127.0.0.1:$stripe_port"
+SWIFT_STRIPE_PUBLISHABLE_KEY=pk_test_fake
+SWIFT_STRIPE_WEBHOOK_SECRET=$stripe_webhook_secret
+export SWIFT_STRIPE_API_BASE SWIFT_STRIPE_PUBLISHABLE_KEY SWIFT_STRIPE_WEBHOOK_SECRET
 SWIFT_STAFF_TOKEN=$staff
 export SWIFT_VARIANT_ID SWIFT_BASE_URL SWIFT_STAFF_TOKEN
 # Credentials for the operations that need one nobody can guess (.ci/schemathesis_hooks.py);

@@ -31,6 +31,12 @@
 - Admin habits. A new product or variant gets a SKU of its own (a fixed one meets 409
   `sku_taken` after its first use), a compare-at price above its price or none, and a
   well-formed category id one that exists.
+- Orders to pay and refund. createPayment pays an order placed just before; refundOrder
+  refunds one paid just before (through the fake Stripe, as a shopper's browser would pay);
+  listOrderRefunds reads one of them.
+- Stripe's signature. stripeWebhook's deliveries are signed with the endpoint's secret
+  (SWIFT_STRIPE_WEBHOOK_SECRET) over the body as it will be sent, as Stripe signs; without
+  it every delivery is rightly refused.
 - Variants that fit their product. A variant must name each option of its product once,
   with one of its values, and differ from its siblings: a rule across fields (and, for
   createVariant, across requests) that a schema cannot state. Well-formed variants get a
@@ -43,8 +49,12 @@ the server (SWIFT_BASE_URL), the customer (SWIFT_ACCESS_TOKEN), a staff member
 (SWIFT_VARIANT_ID) and the credentials (below).
 """
 
+import hashlib
+import hmac
 import itertools
+import json
 import os
+import time
 import re
 import uuid
 
@@ -355,8 +365,47 @@ def _code() -> str | None:
     return _admin_create("/discount-codes", {"code": f"F{uuid.uuid4().hex[:12]}", "kind": "percent", "value": "5"})
 
 
+def _placed_order() -> str | None:
+    """A new order of the customer's: a unit of the seeded variant, shipped by the seeded
+    method, checked out."""
+    base = os.environ["SWIFT_BASE_URL"]
+    _line_in_cart()
+    requests.put(
+        f"{base}/api/v1/cart/shipping",
+        json={"country": "GB", "method_id": os.environ["SWIFT_METHOD_ID"]},
+        headers=_customer(),
+        timeout=10,
+    )
+    address = {"full_name": "Fuzz Shopper", "line1": "1 Test Street", "city": "Leeds", "postal_code": "LS1", "country": "GB"}
+    resp = requests.post(f"{base}/api/v1/orders", json={"shipping_address": address}, headers=_customer(), timeout=10)
+    return resp.json()["id"] if resp.status_code == 201 else None
+
+
+def _paid_order() -> str | None:
+    """An order placed and paid as a storefront does: its payment, confirmed at (the fake)
+    Stripe with a test card, whose webhook marks it paid."""
+    base = os.environ["SWIFT_BASE_URL"]
+    order = _placed_order()
+    if order is None:
+        return None
+    payment = requests.post(f"{base}/api/v1/orders/{order}/payment", headers=_customer(), timeout=10)
+    if payment.status_code != 200:
+        return order
+    intent = payment.json()
+    requests.post(
+        f"{os.environ['SWIFT_STRIPE_API_BASE']}/v1/payment_intents/{intent['intent_id']}/confirm",
+        headers={"Authorization": f"Bearer {os.environ['SWIFT_STRIPE_PUBLISHABLE_KEY']}"},
+        data={"client_secret": intent["client_secret"], "payment_method": "pm_card_visa"},
+        timeout=10,
+    )
+    return order
+
+
 # The resource an update or a delete works on, made just before, as staff would have it.
 MADE_BEFORE = {
+    "createPayment": _placed_order,
+    "refundOrder": _paid_order,
+    "listOrderRefunds": _paid_order,
     "updateShippingZone": _zone,
     "deleteShippingZone": _zone,
     "createShippingMethod": _zone,
@@ -415,3 +464,26 @@ def a_method_that_ships(ctx, case, kwargs):
 def a_code_that_exists(ctx, case, kwargs):
     if isinstance(case.body, dict) and isinstance(case.body.get("code"), str):
         case.body["code"] = os.environ["SWIFT_DISCOUNT_CODE"]
+
+
+@schemathesis.hook("before_call").apply_to(operation_id="stripeWebhook")
+def signed_as_stripe_signs(ctx, case, kwargs):
+    if not isinstance(case.body, dict):
+        return
+    secret = os.environ["SWIFT_STRIPE_WEBHOOK_SECRET"].encode()
+    t = int(time.time())
+    # The body goes out as JSON text; sign each way it may be written (a signature header
+    # carries any number of v1 values, as when Stripe rolls a secret).
+    payloads = {
+        json.dumps(case.body, allow_nan=False),
+        json.dumps(case.body, allow_nan=False, separators=(",", ":")),
+        json.dumps(case.body, allow_nan=False, ensure_ascii=False),
+        json.dumps(case.body, allow_nan=False, ensure_ascii=False, separators=(",", ":")),
+    }
+    signatures = [
+        hmac.new(secret, f"{t}.".encode() + payload.encode(), hashlib.sha256).hexdigest() for payload in sorted(payloads)
+    ]
+    case.headers = case.headers or {}
+    for name in [n for n in case.headers if n.lower() == "stripe-signature"]:
+        del case.headers[name]
+    case.headers["Stripe-Signature"] = ",".join([f"t={t}"] + [f"v1={sig}" for sig in signatures])

@@ -261,8 +261,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Prune => {
             let p = swift_core::maintenance::prune(&ctx.pool, &ctx.config.lifetimes).await?;
             println!(
-                "pruned {} sessions, {} one-time tokens, {} rate-limit windows, {} carts, {} idempotency keys, {} delivered mails",
-                p.sessions, p.one_time_tokens, p.rate_limits, p.carts, p.idempotency_keys, p.outbox
+                "pruned {} sessions, {} one-time tokens, {} rate-limit windows, {} carts, {} idempotency keys, {} delivered mails, {} payment events",
+                p.sessions,
+                p.one_time_tokens,
+                p.rate_limits,
+                p.carts,
+                p.idempotency_keys,
+                p.outbox,
+                p.payment_events
             );
             Ok(())
         }

@@ -54,6 +54,11 @@ impl Currency {
         self.0.code()
     }
 
+    /// Digits after the decimal point (2: amounts go to payment providers in cents).
+    pub fn exponent(&self) -> u32 {
+        self.0.exponent().unwrap_or(2).into()
+    }
+
     /// Every currency a store can sell in, by code: what the API may answer in `currency`.
     pub fn all_codes() -> Vec<&'static str> {
         use iso_currency::IntoEnumIterator;
@@ -242,12 +247,38 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// `None` when Google sign-in is not configured (its endpoints answer 503).
     pub google: Option<GoogleConfig>,
+    /// `None` when payments are not configured: orders wait for staff to mark them paid, and
+    /// the payment endpoints answer 503.
+    pub stripe: Option<crate::payments::stripe::StripeConfig>,
+    /// How long an order may stay unpaid before it is cancelled and its stock put back
+    /// (`PAYMENT_TIMEOUT`: `30m`, `2h`, `900s`); only with a payment provider.
+    pub payment_timeout_seconds: i64,
+    /// Whether this process runs the payments worker (expiry, stalled refunds); off only for
+    /// tests that drive it themselves.
+    pub payments_worker: bool,
 }
 
 /// A rotated refresh token presented again this soon is a race between the user's own
 /// clients (a Next.js server and the browser, several tabs), answered with the same
 /// successor; later it is reuse.
 pub const DEFAULT_REFRESH_REUSE_GRACE_SECONDS: i64 = 30;
+
+/// `900s`, `30m`, `2h`, or bare seconds; positive.
+fn parse_duration(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => raw.split_at(at),
+        None => (raw, "s"),
+    };
+    let n: i64 = digits.parse().ok()?;
+    let seconds = n.checked_mul(match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return None,
+    })?;
+    (seconds > 0).then_some(seconds)
+}
 
 /// The local default, matching the PostgreSQL that developers and CI run on 127.0.0.1.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/swift";
@@ -461,6 +492,48 @@ impl Config {
             }
         };
 
+        let stripe = match (
+            env.raw("STRIPE_SECRET_KEY"),
+            env.raw("STRIPE_WEBHOOK_SECRET"),
+        ) {
+            (None, None) => None,
+            (Some(secret_key), Some(webhook_secret)) => {
+                let api_base = env
+                    .string("STRIPE_API_BASE", "https://api.stripe.com")
+                    .trim_end_matches('/')
+                    .to_owned();
+                parse_origin_or_url(&api_base)
+                    .map_err(|r| ConfigError::new("STRIPE_API_BASE", r))?;
+                Some(crate::payments::stripe::StripeConfig {
+                    secret_key,
+                    webhook_secret,
+                    api_base,
+                })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "STRIPE_WEBHOOK_SECRET",
+                    "STRIPE_SECRET_KEY needs the webhook endpoint's signing secret (whsec_...), \
+                     or payments could never be confirmed",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "STRIPE_SECRET_KEY",
+                    "STRIPE_WEBHOOK_SECRET needs STRIPE_SECRET_KEY",
+                ));
+            }
+        };
+        let payment_timeout_seconds = match env.raw("PAYMENT_TIMEOUT") {
+            None => 30 * 60,
+            Some(raw) => parse_duration(&raw).ok_or_else(|| {
+                ConfigError::new(
+                    "PAYMENT_TIMEOUT",
+                    format!("expected a positive duration such as 30m, 2h or 900s, got {raw:?}"),
+                )
+            })?,
+        };
+
         let database_listen_url = env.raw("DATABASE_LISTEN_URL");
         if let Some(url) = &database_listen_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
@@ -498,6 +571,9 @@ impl Config {
             tax,
             trusted_proxies,
             google,
+            stripe,
+            payment_timeout_seconds,
+            payments_worker: env.parse_bool("PAYMENTS_WORKER", true)?,
         };
         config.check_production()?;
         Ok(config)
@@ -535,6 +611,14 @@ impl Config {
                 "GOOGLE_CLIENT_ID",
                 self.google.as_ref().map(|g| g.client_id.as_str()),
             ),
+            (
+                "STRIPE_SECRET_KEY",
+                self.stripe.as_ref().map(|s| s.secret_key.as_str()),
+            ),
+            (
+                "STRIPE_WEBHOOK_SECRET",
+                self.stripe.as_ref().map(|s| s.webhook_secret.as_str()),
+            ),
         ];
         for (name, value) in placeholders {
             if value.is_some_and(is_placeholder) {
@@ -561,6 +645,14 @@ impl Config {
                     "production mail to a remote server needs smtps:// or ?tls=required",
                 ));
             }
+        }
+        if let Some(stripe) = &self.stripe
+            && stripe.secret_key.starts_with("sk_test_")
+        {
+            return Err(ConfigError::new(
+                "STRIPE_SECRET_KEY",
+                "production refuses a test-mode key (sk_test_...): no money would be taken",
+            ));
         }
         if self.auth.cookies && !self.auth.cookie_secure {
             return Err(ConfigError::new(
@@ -699,6 +791,45 @@ mod tests {
         assert_eq!(c.store_currency.as_str(), "USD");
         assert!(c.migrate_on_start);
         assert_eq!(c.environment, Environment::Development);
+    }
+
+    #[test]
+    fn payments_need_both_stripe_secrets_and_a_real_timeout() {
+        let c = parse(&[]).unwrap();
+        assert!(c.stripe.is_none());
+        assert_eq!(c.payment_timeout_seconds, 1800);
+        let c = parse(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:12111/"),
+            ("PAYMENT_TIMEOUT", "2h"),
+        ])
+        .unwrap();
+        assert_eq!(c.stripe.unwrap().api_base, "http://127.0.0.1:12111");
+        assert_eq!(c.payment_timeout_seconds, 7200);
+        assert_eq!(
+            parse(&[("STRIPE_SECRET_KEY", "sk_test_1")])
+                .unwrap_err()
+                .name,
+            "STRIPE_WEBHOOK_SECRET"
+        );
+        assert_eq!(
+            parse(&[("STRIPE_WEBHOOK_SECRET", "whsec_1")])
+                .unwrap_err()
+                .name,
+            "STRIPE_SECRET_KEY"
+        );
+        for (raw, seconds) in [("900", 900), ("900s", 900), ("30m", 1800)] {
+            let c = parse(&[("PAYMENT_TIMEOUT", raw)]).unwrap();
+            assert_eq!(c.payment_timeout_seconds, seconds, "{raw}");
+        }
+        for bad in ["0", "-5m", "30 minutes", "1d", "m"] {
+            assert_eq!(
+                parse(&[("PAYMENT_TIMEOUT", bad)]).unwrap_err().name,
+                "PAYMENT_TIMEOUT",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Context {
     pub listing_counts: Arc<ScopedCache<ProductFilter, i64>>,
     /// Wakes this process's outbox worker after a commit that enqueued mail.
     pub outbox_wake: Arc<crate::outbox::Wake>,
+    /// The payment provider (Stripe), when configured; without one, staff mark orders paid.
+    pub payments: Option<Arc<dyn crate::payments::PaymentProvider>>,
 }
 
 impl Context {
@@ -43,6 +45,10 @@ impl Context {
             .clone()
             .map(|g| Arc::new(OidcProvider::new(g)));
         let catalog_changes = Arc::new(CatalogChanges::default());
+        let payments = config.stripe.clone().map(|s| {
+            Arc::new(crate::payments::stripe::Stripe::new(s))
+                as Arc<dyn crate::payments::PaymentProvider>
+        });
         Ok(Self {
             listing_counts: ScopedCache::new(
                 &catalog_changes,
@@ -55,6 +61,7 @@ impl Context {
             mailer,
             jwt,
             outbox_wake: Arc::default(),
+            payments,
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod orders;
 pub mod outbox;
 pub mod pagination;
+pub mod payments;
 pub mod ratelimit;
 pub mod seed;
 #[cfg(any(test, feature = "test-support"))]

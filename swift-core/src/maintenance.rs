@@ -14,12 +14,14 @@ pub struct Pruned {
     pub carts: u64,
     pub idempotency_keys: u64,
     pub outbox: u64,
+    pub payment_events: u64,
 }
 
 /// Deletes expired sessions (with their refresh tokens), expired or used one-time tokens
 /// (including abandoned sign-in flows and login codes), rate-limit rows whose allowance is
 /// whole again, carts untouched past their lifetime (a guest's and a customer's differ) and
-/// idempotency answers past theirs, and outbox rows delivered a week ago.
+/// idempotency answers past theirs, outbox rows delivered a week ago, and the ids of
+/// payment webhook events handled a month ago.
 pub async fn prune(pool: &PgPool, lifetimes: &Lifetimes) -> Result<Pruned, sqlx::Error> {
     let sessions = sqlx::query(
         "DELETE FROM auth_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day'",
@@ -42,6 +44,7 @@ pub async fn prune(pool: &PgPool, lifetimes: &Lifetimes) -> Result<Pruned, sqlx:
     let carts = crate::orders::cart::prune(pool, lifetimes).await?;
     let idempotency_keys = crate::idempotency::prune(pool, lifetimes.idempotency_hours).await?;
     let outbox = crate::outbox::prune(pool).await?;
+    let payment_events = crate::payments::repository::prune_events(pool).await?;
     Ok(Pruned {
         sessions,
         one_time_tokens,
@@ -49,5 +52,6 @@ pub async fn prune(pool: &PgPool, lifetimes: &Lifetimes) -> Result<Pruned, sqlx:
         carts,
         idempotency_keys,
         outbox,
+        payment_events,
     })
 }

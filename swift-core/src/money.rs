@@ -53,6 +53,31 @@ impl Money {
         (total <= MAX).then_some(Money(total))
     }
 
+    /// The amount in a currency's minor units (cents for an exponent of 2, yen for 0), as
+    /// payment providers count; `None` when the amount has a fraction the currency cannot
+    /// carry ("12.50" in a currency without minor units).
+    pub fn minor_units(&self, exponent: u32) -> Option<i64> {
+        let scaled = self
+            .0
+            .checked_mul(Decimal::from(10_i64.checked_pow(exponent)?))?;
+        if scaled.fract() != Decimal::ZERO {
+            return None;
+        }
+        i64::try_from(scaled.trunc()).ok()
+    }
+
+    /// The amount of `minor` minor units; `None` if negative or past NUMERIC(12,2).
+    pub fn from_minor_units(minor: i64, exponent: u32) -> Option<Money> {
+        let amount =
+            Decimal::from(minor).checked_div(Decimal::from(10_i64.checked_pow(exponent)?))?;
+        (minor >= 0 && amount <= MAX && amount.scale() <= 2).then(|| Money(amount.round_dp(2)))
+    }
+
+    pub fn checked_sub(&self, other: Money) -> Option<Money> {
+        let rest = self.0.checked_sub(other.0)?;
+        (rest >= Decimal::ZERO).then_some(Money(rest))
+    }
+
     pub fn checked_add(&self, other: Money) -> Option<Money> {
         let total = self.0.checked_add(other.0)?;
         (total <= MAX).then_some(Money(total))
@@ -85,6 +110,32 @@ impl std::fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minor_units_respect_the_currency_exponent() {
+        let m = |s| Money::parse("amount", s).unwrap();
+        assert_eq!(m("12.34").minor_units(2), Some(1234));
+        assert_eq!(m("0.05").minor_units(2), Some(5));
+        assert_eq!(m("1200.00").minor_units(0), Some(1200), "yen");
+        assert_eq!(
+            m("12.50").minor_units(0),
+            None,
+            "a fraction yen cannot carry"
+        );
+        assert_eq!(m("1.25").minor_units(3), Some(1250), "dinar");
+        assert_eq!(m("9999999999.99").minor_units(2), Some(999_999_999_999));
+        assert_eq!(Money::from_minor_units(1234, 2), Some(m("12.34")));
+        assert_eq!(Money::from_minor_units(1200, 0), Some(m("1200.00")));
+        assert_eq!(Money::from_minor_units(1250, 3), Some(m("1.25")));
+        assert_eq!(
+            Money::from_minor_units(1, 3),
+            None,
+            "a mill is not a two-decimal amount"
+        );
+        assert_eq!(Money::from_minor_units(-1, 2), None);
+        assert_eq!(m("5.00").checked_sub(m("5.01")), None);
+        assert_eq!(m("5.00").checked_sub(m("1.50")), Some(m("3.50")));
+    }
 
     #[test]
     fn parses_exact_two_decimal_strings_only() {

@@ -207,6 +207,25 @@ pub fn order(
     (event, render(config, "order", to, subject, values))
 }
 
+/// The mail that tells the buyer money went back without their order changing status: part
+/// of it, or a cancelled order's payment.
+pub fn refund(
+    config: &Config,
+    to: &str,
+    order: &Order,
+    amount: crate::money::Money,
+    link: &str,
+) -> (Event, Mail) {
+    let subject = format!("A refund for your order {}", order.number);
+    let headline = format!("We have refunded {amount} {} to you.", order.currency);
+    let note = Some("The refund reaches your account within a few days.".to_owned());
+    let values = context! { headline, note, link, order => OrderView::of(order) };
+    (
+        Event::OrderRefunded,
+        render(config, "order", to, subject, values),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,8 +80,14 @@ const CONFLICTS: &[(&str, &str)] = &[
     ("setCartShipping", "`shipping_unavailable`"),
     ("applyDiscountCode", "`discount_not_applicable`"),
     ("cancelOrder", "`invalid_transition`"),
-    ("transitionOrder", "`invalid_transition`"),
+    (
+        "transitionOrder",
+        "`invalid_transition`, `not_refundable`, `refund_too_large`",
+    ),
     ("googleLogin", "`account_link_conflict`"),
+    ("createPayment", "`not_payable`"),
+    ("createGuestPayment", "`not_payable`"),
+    ("refundOrder", "`not_refundable`, `refund_too_large`"),
 ];
 
 /// Operations guarded by rate limits (docs/API.md, Authentication).
@@ -99,6 +105,16 @@ const RATE_LIMITED: &[&str] = &[
 /// Operations that call the OpenID Provider (502 when it fails) or need Google configured
 /// (503 `oauth_not_configured`).
 const USES_GOOGLE: &[&str] = &["googleAuthorize", "googleLogin"];
+
+/// Operations that call Stripe (502 `payment_provider_error` when it fails) or need it
+/// configured (503 `payments_not_configured`). Staff moves may refund through it.
+const USES_PAYMENTS: &[&str] = &[
+    "createPayment",
+    "createGuestPayment",
+    "stripeWebhook",
+    "refundOrder",
+    "transitionOrder",
+];
 
 /// The shared problem responses: (status key, component name, description).
 const RESPONSES: &[(&str, &str, &str)] = &[
@@ -145,12 +161,12 @@ const RESPONSES: &[(&str, &str, &str)] = &[
     (
         "502",
         "BadGateway",
-        "`oauth_provider_error`: the identity provider could not be reached.",
+        "An outside provider failed: `oauth_provider_error` (Google sign-in) or `payment_provider_error` (Stripe refused or could not be reached).",
     ),
     (
         "503",
         "ServiceUnavailable",
-        "`oauth_not_configured`, or `not_ready` while the database is away.",
+        "`oauth_not_configured` or `payments_not_configured` (the provider is not set up), or `not_ready` while the database is away.",
     ),
     (
         "default",
@@ -180,6 +196,8 @@ const UNKEYED: &[&str] = &[
     "googleLogin",
     "exchangeLoginCode",
     "refreshToken",
+    // Stripe's deliveries are made idempotent by their event id.
+    "stripeWebhook",
 ];
 
 const IDEMPOTENCY_KEY_REF: &str = "#/components/parameters/IdempotencyKey";
@@ -237,7 +255,7 @@ fn error_statuses(id: &str, op: &Value) -> Vec<&'static str> {
     if RATE_LIMITED.contains(&id) {
         statuses.push("429");
     }
-    if USES_GOOGLE.contains(&id) {
+    if USES_GOOGLE.contains(&id) || USES_PAYMENTS.contains(&id) {
         statuses.extend(["502", "503"]);
     }
     statuses
@@ -483,6 +501,11 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     ("updateCategory", r#"{"position": 2, "parent_id": null}"#),
     ("adminUpdateUser", r#"{"is_active": true}"#),
+    ("refundOrder", r#"{"amount": "5.00"}"#),
+    (
+        "stripeWebhook",
+        r#"{"id": "evt_3PaX2f2eZvKYlo2C0d1t5Zq8", "object": "event", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_3PaX2f2eZvKYlo2C1Kx9y0cD", "object": "payment_intent", "amount": 2468, "amount_received": 2468, "currency": "usd", "status": "succeeded", "metadata": {"order_id": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70"}}}}"#,
+    ),
 ];
 
 /// OpenAPI links: where an operation's answer supplies another operation's path parameter
@@ -590,6 +613,13 @@ const LINKS: &[(&str, &str, &str, &str)] = &[
         "$response.body#/items/0/id",
     ),
     ("createOrder", "getOrder", "id", "$response.body#/id"),
+    ("createOrder", "createPayment", "id", "$response.body#/id"),
+    (
+        "createOrder",
+        "createGuestPayment",
+        "token",
+        "$response.body#/order_token",
+    ),
     ("createAddress", "updateAddress", "id", "$response.body#/id"),
     (
         "createShippingZone",

@@ -14,6 +14,7 @@ use swift_core::accounts::AccountsError;
 use swift_core::catalog::CatalogError;
 use swift_core::oauth::OAuthError;
 use swift_core::orders::OrdersError;
+use swift_core::payments::PaymentsError;
 
 use crate::api::money::MoneyString;
 use swift_core::validation::Invalid;
@@ -83,6 +84,10 @@ problem_codes! {
     ShippingUnavailable = "shipping_unavailable",
     IdempotencyConflict = "idempotency_conflict",
     InvalidTransition = "invalid_transition",
+    NotPayable = "not_payable",
+    NotRefundable = "not_refundable",
+    RefundTooLarge = "refund_too_large",
+    InvalidSignature = "invalid_signature",
     AccountLinkConflict = "account_link_conflict",
     SlugTaken = "slug_taken",
     SkuTaken = "sku_taken",
@@ -97,6 +102,8 @@ problem_codes! {
     OauthProviderError = "oauth_provider_error",
     NotReady = "not_ready",
     OauthNotConfigured = "oauth_not_configured",
+    PaymentProviderError = "payment_provider_error",
+    PaymentsNotConfigured = "payments_not_configured",
 }
 
 impl std::fmt::Display for ProblemCode {
@@ -379,7 +386,10 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (415, "Body is not application/json"),
     (429, "Rate limited; see `Retry-After`"),
     (500, "Unexpected error (no internals disclosed)"),
-    (502, "The identity provider is unavailable (Google sign-in)"),
+    (
+        502,
+        "An outside provider failed (Google sign-in, Stripe payments)",
+    ),
     (503, "Not ready or not configured"),
 ];
 
@@ -597,6 +607,49 @@ impl From<OrdersError> for ApiError {
             E::InvalidTransition { .. } => {
                 Self::new(StatusCode::CONFLICT, ProblemCode::InvalidTransition, detail)
             }
+            E::Payments(e) => (*e).into(),
+            E::Database(db) => database_error(&db),
+        }
+    }
+}
+
+impl From<PaymentsError> for ApiError {
+    fn from(e: PaymentsError) -> Self {
+        use PaymentsError as E;
+        let detail = e.to_string();
+        match e {
+            E::Invalid(invalid) => invalid.into(),
+            E::NotFound => Self::not_found(),
+            E::NotConfigured => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ProblemCode::PaymentsNotConfigured,
+                detail,
+            ),
+            E::NotPayable(_) => Self::new(StatusCode::CONFLICT, ProblemCode::NotPayable, detail),
+            E::NotRefundable(_) | E::NotPaidThroughProvider => {
+                Self::new(StatusCode::CONFLICT, ProblemCode::NotRefundable, detail)
+            }
+            E::RefundTooLarge(_) => {
+                Self::new(StatusCode::CONFLICT, ProblemCode::RefundTooLarge, detail)
+            }
+            E::Provider(provider) => {
+                tracing::warn!(error = %provider, "payment provider call failed");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    ProblemCode::PaymentProviderError,
+                    provider.to_string(),
+                )
+            }
+            // Signed by Stripe but not an event: nothing to apply.
+            E::Webhook(swift_core::payments::WebhookError::NotAnEvent) => {
+                Self::new(StatusCode::BAD_REQUEST, ProblemCode::BadRequest, detail)
+            }
+            E::Webhook(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                ProblemCode::InvalidSignature,
+                detail,
+            ),
+            E::Orders(e) => (*e).into(),
             E::Database(db) => database_error(&db),
         }
     }

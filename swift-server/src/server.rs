@@ -37,13 +37,17 @@ pub async fn serve(
 }
 
 /// What a server runs beside its requests: the pruner, the catalog-change listener (without
-/// which the catalog cache stays off: `CATALOG_CACHE=false`) and the outbox worker
-/// (`OUTBOX_WORKER`). Tests start the same set.
+/// which the catalog cache stays off: `CATALOG_CACHE=false`), the payments worker (with a
+/// payment provider) and the outbox worker (`OUTBOX_WORKER`). Tests start the same set.
 pub struct Background(Vec<tokio::task::JoinHandle<()>>);
 
 /// How often the outbox worker looks for rows it was not woken for (other instances' rows,
 /// retries coming due).
 pub const OUTBOX_POLL: Duration = Duration::from_secs(2);
+
+/// How often the payments worker expires unpaid orders and retries stalled refunds: an
+/// order outlives `PAYMENT_TIMEOUT` by at most this.
+pub const PAYMENTS_POLL: Duration = Duration::from_secs(30);
 
 impl Background {
     pub fn spawn(state: &AppState) -> Self {
@@ -55,6 +59,12 @@ impl Background {
         if state.config.catalog_cache {
             let url = state.config.database_listen_url.clone();
             tasks.push(state.catalog_changes.spawn_listener(pool.clone(), url));
+        }
+        if state.payments.is_some() && state.config.payments_worker {
+            tasks.push(swift_core::payments::spawn_worker(
+                state.clone(),
+                PAYMENTS_POLL,
+            ));
         }
         if state.config.outbox_worker {
             tasks.push(swift_core::outbox::spawn_worker(

@@ -1,9 +1,10 @@
 // A storefront's journey through the API with the typed client: browse and search as a
 // visitor, add to a guest cart, register (the guest cart merges into the account's), sign in
-// again, check out, list orders, refresh, log out; and a guest who checks out without an
-// account and reads the order by its link. Every step is checked; any surprise exits
-// non-zero. Run against a live server with some products:
-//   BASE_URL=http://127.0.0.1:8000 npm run build && npm run example
+// again, check out, pay (Stripe), list orders, refresh, log out; and a guest who checks out
+// without an account and reads the order by its link. Every step is checked; any surprise
+// exits non-zero. Run against a live server with some products and Stripe configured (the
+// local fake Stripe, `cargo run -p fake-stripe`, stands in for api.stripe.com):
+//   BASE_URL=http://127.0.0.1:8000 STRIPE_API_BASE=http://127.0.0.1:12111 npm run build && npm run example
 import { randomUUID } from "node:crypto";
 import { Session, swiftClient, type Problem } from "../src/client.js";
 
@@ -99,6 +100,30 @@ const order = await api.POST("/api/v1/orders", {
 if (!order.data) problem(order.error, "createOrder");
 check(order.data.status === "pending", "a new order is pending");
 check(order.data.total === merged.data.total, "the customer pays the total shown");
+
+// Pay. The server opens the order's Stripe PaymentIntent; the browser confirms it with the
+// client secret, as Stripe.js does (`stripe.confirmPayment` with the Payment Element; here
+// the same call to Stripe's API, made against the local fake Stripe with a test card). The
+// order becomes paid when Stripe's signed webhook reaches the server, not when the browser
+// says so: a storefront's return page waits for it.
+const stripeBase = process.env.STRIPE_API_BASE ?? "http://127.0.0.1:12111";
+const publishableKey = process.env.STRIPE_PUBLISHABLE_KEY ?? "pk_test_fake";
+const payment = await api.POST("/api/v1/orders/{id}/payment", { params: { path: { id: order.data.id } } });
+if (!payment.data) problem(payment.error, "createPayment");
+check(payment.data.amount === order.data.total && payment.data.currency === order.data.currency, "the payment is for the order's total");
+const confirmed = await fetch(`${stripeBase}/v1/payment_intents/${payment.data.intent_id}/confirm`, {
+  method: "POST",
+  headers: { authorization: `Bearer ${publishableKey}`, "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams({ client_secret: payment.data.client_secret, payment_method: "pm_card_visa" }),
+});
+check(confirmed.ok, `Stripe confirms the payment (${confirmed.status})`);
+let paid = await api.GET("/api/v1/orders/{id}", { params: { path: { id: order.data.id } } });
+for (let waited = 0; paid.data?.payment_status !== "paid" && waited < 50; waited++) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  paid = await api.GET("/api/v1/orders/{id}", { params: { path: { id: order.data.id } } });
+}
+check(paid.data?.status === "paid" && paid.data.payment_status === "paid", "the order is paid");
+check(paid.data.history.some((h) => h.status === "paid" && h.by === "system"), "Stripe's webhook paid it");
 const orders = await api.GET("/api/v1/orders");
 check(orders.data?.items[0]?.id === order.data.id, "listOrders shows the order first");
 const emptied = await api.GET("/api/v1/cart");
@@ -132,4 +157,4 @@ check(orderToken !== undefined, "a guest order comes with its link's token");
 const byLink = await api.GET("/api/v1/guest-orders/{token}", { params: { path: { token: orderToken } } });
 check(byLink.data?.number === guestOrder.data.number, "getGuestOrder");
 
-console.log(`storefront example passed: ${email} bought ${product.name} as order ${order.data.number}; a guest as ${guestOrder.data.number}`);
+console.log(`storefront example passed: ${email} bought and paid ${product.name} as order ${order.data.number}; a guest as ${guestOrder.data.number}`);

@@ -145,6 +145,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/orders/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order's refunds, oldest first (staff). */
+        get: operations["listOrderRefunds"];
+        put?: never;
+        /**
+         * Refund all or part of an order paid through Stripe (staff). A full refund moves the
+         *     order to `refunded`; a partial one is recorded on its history. The buyer is mailed.
+         *     409 `not_refundable` (not paid, or paid outside Stripe: mark it refunded with
+         *     `transitionOrder`) or `refund_too_large`; 502 `payment_provider_error` when Stripe
+         *     refuses or cannot be reached.
+         */
+        post: operations["refundOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/orders/{id}/transition": {
         parameters: {
             query?: never;
@@ -881,6 +905,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/guest-orders/{token}/payment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pay a guest order, by the token of its link (`order_token`); as `createPayment`. */
+        post: operations["createGuestPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders": {
         parameters: {
             query?: never;
@@ -951,6 +992,51 @@ export interface paths {
         put?: never;
         /** Cancel one of the user's orders while it is pending; the stock goes back. */
         post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/payment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pay one of the user's pending orders: opens its payment at Stripe (once; calling
+         *     again returns the same one) and answers with the client secret for Stripe.js. 409
+         *     `not_payable` unless the order is pending; 503 `payments_not_configured` without
+         *     Stripe.
+         */
+        post: operations["createPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/stripe/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's webhook endpoint (register it in Stripe's dashboard for
+         *     `payment_intent.succeeded` and `payment_intent.payment_failed`). The body is verified
+         *     against `Stripe-Signature` (HMAC-SHA256, 5 minutes' tolerance) before anything is
+         *     read; a bad or stale signature is 400 `invalid_signature` and changes nothing. Each
+         *     event is applied once, whatever the number of deliveries.
+         */
+        post: operations["stripeWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1463,6 +1549,12 @@ export interface components {
         };
         /** @description An order (docs/API.md "Order"). */
         Order: {
+            /**
+             * Format: decimal
+             * @description Refunded so far.
+             * @example 19.99
+             */
+            amount_refunded: string;
             billing_address?: components["schemas"]["Address"];
             /** Format: date-time */
             created_at: string;
@@ -1490,6 +1582,7 @@ export interface components {
              *     back to the order.
              */
             order_token?: string;
+            payment_status: components["schemas"]["PaymentStatus"];
             shipping_address: components["schemas"]["Address"];
             /** @description The shipping method's name at purchase. */
             shipping_method?: string;
@@ -1544,11 +1637,19 @@ export interface components {
             /** Format: uuid */
             shipping_address_id?: string;
         };
-        /** @description One status change. */
+        /**
+         * @description What happened, when a history entry is not (only) a status change.
+         * @enum {string}
+         */
+        OrderEvent: "payment_failed" | "payment_expired" | "refund" | "paid_after_cancellation";
+        /** @description One status change, or something that happened to the order in its status (`event`). */
         OrderHistoryEntry: {
             /** Format: date-time */
             at: string;
             by: components["schemas"]["ChangedBy"];
+            event?: components["schemas"]["OrderEvent"];
+            /** @description Details in words: a payment failure's message, a refund's amount. */
+            note?: string;
             status: components["schemas"]["OrderStatus"];
         };
         /**
@@ -1620,6 +1721,40 @@ export interface components {
              */
             uid: string;
         };
+        /**
+         * @description What the storefront hands to Stripe.js (Payment Element) to take the payment. The order
+         *     becomes `paid` when Stripe tells the server, not when the browser says so.
+         */
+        Payment: {
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            amount: string;
+            /** @description For `stripe.confirmPayment` / the Payment Element; keep it in the browser only. */
+            client_secret: string;
+            currency: string;
+            /** @description Stripe's PaymentIntent id. */
+            intent_id: string;
+            provider: components["schemas"]["PaymentProviderName"];
+            status: components["schemas"]["PaymentIntentStatus"];
+        };
+        /**
+         * @description Where the provider's payment is (Stripe's PaymentIntent status).
+         * @enum {string}
+         */
+        PaymentIntentStatus: "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "requires_capture" | "canceled" | "succeeded";
+        /**
+         * @description The payment provider.
+         * @enum {string}
+         */
+        PaymentProviderName: "stripe";
+        /**
+         * @description Where an order's money is.
+         * @enum {string}
+         */
+        PaymentStatus: "unpaid" | "paid" | "partially_refunded" | "refunded";
         /** @description Registration when the email must be confirmed before signing in. */
         PendingVerification: {
             detail: string;
@@ -1646,7 +1781,7 @@ export interface components {
          *     misspelt code does not compile.
          * @enum {string}
          */
-        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "price_changed" | "discount_not_applicable" | "shipping_unavailable" | "idempotency_conflict" | "invalid_transition" | "account_link_conflict" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured";
+        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "price_changed" | "discount_not_applicable" | "shipping_unavailable" | "idempotency_conflict" | "invalid_transition" | "not_payable" | "not_refundable" | "refund_too_large" | "invalid_signature" | "account_link_conflict" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured" | "payment_provider_error" | "payments_not_configured";
         /**
          * @description A product with its options and variants (docs/API.md "Product"): the summary's fields
          *     and these.
@@ -1766,6 +1901,41 @@ export interface components {
             options?: components["schemas"]["ProductOption"][];
             slug?: string;
         };
+        /** @description A refund of (part of) an order's payment. */
+        Refund: {
+            /**
+             * Format: decimal
+             * @description Amount with exactly two decimals, as a string
+             * @example 19.99
+             */
+            amount: string;
+            /** Format: date-time */
+            created_at: string;
+            error?: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            order_id: string;
+            /** @description Stripe's refund id, once made. */
+            provider_refund_id?: string;
+            reason: components["schemas"]["RefundReasonBody"];
+            status: components["schemas"]["RefundStatusBody"];
+        };
+        RefundCreate: {
+            /**
+             * Format: decimal
+             * @description How much to refund; all that is left when absent.
+             * @example 19.99
+             */
+            amount?: string;
+        };
+        /**
+         * @description Why money went back.
+         * @enum {string}
+         */
+        RefundReasonBody: "requested_by_staff" | "order_cancelled" | "paid_after_cancellation";
+        /** @enum {string} */
+        RefundStatusBody: "pending" | "succeeded" | "failed";
         Registration: {
             /** Format: email */
             email: string;
@@ -1969,6 +2139,23 @@ export interface components {
             /** Format: uuid */
             variant_id: string;
         };
+        /** @description A Stripe event (the parts the shop reads); the webhook takes its bytes as sent. */
+        StripeEvent: {
+            data: components["schemas"]["StripeEventData"];
+            /** @description `evt_…`: the shop applies each event once. */
+            id: string;
+            /**
+             * @description `payment_intent.succeeded` and `payment_intent.payment_failed` are acted on; any
+             *     other type is acknowledged and ignored.
+             */
+            type: string;
+        };
+        StripeEventData: {
+            /** @description The PaymentIntent the event is about. */
+            object: {
+                [key: string]: unknown;
+            };
+        };
         /** @description The tax paid at one rate. */
         TaxLine: {
             /**
@@ -2164,6 +2351,11 @@ export interface components {
              */
             weight_grams?: number | null;
         };
+        /** @description The webhook's answer to Stripe. */
+        WebhookReceived: {
+            /** @description `true` unless this event had been handled before. */
+            applied: boolean;
+        };
         /** @description Up to `up_to_grams` (inclusive), `price`. */
         WeightBand: {
             /**
@@ -2181,7 +2373,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `oauth_provider_error`: the identity provider could not be reached. */
+        /** @description An outside provider failed: `oauth_provider_error` (Google sign-in) or `payment_provider_error` (Stripe refused or could not be reached). */
         BadGateway: {
             headers: {
                 [name: string]: unknown;
@@ -2215,8 +2407,8 @@ export interface components {
                 "application/json": components["schemas"]["Category"];
             };
         };
-        /** @description Conflicts with the current state: `invalid_transition`, `idempotency_conflict`. */
-        ConflictInvalidTransition: {
+        /** @description Conflicts with the current state: `not_payable`, `idempotency_conflict`. */
+        ConflictNotPayable: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2302,6 +2494,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        Payment: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Payment"];
+            };
+        };
         Product: {
             headers: {
                 [name: string]: unknown;
@@ -2327,7 +2527,7 @@ export interface components {
             };
             content?: never;
         };
-        /** @description `oauth_not_configured`, or `not_ready` while the database is away. */
+        /** @description `oauth_not_configured` or `payments_not_configured` (the provider is not set up), or `not_ready` while the database is away. */
         ServiceUnavailable: {
             headers: {
                 [name: string]: unknown;
@@ -2785,6 +2985,79 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    listOrderRefunds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    refundOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundCreate"];
+            };
+        };
+        responses: {
+            /** @description The refund, made at the provider. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with the current state: `not_refundable`, `refund_too_large`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     transitionOrder: {
         parameters: {
             query?: never;
@@ -2808,9 +3081,19 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["ConflictInvalidTransition"];
+            /** @description Conflicts with the current state: `invalid_transition`, `not_refundable`, `refund_too_large`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -4256,6 +4539,29 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    createGuestPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Payment"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["ConflictNotPayable"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     listOrders: {
         parameters: {
             query?: {
@@ -4390,7 +4696,71 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["ConflictInvalidTransition"];
+            /** @description Conflicts with the current state: `invalid_transition`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Payment"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["ConflictNotPayable"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    stripeWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                "Stripe-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StripeEvent"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceived"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["UnexpectedError"];
         };
     };

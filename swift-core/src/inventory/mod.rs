@@ -138,7 +138,7 @@ pub fn shortages(lines: &[Take], rows: &[StockRow]) -> Vec<Shortage> {
 pub async fn put_back_for_order(
     conn: &mut sqlx::PgConnection,
     order_id: Uuid,
-    actor: Uuid,
+    actor: Option<Uuid>,
 ) -> sqlx::Result<Crossed> {
     repository::put_back(conn, order_id, actor)
         .await

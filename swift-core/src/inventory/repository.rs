@@ -80,7 +80,7 @@ pub async fn take(
 pub async fn put_back(
     conn: &mut PgConnection,
     order_id: Uuid,
-    actor: Uuid,
+    actor: Option<Uuid>,
 ) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query(
         "SELECT variant_id FROM stock_levels \

@@ -262,6 +262,8 @@ pub async fn checkout(
         user_id,
         guest_email: guest_email.map(str::to_owned),
         status: OrderStatus::Pending,
+        payment_status: super::PaymentStatus::Unpaid,
+        amount_refunded: crate::money::Money::ZERO,
         subtotal: totals.subtotal,
         discount_total: totals.discount_total,
         shipping_total: totals.shipping_total,
@@ -294,6 +296,8 @@ pub async fn checkout(
             status: OrderStatus::Pending,
             at: written.history_at,
             by_role: HistoryRole::Customer,
+            event: None,
+            note: None,
         }],
     };
     let placed = PlacedOrder {

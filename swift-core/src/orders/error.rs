@@ -25,8 +25,23 @@ pub enum OrdersError {
     EmailNotVerified,
     #[error("an order cannot go from {from} to {to}")]
     InvalidTransition { from: OrderStatus, to: OrderStatus },
+    /// A payment or refund that a move needed was refused (`payments` says why).
+    #[error(transparent)]
+    Payments(Box<crate::payments::PaymentsError>),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl OrdersError {
+    pub(crate) fn from_payments(e: crate::payments::PaymentsError) -> Self {
+        use crate::payments::PaymentsError as P;
+        match e {
+            P::Database(e) => Self::Database(e),
+            P::NotFound => Self::NotFound,
+            P::Orders(e) => *e,
+            e => Self::Payments(Box::new(e)),
+        }
+    }
 }
 
 /// `NotFound` when a write touched no row (an id that names nothing).

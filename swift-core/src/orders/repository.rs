@@ -8,7 +8,10 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::pricing::TaxLine;
-use super::types::{Address, HistoryEntry, HistoryRole, Order, OrderItem, OrderStatus, Totals};
+use super::types::{
+    Address, HistoryEntry, HistoryRole, Order, OrderEvent, OrderItem, OrderStatus, PaymentStatus,
+    Totals,
+};
 use crate::catalog::OptionValue;
 use crate::money::Money;
 use crate::pagination::PageRequest;
@@ -20,6 +23,8 @@ struct OrderRow {
     user_id: Option<Uuid>,
     guest_email: Option<String>,
     status: OrderStatus,
+    payment_status: PaymentStatus,
+    amount_refunded: rust_decimal::Decimal,
     subtotal: rust_decimal::Decimal,
     discount_total: rust_decimal::Decimal,
     shipping_total: rust_decimal::Decimal,
@@ -36,7 +41,7 @@ struct OrderRow {
     updated_at: DateTime<Utc>,
 }
 
-const ORDER_COLUMNS: &str = "id, number, user_id, guest_email, status, subtotal, discount_total, \
+const ORDER_COLUMNS: &str = "id, number, user_id, guest_email, status, payment_status, amount_refunded, subtotal, discount_total, \
      shipping_total, tax_total, total, currency, shipping_address, billing_address, notes, created_at, updated_at, \
      shipping_method, discount_code, tax_lines";
 
@@ -70,7 +75,7 @@ async fn assemble(conn: &mut sqlx::PgConnection, rows: Vec<OrderRow>) -> sqlx::R
     }
     let mut history: HashMap<Uuid, Vec<HistoryEntry>> = HashMap::new();
     let history_rows: Vec<HistoryRow> = sqlx::query_as(
-        "SELECT order_id, status, at, by_role FROM order_history WHERE order_id = ANY($1) ORDER BY order_id, id",
+        "SELECT order_id, status, at, by_role, event, note FROM order_history WHERE order_id = ANY($1) ORDER BY order_id, id",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
@@ -84,6 +89,8 @@ async fn assemble(conn: &mut sqlx::PgConnection, rows: Vec<OrderRow>) -> sqlx::R
             items: items.remove(&r.id).unwrap_or_default(),
             history: history.remove(&r.id).unwrap_or_default(),
             status: r.status,
+            payment_status: r.payment_status,
+            amount_refunded: Money::from_decimal(r.amount_refunded),
             subtotal: Money::from_decimal(r.subtotal),
             discount_total: Money::from_decimal(r.discount_total),
             shipping_total: Money::from_decimal(r.shipping_total),
@@ -211,13 +218,47 @@ pub async fn record_history(
     by_role: HistoryRole,
     actor_id: Option<Uuid>,
 ) -> sqlx::Result<()> {
+    record_event(ex, order_id, status, by_role, actor_id, None, None).await
+}
+
+/// A history entry, with what happened when it was not (only) a status change.
+pub async fn record_event(
+    ex: impl PgExecutor<'_>,
+    order_id: Uuid,
+    status: OrderStatus,
+    by_role: HistoryRole,
+    actor_id: Option<Uuid>,
+    event: Option<OrderEvent>,
+    note: Option<&str>,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO order_history (order_id, status, by_role, actor_id) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO order_history (order_id, status, by_role, actor_id, event, note) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(order_id)
     .bind(status)
     .bind(by_role)
     .bind(actor_id)
+    .bind(event)
+    .bind(note)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Sets where an order's money is.
+pub async fn set_payment(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    status: PaymentStatus,
+    amount_refunded: Money,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE orders SET payment_status = $2, amount_refunded = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(amount_refunded.amount())
     .execute(ex)
     .await?;
     Ok(())
@@ -363,6 +404,15 @@ pub async fn place(
     .bind(sqlx::types::Json(o.tax_lines))
     .fetch_one(ex)
     .await
+}
+
+/// An order's total.
+pub async fn total_of(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Money> {
+    sqlx::query_scalar("SELECT total FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(ex)
+        .await
+        .map(Money::from_decimal)
 }
 
 /// Moves an order to `status`.

@@ -248,6 +248,8 @@ impl HistoryRole {
 pub enum Actor {
     Customer(Uuid),
     Staff(Uuid),
+    /// The server: a payment webhook, the expiry of an unpaid order.
+    System,
 }
 
 impl Actor {
@@ -255,14 +257,43 @@ impl Actor {
         match self {
             Self::Customer(_) => HistoryRole::Customer,
             Self::Staff(_) => HistoryRole::Staff,
+            Self::System => HistoryRole::System,
         }
     }
 
-    pub fn id(&self) -> Uuid {
+    /// The person, if a person did it.
+    pub fn id(&self) -> Option<Uuid> {
         match self {
-            Self::Customer(id) | Self::Staff(id) => *id,
+            Self::Customer(id) | Self::Staff(id) => Some(*id),
+            Self::System => None,
         }
     }
+}
+
+/// Where the money of an order is (`payment_status` in PostgreSQL). Independent of the
+/// order's status: a cancelled order that was paid late is `paid` until its refund succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "payment_status", rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Unpaid,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+}
+
+/// A history entry that is not a status change (`order_event` in PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "order_event", rename_all = "snake_case")]
+pub enum OrderEvent {
+    /// An attempt to pay failed; the order waits for another.
+    PaymentFailed,
+    /// Not paid within `PAYMENT_TIMEOUT`: cancelled, its stock back on sale.
+    PaymentExpired,
+    /// Money went back, all or part of it, without a change of status (the note says how
+    /// much).
+    Refund,
+    /// A payment arrived after the order was cancelled; it is refunded automatically.
+    PaidAfterCancellation,
 }
 
 /// An order line: what was bought, as it was at the moment of purchase.
@@ -284,6 +315,9 @@ pub struct HistoryEntry {
     pub status: OrderStatus,
     pub at: DateTime<Utc>,
     pub by_role: HistoryRole,
+    /// What happened, when it was not a status change.
+    pub event: Option<OrderEvent>,
+    pub note: Option<String>,
 }
 
 /// An order with its lines and history.
@@ -295,6 +329,9 @@ pub struct Order {
     /// A guest order's e-mail address (`None` for a customer's).
     pub guest_email: Option<String>,
     pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    /// Refunded so far (through the payment provider, or marked by staff).
+    pub amount_refunded: Money,
     pub subtotal: Money,
     pub discount_total: Money,
     pub shipping_total: Money,

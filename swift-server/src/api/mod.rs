@@ -12,6 +12,7 @@ mod google;
 pub(crate) mod money;
 mod ops;
 mod orders;
+mod payments;
 
 pub use auth::{TokenPairBody, UserBody, token_response};
 
@@ -43,11 +44,13 @@ pub type Api = (
     catalog::CatalogApi,
     cart::CartApi,
     orders::OrdersApi,
+    payments::PaymentsApi,
     addresses::AddressesApi,
     admin::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
     admin_pricing::AdminPricingApi,
     orders::AdminOrdersApi,
+    payments::AdminPaymentsApi,
 );
 
 pub fn apis() -> Api {
@@ -58,10 +61,12 @@ pub fn apis() -> Api {
         catalog::CatalogApi,
         cart::CartApi,
         orders::OrdersApi,
+        payments::PaymentsApi,
         addresses::AddressesApi,
         admin::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
         admin_pricing::AdminPricingApi,
         orders::AdminOrdersApi,
+        payments::AdminPaymentsApi,
     )
 }

@@ -9,8 +9,8 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use swift_core::idempotency::{Claimed, Saved};
 use swift_core::orders::checkout::{self, AddressChoice, CheckoutRequest, PlacedOrder};
 use swift_core::orders::repository::OrderFilter;
-use swift_core::orders::types::{Address, AddressFields, AddressInput, HistoryRole};
-use swift_core::orders::{Order, OrderStatus};
+use swift_core::orders::types::{Address, AddressFields, AddressInput, HistoryRole, OrderEvent};
+use swift_core::orders::{Order, OrderStatus, PaymentStatus};
 use swift_core::orders::{guest, lifecycle};
 use swift_core::pagination::PageRequest;
 use swift_core::validation::Invalid;
@@ -157,13 +157,64 @@ impl From<&swift_core::orders::pricing::TaxLine> for TaxLineBody {
     }
 }
 
-/// One status change.
+/// One status change, or something that happened to the order in its status (`event`).
 #[derive(Object)]
-#[oai(rename = "OrderHistoryEntry")]
+#[oai(rename = "OrderHistoryEntry", skip_serializing_if_is_none)]
 pub struct HistoryBody {
+    /// The status the order moved to (or was in, for an `event`).
     pub status: Status,
     pub at: DateTime<Utc>,
     pub by: ChangedBy,
+    /// Present when the entry is not (only) a status change.
+    pub event: Option<HistoryEvent>,
+    /// Details in words: a payment failure's message, a refund's amount.
+    pub note: Option<String>,
+}
+
+/// What happened, when a history entry is not (only) a status change.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "OrderEvent", rename_all = "snake_case")]
+pub enum HistoryEvent {
+    /// An attempt to pay failed; the order waits for another.
+    PaymentFailed,
+    /// Not paid within the payment timeout: cancelled, its stock back on sale.
+    PaymentExpired,
+    /// Money went back without a change of status (a partial refund, a cancelled order's).
+    Refund,
+    /// A payment arrived after the order was cancelled; it is refunded automatically.
+    PaidAfterCancellation,
+}
+
+impl From<OrderEvent> for HistoryEvent {
+    fn from(e: OrderEvent) -> Self {
+        match e {
+            OrderEvent::PaymentFailed => Self::PaymentFailed,
+            OrderEvent::PaymentExpired => Self::PaymentExpired,
+            OrderEvent::Refund => Self::Refund,
+            OrderEvent::PaidAfterCancellation => Self::PaidAfterCancellation,
+        }
+    }
+}
+
+/// Where an order's money is.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "PaymentStatus", rename_all = "snake_case")]
+pub enum PaymentStatusBody {
+    Unpaid,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+}
+
+impl From<PaymentStatus> for PaymentStatusBody {
+    fn from(s: PaymentStatus) -> Self {
+        match s {
+            PaymentStatus::Unpaid => Self::Unpaid,
+            PaymentStatus::Paid => Self::Paid,
+            PaymentStatus::PartiallyRefunded => Self::PartiallyRefunded,
+            PaymentStatus::Refunded => Self::Refunded,
+        }
+    }
 }
 
 /// Who made a status change.
@@ -194,6 +245,11 @@ pub struct OrderBody {
     /// Human-friendly, e.g. `SW-100042`.
     pub number: String,
     pub status: Status,
+    /// Where the money is: `unpaid` until the payment provider confirms it (or staff mark
+    /// the order paid), then `paid`, `partially_refunded` or `refunded`.
+    pub payment_status: PaymentStatusBody,
+    /// Refunded so far.
+    pub amount_refunded: MoneyString,
     pub items: Vec<OrderItemBody>,
     pub subtotal: MoneyString,
     pub discount_total: MoneyString,
@@ -227,6 +283,8 @@ impl From<Order> for OrderBody {
             id: o.id,
             number: o.number,
             status: o.status.into(),
+            payment_status: o.payment_status.into(),
+            amount_refunded: MoneyString(o.amount_refunded),
             items: o
                 .items
                 .into_iter()
@@ -264,6 +322,8 @@ impl From<Order> for OrderBody {
                     status: h.status.into(),
                     at: h.at,
                     by: h.by_role.into(),
+                    event: h.event.map(Into::into),
+                    note: h.note,
                 })
                 .collect(),
         }
