@@ -14,6 +14,8 @@ use swift_core::seed::SeedSpec;
 use swift_core::{Config, Context, db};
 use uuid::Uuid;
 
+mod shop;
+
 #[derive(Parser)]
 #[command(
     version,
@@ -53,6 +55,15 @@ enum Command {
     /// Product CSV import and export (layout: see `catalog export` output or README).
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Orders: list, show, move along their life cycle, refund.
+    #[command(subcommand)]
+    Order(shop::OrderCommand),
+    /// Products by variant SKU: list, show, archive, set a price, adjust stock.
+    #[command(subcommand)]
+    Product(shop::ProductCommand),
+    /// Categories.
+    #[command(subcommand)]
+    Category(shop::CategoryCommand),
 }
 
 #[derive(Subcommand)]
@@ -78,7 +89,6 @@ enum MigrateCommand {
 enum UserCommand {
     /// Create an account (email taken as verified).
     Create {
-        #[arg(long)]
         email: String,
         /// Make the account staff.
         #[arg(long)]
@@ -133,7 +143,7 @@ struct SetStaff {
 
 /// A mistake in what the operator typed: exit code 2, like clap's own usage errors.
 #[derive(Debug)]
-struct BadInput(String);
+pub(crate) struct BadInput(pub(crate) String);
 
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -208,6 +218,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Migrate(m) => migrate(&ctx, m).await,
         Command::User(u) => user(&ctx, u).await,
+        Command::Order(o) => shop::order(&ctx, o).await,
+        Command::Product(p) => shop::product(&ctx, p).await,
+        Command::Category(c) => shop::category(&ctx, c).await,
         Command::Seed {
             products,
             categories,
@@ -514,33 +527,37 @@ fn user_json(u: &User, providers: &HashMap<Uuid, Vec<String>>) -> serde_json::Va
 }
 
 fn print_table(users: &[User], providers: &HashMap<Uuid, Vec<String>>) {
-    let yes = |b: bool| if b { "yes" } else { "no" };
-    let width = users
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let rows: Vec<Vec<String>> = users
         .iter()
-        .map(|u| u.email.len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    println!(
-        "{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  LAST LOGIN",
-        "EMAIL", "STAFF", "ACTIVE", "VERIFIED", "JOINED"
+        .map(|u| {
+            vec![
+                u.email.clone(),
+                yes(u.is_staff),
+                yes(u.is_active),
+                yes(u.email_verified),
+                u.date_joined.format("%Y-%m-%d").to_string(),
+                u.last_login
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "never".into()),
+                match linked(providers, u) {
+                    [] => "-".to_owned(),
+                    names => names.join(","),
+                },
+            ]
+        })
+        .collect();
+    shop::table(
+        &[
+            "EMAIL",
+            "STAFF",
+            "ACTIVE",
+            "VERIFIED",
+            "JOINED",
+            "LAST LOGIN",
+            "LINKED",
+        ],
+        &rows,
     );
-    for u in users {
-        println!(
-            "{:<width$}  {:<5}  {:<6}  {:<8}  {:<10}  {:<16}  {}",
-            u.email,
-            yes(u.is_staff),
-            yes(u.is_active),
-            yes(u.email_verified),
-            u.date_joined.format("%Y-%m-%d"),
-            u.last_login
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_else(|| "never".into()),
-            match linked(providers, u) {
-                [] => "-".to_owned(),
-                names => names.join(","),
-            },
-        );
-    }
     println!("{} user(s)", users.len());
 }

@@ -85,7 +85,6 @@ async fn user_commands_manage_accounts() {
         &[
             "user",
             "create",
-            "--email",
             "Ops@Example.com",
             "--staff",
             "--password-stdin",
@@ -96,13 +95,7 @@ async fn user_commands_manage_accounts() {
     assert!(stdout(&out).contains("ops@example.com [staff]"));
     let out = cli(
         &db,
-        &[
-            "user",
-            "create",
-            "--email",
-            "shopper@example.com",
-            "--password-stdin",
-        ],
+        &["user", "create", "shopper@example.com", "--password-stdin"],
         Some(password),
     );
     assert!(out.status.success());
@@ -110,32 +103,20 @@ async fn user_commands_manage_accounts() {
     // Refusals: duplicate, weak password, bad email.
     let out = cli(
         &db,
-        &[
-            "user",
-            "create",
-            "--email",
-            "ops@example.com",
-            "--password-stdin",
-        ],
+        &["user", "create", "ops@example.com", "--password-stdin"],
         Some(password),
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
     let out = cli(
         &db,
-        &[
-            "user",
-            "create",
-            "--email",
-            "weak@example.com",
-            "--password-stdin",
-        ],
+        &["user", "create", "weak@example.com", "--password-stdin"],
         Some("12345678\n"),
     );
     assert_eq!(out.status.code(), Some(2));
     let out = cli(
         &db,
-        &["user", "create", "--email", "nope", "--password-stdin"],
+        &["user", "create", "nope", "--password-stdin"],
         Some(password),
     );
     assert_eq!(out.status.code(), Some(2));
@@ -589,13 +570,7 @@ async fn prune_removes_only_expired_rows() {
     let db = TestDb::new().await;
     let out = cli(
         &db,
-        &[
-            "user",
-            "create",
-            "--email",
-            "p@example.com",
-            "--password-stdin",
-        ],
+        &["user", "create", "p@example.com", "--password-stdin"],
         Some("plum-Orbit-cactus-42\n"),
     );
     assert!(out.status.success());
@@ -694,4 +669,287 @@ async fn export_into_a_closed_pipe_ends_quietly() {
     let done = child.wait_with_output().unwrap();
     assert!(done.status.success(), "{}", stderr(&done));
     assert!(!stderr(&done).contains("Broken pipe"), "{}", stderr(&done));
+}
+
+/// A seeded shop with one order of a customer's, placed through swift-core's checkout as
+/// the API places it: (SKU of the ordered variant, order number).
+async fn shop_with_an_order(db: &TestDb) -> (String, String) {
+    use swift_core::orders::cart::{self, Shopper};
+    use swift_core::orders::checkout::{self, AddressChoice, CheckoutRequest};
+    use swift_core::orders::types::{Address, AddressFields, AddressInput};
+    let seeded = cli(
+        db,
+        &[
+            "seed",
+            "--products",
+            "4",
+            "--categories",
+            "3",
+            "--users",
+            "1",
+        ],
+        None,
+    );
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    let config = swift_core::Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(db.url.clone()),
+        "EMAIL_BACKEND" => Some("log".into()),
+        _ => None,
+    })
+    .unwrap();
+    let ctx = swift_core::Context::new(db.pool.clone(), config).unwrap();
+    let (customer, variant, sku): (uuid::Uuid, uuid::Uuid, String) = sqlx::query_as(
+        "SELECT (SELECT id FROM users WHERE NOT is_staff LIMIT 1), v.id, v.sku \
+         FROM product_variants v JOIN stock_levels s ON s.variant_id = v.id \
+         WHERE s.on_hand >= 5 AND v.is_active ORDER BY v.sku LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let shopper = Shopper::Customer(customer);
+    cart::add(
+        &ctx,
+        &shopper,
+        variant,
+        swift_core::orders::Quantity::parse(2).unwrap(),
+    )
+    .await
+    .unwrap();
+    let address = Address::parse(
+        AddressInput {
+            full_name: "Ada Lovelace",
+            line1: "1 Analytical St",
+            line2: None,
+            city: "London",
+            region: None,
+            postal_code: "N1",
+            country: "GB",
+            phone: None,
+        },
+        AddressFields::SHIPPING,
+    )
+    .unwrap();
+    let request = CheckoutRequest::new(
+        AddressChoice::Given(address),
+        AddressChoice::Default,
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let placed = checkout::checkout(&ctx, &shopper, &request, None, |_| unreachable!("no key"))
+        .await
+        .unwrap();
+    (sku, placed.order.number)
+}
+
+#[tokio::test]
+async fn order_commands_list_show_and_move_orders() {
+    let db = TestDb::new().await;
+    let (sku, number) = shop_with_an_order(&db).await;
+
+    let out = cli(&db, &["order", "list"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    let header = table.lines().next().unwrap();
+    for column in [
+        "NUMBER",
+        "PLACED (UTC)",
+        "STATUS",
+        "PAYMENT",
+        "TOTAL",
+        "UNITS",
+        "BUYER",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(
+        table.contains(&number) && table.contains("pending"),
+        "{table}"
+    );
+    assert!(table.contains("1 order(s)"));
+
+    let out = cli(&db, &["order", "list", "--status", "paid", "--json"], None);
+    let none: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(none, serde_json::json!([]));
+    let out = cli(
+        &db,
+        &["order", "list", "--since", "2000-01-01", "--json"],
+        None,
+    );
+    let all: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(all[0]["number"], number.as_str());
+    assert_eq!(all[0]["items"][0]["sku"], sku.as_str());
+    assert_eq!(all[0]["items"][0]["quantity"], 2);
+    let out = cli(
+        &db,
+        &["order", "list", "--since", "2999-01-01", "--json"],
+        None,
+    );
+    assert_eq!(stdout(&out).trim(), "[]");
+
+    let out = cli(&db, &["order", "show", &number], None);
+    assert!(out.status.success());
+    let shown = stdout(&out);
+    for part in [
+        "SKU",
+        "QTY",
+        "LINE TOTAL",
+        "AT (UTC)",
+        "EVENT",
+        &sku,
+        "status pending",
+    ] {
+        assert!(shown.contains(part), "{part}: {shown}");
+    }
+    let out = cli(&db, &["order", "show", &number, "--json"], None);
+    let one: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(one["status"], "pending");
+
+    let out = cli(&db, &["order", "transition", &number, "--to", "paid"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("{number}: pending → paid"));
+    let (status, by, actor): (String, String, Option<uuid::Uuid>) = sqlx::query_as(
+        "SELECT h.status::text, h.by_role::text, h.actor_id FROM order_history h \
+         JOIN orders o ON o.id = h.order_id WHERE o.number = $1 ORDER BY h.id DESC LIMIT 1",
+    )
+    .bind(&number)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), by.as_str(), actor),
+        ("paid", "staff", None)
+    );
+
+    // A move the life cycle refuses, bad input, and an order that does not exist.
+    let out = cli(
+        &db,
+        &["order", "transition", &number, "--to", "delivered"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot become delivered"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&db, &["order", "transition", &number, "--to", "lost"], None);
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown status");
+    let out = cli(&db, &["order", "list", "--since", "yesterday"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("YYYY-MM-DD"));
+    let out = cli(&db, &["order", "show", "SW-999999"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no order SW-999999"));
+    // Without Stripe configured there is nothing to refund through (the payment tests of
+    // swift-server refund through a fake Stripe with the same service).
+    let out = cli(&db, &["order", "refund", &number, "--amount", "1.00"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("STRIPE_SECRET_KEY"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&db, &["order", "refund", &number, "--amount", "1"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("two decimals"), "{}", stderr(&out));
+    let out = cli(&db, &["order", "refund", "SW-999999"], None);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn product_and_category_commands_work_by_sku() {
+    let db = TestDb::new().await;
+    let (sku, _) = shop_with_an_order(&db).await;
+
+    let out = cli(&db, &["product", "list"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    let header = table.lines().next().unwrap();
+    for column in [
+        "SKU", "PRODUCT", "OPTIONS", "PRICE", "STOCK", "ON SALE", "CATEGORY",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(table.contains(&sku));
+    let out = cli(&db, &["product", "list", "--json"], None);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let before = rows
+        .iter()
+        .find(|r| r["sku"] == sku.as_str())
+        .unwrap()
+        .clone();
+
+    let out = cli(&db, &["product", "set-price", &sku, "12.34"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(
+        &db,
+        &[
+            "product",
+            "adjust-stock",
+            &sku,
+            "-2",
+            "--note",
+            "broken in transit",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stock = before["stock"].as_i64().unwrap() - 2;
+    assert_eq!(stdout(&out).trim(), format!("{sku}: stock {stock} (-2)"));
+    let (note, actor): (String, Option<uuid::Uuid>) = sqlx::query_as(
+        "SELECT m.note, m.actor_id FROM inventory_movements m JOIN product_variants v ON v.id = m.variant_id \
+         WHERE v.sku = $1 ORDER BY m.id DESC LIMIT 1",
+    )
+    .bind(&sku)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((note.as_str(), actor), ("broken in transit", None));
+
+    let out = cli(&db, &["product", "show", &sku, "--json"], None);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let variant = shown["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["sku"] == sku.as_str())
+        .unwrap();
+    assert_eq!(variant["price"], "12.34");
+    assert_eq!(variant["stock"], stock);
+    let out = cli(&db, &["product", "show", &sku], None);
+    assert!(stdout(&out).contains("ON SALE"));
+
+    // Bad input exits 2; a SKU that does not exist exits 1.
+    let out = cli(&db, &["product", "set-price", &sku, "12.3"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli(&db, &["product", "adjust-stock", &sku, "-1000000"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = cli(&db, &["product", "show", "NO-SUCH-SKU"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no variant with SKU NO-SUCH-SKU"));
+
+    let out = cli(&db, &["product", "archive", &sku], None);
+    assert!(out.status.success());
+    let out = cli(&db, &["product", "show", &sku, "--json"], None);
+    let archived: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(archived["active"], false);
+
+    let out = cli(&db, &["category", "tree"], None);
+    assert!(out.status.success());
+    let tree = stdout(&out);
+    assert!(tree.trim_end().ends_with("3 categories"), "{tree}");
+    let out = cli(&db, &["category", "tree", "--json"], None);
+    let roots: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let count = |nodes: &[serde_json::Value]| -> usize {
+        fn walk(nodes: &[serde_json::Value]) -> usize {
+            nodes
+                .iter()
+                .map(|n| 1 + walk(n["children"].as_array().unwrap()))
+                .sum()
+        }
+        walk(nodes)
+    };
+    assert_eq!(count(&roots), 3);
 }

@@ -256,6 +256,8 @@ pub struct Config {
     /// Whether this process runs the payments worker (expiry, stalled refunds); off only for
     /// tests that drive it themselves.
     pub payments_worker: bool,
+    /// The bearer token `/metrics` asks for; without one, `/metrics` does not exist.
+    pub metrics_token: Option<String>,
 }
 
 /// A rotated refresh token presented again this soon is a race between the user's own
@@ -574,6 +576,7 @@ impl Config {
             stripe,
             payment_timeout_seconds,
             payments_worker: env.parse_bool("PAYMENTS_WORKER", true)?,
+            metrics_token: env.raw("METRICS_TOKEN"),
         };
         config.check_production()?;
         Ok(config)
@@ -615,6 +618,7 @@ impl Config {
                 "STRIPE_SECRET_KEY",
                 self.stripe.as_ref().map(|s| s.secret_key.as_str()),
             ),
+            ("METRICS_TOKEN", self.metrics_token.as_deref()),
             (
                 "STRIPE_WEBHOOK_SECRET",
                 self.stripe.as_ref().map(|s| s.webhook_secret.as_str()),

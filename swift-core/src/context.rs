@@ -51,6 +51,7 @@ impl Context {
         });
         Ok(Self {
             listing_counts: ScopedCache::new(
+                "listing_counts",
                 &catalog_changes,
                 config.catalog_cache_max_bytes / COUNTS_SHARE,
             ),

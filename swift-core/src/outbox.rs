@@ -111,6 +111,7 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, batch: i64) -> sqlx::Re
             Err(e) => {
                 let attempts = row.attempts + 1;
                 tracing::warn!(error = %e, id = %row.id, attempts, "delivering mail failed; will retry");
+                metrics::counter!("swift_outbox_failures_total").increment(1);
                 sqlx::query(
                     "UPDATE outbox SET attempts = $2, last_error = $3, \
                      next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1",
@@ -125,7 +126,19 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, batch: i64) -> sqlx::Re
         }
     }
     tx.commit().await?;
+    metrics::counter!("swift_outbox_delivered_total").increment(delivered as u64);
     Ok(delivered)
+}
+
+/// Undelivered rows and the age in seconds of the oldest (0 when none): how far behind
+/// delivery is.
+pub async fn backlog(pool: &PgPool) -> sqlx::Result<(i64, f64)> {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at))::float8, 0) \
+         FROM outbox WHERE delivered_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// How long delivered rows are kept (for operators asking "was it sent?"), then pruned:

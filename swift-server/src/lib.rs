@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod cookies;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod patterns;
@@ -54,6 +55,7 @@ pub fn routes() -> Route {
             "/docs",
             poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())),
         )
+        .at("/metrics", poem::get(metrics::scrape))
         .nest("/", api)
 }
 
@@ -67,6 +69,8 @@ pub fn app_with_routes(routes: Route, state: AppState) -> impl Endpoint + 'stati
     let spec = openapi_json();
     let allowed = middleware::AllowedMethods::from_spec(&spec);
     let schemas = middleware::BodySchemas::from_spec(&spec);
+    let operations = metrics::Operations::from_spec(&spec);
+    metrics::recorder();
     let origins = state.config.cors_allowed_origins.clone();
     let reads = std::sync::Arc::new(api::caching::CatalogReads::new(&state));
     let routes = routes
@@ -74,7 +78,7 @@ pub fn app_with_routes(routes: Route, state: AppState) -> impl Endpoint + 'stati
         .with(poem::middleware::CookieJarManager::new())
         .data(reads)
         .data(state);
-    middleware::stack(routes, origins, allowed, schemas)
+    middleware::stack(routes, origins, allowed, schemas, operations)
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     let config = match Config::load() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("{e}");
+            config_error(&e);
             return ExitCode::from(2);
         }
     };
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         let state = match AppState::new(pool, config) {
             Ok(state) => state,
             Err(e) => {
-                eprintln!("{e}");
+                config_error(&e);
                 return ExitCode::from(2);
             }
         };
@@ -111,6 +111,22 @@ async fn run(state: AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A configuration error, said before logging is set up: as one JSON line when
+/// `LOG_FORMAT=json` (a collector would drop plain text), as plain text otherwise.
+fn config_error(e: &swift_core::config::ConfigError) {
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.trim() == "json") {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "target": "swift_server::config",
+            "fields": { "message": "configuration error", "variable": e.name, "reason": e.reason },
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("{e}");
+    }
+}
+
 fn init_tracing(config: &Config) {
     let filter = EnvFilter::try_new(&config.rust_log).unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal; log collectors get plain text.
@@ -118,7 +134,12 @@ fn init_tracing(config: &Config) {
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal());
     match config.log_format {
-        LogFormat::Json => builder.json().with_current_span(true).init(),
+        // The request's span once (`span`), not again in the list of all spans (`spans`).
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
         LogFormat::Pretty => builder.init(),
     }
 }

@@ -168,7 +168,15 @@ pub struct ApiError {
     pub totals: Option<Box<TotalsBody>>,
     /// Seconds for the `Retry-After` header of a 429 or 503.
     pub retry_after: Option<u64>,
+    /// What went wrong underneath (never shown to the client): the request's one log line
+    /// carries it (`middleware::request_context`), so a failure is logged once.
+    pub cause: Option<Cause>,
 }
+
+/// The hidden cause of a failed answer, handed to the access log in the response's
+/// extensions.
+#[derive(Debug, Clone)]
+pub struct Cause(pub std::sync::Arc<str>);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
@@ -180,7 +188,14 @@ impl ApiError {
             lines: Vec::new(),
             totals: None,
             retry_after: None,
+            cause: None,
         }
+    }
+
+    /// Keeps `cause` for the request's log line.
+    pub fn because(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(Cause(cause.to_string().into()));
+        self
     }
 
     /// 400 `validation_error` naming the offending fields.
@@ -270,10 +285,7 @@ impl ApiError {
                 Self::new(status, ProblemCode::PermissionDenied, err.to_string())
             }
             s if s.is_client_error() => Self::new(s, ProblemCode::BadRequest, err.to_string()),
-            _ => {
-                tracing::error!(error = %err, "unhandled error");
-                Self::internal()
-            }
+            _ => Self::internal().because(format!("unhandled error: {err}")),
         }
     }
 
@@ -356,6 +368,9 @@ impl ResponseError for ApiError {
             .status(self.status)
             .header(header::CONTENT_TYPE, PROBLEM_JSON)
             .body(body);
+        if let Some(cause) = &self.cause {
+            resp.extensions_mut().insert(cause.clone());
+        }
         if let Some(seconds) = self.retry_after {
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -438,19 +453,14 @@ fn is_outage(e: &sqlx::Error) -> bool {
 /// A database failure: an outage is 503 (retryable), anything else a logged 500.
 fn database_error(e: &sqlx::Error) -> ApiError {
     match e {
-        e if is_outage(e) => {
-            tracing::error!(error = %e, "database unavailable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ProblemCode::NotReady,
-                "the database is unavailable; retry shortly",
-            )
-            .with_retry_after(5)
-        }
-        _ => {
-            tracing::error!(error = %e, "database error");
-            ApiError::internal()
-        }
+        e if is_outage(e) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::NotReady,
+            "the database is unavailable; retry shortly",
+        )
+        .with_retry_after(5)
+        .because(format!("database unavailable: {e}")),
+        _ => ApiError::internal().because(format!("database error: {e}")),
     }
 }
 
@@ -495,10 +505,7 @@ impl From<AccountsError> for ApiError {
             )
             .with_retry_after(retry_after),
             E::Database(db) => database_error(&db),
-            E::Internal(msg) => {
-                tracing::error!(error = %msg, "internal error");
-                Self::internal()
-            }
+            E::Internal(msg) => Self::internal().because(format!("internal error: {msg}")),
         }
     }
 }
@@ -513,14 +520,12 @@ impl From<OAuthError> for ApiError {
                 ProblemCode::OauthNotConfigured,
                 detail,
             ),
-            E::Provider(_) => {
-                tracing::warn!(error = %detail, "identity provider unavailable");
-                Self::new(
-                    StatusCode::BAD_GATEWAY,
-                    ProblemCode::OauthProviderError,
-                    "the identity provider is unavailable; retry shortly",
-                )
-            }
+            E::Provider(_) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                ProblemCode::OauthProviderError,
+                "the identity provider is unavailable; retry shortly",
+            )
+            .because(format!("identity provider unavailable: {detail}")),
             E::InvalidToken(_) | E::CodeRejected(_) | E::InvalidLoginCode => {
                 Self::new(StatusCode::UNAUTHORIZED, ProblemCode::TokenInvalid, detail)
             }
@@ -632,14 +637,12 @@ impl From<PaymentsError> for ApiError {
             E::RefundTooLarge(_) => {
                 Self::new(StatusCode::CONFLICT, ProblemCode::RefundTooLarge, detail)
             }
-            E::Provider(provider) => {
-                tracing::warn!(error = %provider, "payment provider call failed");
-                Self::new(
-                    StatusCode::BAD_GATEWAY,
-                    ProblemCode::PaymentProviderError,
-                    provider.to_string(),
-                )
-            }
+            E::Provider(provider) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                ProblemCode::PaymentProviderError,
+                provider.to_string(),
+            )
+            .because(format!("payment provider call failed: {provider}")),
             // Signed by Stripe but not an event: nothing to apply.
             E::Webhook(swift_core::payments::WebhookError::NotAnEvent) => {
                 Self::new(StatusCode::BAD_REQUEST, ProblemCode::BadRequest, detail)

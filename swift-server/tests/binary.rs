@@ -98,3 +98,94 @@ async fn serves_then_shuts_down_gracefully_on_sigterm() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut log).unwrap();
     assert!(log.contains("shut down"), "{log}");
 }
+
+#[test]
+fn configuration_errors_are_a_json_line_when_logs_are_json() {
+    let out = server()
+        .env("LOG_FORMAT", "json")
+        .env("LISTEN_ADDR", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let line: serde_json::Value = serde_json::from_str(stderr.trim()).expect("one JSON object");
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["fields"]["variable"], "LISTEN_ADDR");
+    assert!(line["fields"]["reason"].is_string());
+}
+
+/// A failing request is one log line (its access line, with the cause), with the request's
+/// span once; and logs written to a pipe carry no terminal colours.
+#[tokio::test]
+async fn a_database_failure_is_logged_once_per_request() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A PostgreSQL that is not there: nothing listens on the port just freed.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = server()
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{nowhere}/swift"),
+        )
+        .env("MIGRATE_ON_START", "false")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let resp = loop {
+        if let Ok(resp) = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/categories"))
+            .send()
+            .await
+        {
+            break resp;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(resp.status(), 503);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(!log.contains('\u{1b}'), "no colours in a pipe: {log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .filter(|l: &serde_json::Value| l["span"]["path"] == "/api/v1/categories")
+        .collect();
+    assert_eq!(lines.len(), 1, "one line for the failed request: {log}");
+    let line = &lines[0];
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["fields"]["status"], 503);
+    assert!(
+        line["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("database unavailable"),
+        "{line}"
+    );
+    assert!(line["span"]["request_id"].is_string());
+    assert!(
+        line.get("spans").is_none(),
+        "the span once, not twice: {line}"
+    );
+}

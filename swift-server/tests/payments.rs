@@ -927,3 +927,21 @@ async fn a_payment_whose_record_was_lost_is_still_the_orders() {
     assert_eq!(p.stripe.redeliver(&event, now()).await, 200);
     assert_eq!(p.get_order(&token2, &second).await["status"], "pending");
 }
+
+/// What `swift-cli order refund` calls: a refund asked for at the command line is staff's,
+/// by no account.
+#[tokio::test]
+async fn an_operator_refund_is_recorded_as_staff() {
+    let p = Paying::new().await;
+    let (token, order) = paid_order(&p, "ada@example.com", "10.00").await;
+    let amount = swift_core::money::Money::parse("amount", "2.50").unwrap();
+    let refund = swift_core::payments::refund(&p.app().ctx, None, uuid(&order["id"]), Some(amount))
+        .await
+        .unwrap();
+    assert_eq!(refund.status, swift_core::payments::RefundStatus::Succeeded);
+    let after = p.get_order(&token, &order).await;
+    let last = after["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["by"], "staff");
+    assert_eq!(last["note"], "refunded 2.50");
+    assert_eq!(p.stripe.refunds()[0]["amount"], 250);
+}

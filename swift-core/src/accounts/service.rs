@@ -65,10 +65,12 @@ static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLoc
 
 /// Runs argon2 off the async workers, a bounded number at a time.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .map_err(|e| AccountsError::Internal(format!("hashing semaphore closed: {e}")))?;
+    let waiting = metrics::gauge!("swift_password_hash_waiting");
+    waiting.increment(1.0);
+    let permit = HASHING.acquire().await;
+    waiting.decrement(1.0);
+    let _permit =
+        permit.map_err(|e| AccountsError::Internal(format!("hashing semaphore closed: {e}")))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AccountsError::Internal(format!("blocking task failed: {e}")))

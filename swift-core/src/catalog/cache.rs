@@ -46,6 +46,8 @@ struct Entry<V> {
 pub struct ScopedCache<K, V> {
     entries: Cache<K, Arc<Entry<V>>>,
     changes: Arc<CatalogChanges>,
+    /// The `cache` label of its metrics.
+    name: &'static str,
 }
 
 impl<K, V> ScopedCache<K, V>
@@ -53,16 +55,24 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// A cache of about `max_bytes`, subscribed to `changes`.
-    pub fn new(changes: &Arc<CatalogChanges>, max_bytes: u64) -> Arc<Self> {
+    /// A cache of about `max_bytes`, subscribed to `changes`; `name` labels its metrics
+    /// (`swift_cache_hits_total{cache="…"}`, misses, evictions, bytes).
+    pub fn new(name: &'static str, changes: &Arc<CatalogChanges>, max_bytes: u64) -> Arc<Self> {
         let entries = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_: &K, e: &Arc<Entry<V>>| e.weight)
+            .eviction_listener(move |_, _, cause| {
+                // Evicted for room; invalidations by catalog changes are not evictions.
+                if cause.was_evicted() {
+                    metrics::counter!("swift_cache_evictions_total", "cache" => name).increment(1);
+                }
+            })
             .support_invalidation_closures()
             .build();
         let cache = Arc::new(Self {
             entries,
             changes: Arc::clone(changes),
+            name,
         });
         let weak = Arc::downgrade(&cache);
         changes.subscribe(move |change| {
@@ -100,9 +110,11 @@ where
         }
         let generation = self.changes.generation();
         let mut failed = None;
+        let mut computed = false;
         let entry = self
             .entries
             .optionally_get_with(key.clone(), async {
+                computed = true;
                 match compute().await {
                     Ok(fresh) => Some(Arc::new(Entry {
                         weight: u32::try_from(fresh.bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX),
@@ -116,6 +128,12 @@ where
                 }
             })
             .await;
+        let outcome = if computed {
+            "swift_cache_misses_total"
+        } else {
+            "swift_cache_hits_total"
+        };
+        metrics::counter!(outcome, "cache" => self.name).increment(1);
         match (entry, failed) {
             (Some(entry), _) => {
                 if self.changes.generation() != generation {
@@ -133,6 +151,12 @@ where
     pub async fn weighted_bytes(&self) -> u64 {
         self.entries.run_pending_tasks().await;
         self.entries.weighted_size()
+    }
+
+    /// Sets `swift_cache_bytes{cache}` to what it holds now (at scrape time).
+    pub async fn record_size(&self) {
+        let bytes = self.weighted_bytes().await;
+        metrics::gauge!("swift_cache_bytes", "cache" => self.name).set(bytes as f64);
     }
 }
 
@@ -159,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn a_change_drops_the_answers_it_affects_and_keeps_the_others() {
         let changes = listening();
-        let cache = ScopedCache::<u32, String>::new(&changes, 1 << 20);
+        let cache = ScopedCache::<u32, String>::new("test", &changes, 1 << 20);
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         cache
             .get_or_compute(1, || async {
@@ -188,7 +212,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_computed_across_a_change_is_not_kept() {
         let changes = listening();
-        let cache = ScopedCache::<u32, String>::new(&changes, 1 << 20);
+        let cache = ScopedCache::<u32, String>::new("test", &changes, 1 << 20);
         let got = cache
             .get_or_compute(1, || async {
                 // A change lands while this answer is being computed.
@@ -213,7 +237,7 @@ mod tests {
     #[tokio::test]
     async fn nothing_is_cached_without_a_listener_and_errors_are_not_kept() {
         let changes = Arc::new(CatalogChanges::default());
-        let cache = ScopedCache::<u32, String>::new(&changes, 1 << 20);
+        let cache = ScopedCache::<u32, String>::new("test", &changes, 1 << 20);
         cache
             .get_or_compute(1, || async { fresh("first", Dependencies::default()) })
             .await
@@ -224,7 +248,7 @@ mod tests {
             .unwrap();
         assert_eq!(second, "second");
 
-        let cache = ScopedCache::<u32, String>::new(&listening(), 1 << 20);
+        let cache = ScopedCache::<u32, String>::new("test", &listening(), 1 << 20);
         let failed: Result<String, ()> = cache.get_or_compute(1, || async { Err(()) }).await;
         assert!(failed.is_err());
         let ok = cache
@@ -239,7 +263,7 @@ mod tests {
     #[tokio::test]
     async fn the_cache_is_bounded_in_bytes() {
         let budget = 2 * 1024 * 1024;
-        let cache = ScopedCache::<u32, String>::new(&listening(), budget);
+        let cache = ScopedCache::<u32, String>::new("test", &listening(), budget);
         let page = "x".repeat(64 * 1024);
         for i in 0..3_000 {
             cache

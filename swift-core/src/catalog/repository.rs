@@ -749,6 +749,17 @@ pub async fn lock_variant_by_sku(
         .await
 }
 
+/// A variant's product and id by sku.
+pub async fn variant_by_sku(
+    ex: impl PgExecutor<'_>,
+    sku: &str,
+) -> sqlx::Result<Option<(Uuid, Uuid)>> {
+    sqlx::query_as("SELECT product_id, id FROM product_variants WHERE sku = $1")
+        .bind(sku)
+        .fetch_optional(ex)
+        .await
+}
+
 /// Category ids by slug.
 pub async fn category_ids(ex: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, Uuid)>> {
     sqlx::query_as("SELECT slug, id FROM categories")

@@ -411,7 +411,7 @@ pub async fn update_variant(
     product_id: Uuid,
     variant_id: Uuid,
     patch: VariantPatch,
-    actor: Uuid,
+    actor: Option<Uuid>,
 ) -> Result<ProductDetail> {
     let before = listed_before(ctx, product_id).await?;
     let mut tx = ctx.pool.begin().await?;
@@ -438,14 +438,7 @@ pub async fn update_variant(
         .map_err(|e| CatalogError::taken(e, None, patch.sku.as_ref().map(|s| s.as_str())))?;
     if let Some(stock) = patch.stock {
         // Announced with the rest: the product's change below covers every facet.
-        inventory::set(
-            &mut tx,
-            variant_id,
-            stock,
-            MovementReason::StaffSet,
-            Some(actor),
-        )
-        .await?;
+        inventory::set(&mut tx, variant_id, stock, MovementReason::StaffSet, actor).await?;
     }
     repo::refresh_summary(&mut *tx, product_id).await?;
     tx.commit().await?;
@@ -487,7 +480,7 @@ pub async fn adjust_stock(
     variant_id: Uuid,
     delta: i32,
     note: &str,
-    actor: Uuid,
+    actor: Option<Uuid>,
 ) -> Result<ProductDetail> {
     if delta == 0 {
         return Err(Invalid::new("delta", "must not be zero").into());
@@ -518,6 +511,19 @@ pub async fn adjust_stock(
     drop(conn);
     inventory::announce(ctx, crossed).await;
     get_product(ctx, product_id).await
+}
+
+/// The product and variant of a SKU (archived ones too), for operators who work by SKU.
+pub async fn variant_by_sku(ctx: &Context, sku: &str) -> Result<(Uuid, Uuid)> {
+    repo::variant_by_sku(&ctx.pool, sku)
+        .await?
+        .ok_or(CatalogError::NotFound)
+}
+
+/// Every variant of every product, archived ones too, by product slug (what the CSV export
+/// and `swift-cli product list` show).
+pub async fn all_variants(ctx: &Context) -> Result<Vec<repo::ExportRow>> {
+    Ok(repo::export_rows(&ctx.pool).await?)
 }
 
 pub async fn create_category(ctx: &Context, new: NewCategory) -> Result<Category> {

@@ -163,12 +163,9 @@ pub async fn adjust(
     variant_id: Uuid,
     delta: i32,
     note: &str,
-    actor: Uuid,
+    actor: Option<Uuid>,
 ) -> sqlx::Result<Adjusted> {
-    let mover = Mover {
-        actor: Some(actor),
-        order: None,
-    };
+    let mover = Mover { actor, order: None };
     if let Some(stock) = repository::adjust(&mut *conn, variant_id, delta, note, mover).await? {
         return Ok(Adjusted::To(
             stock,

@@ -333,6 +333,7 @@ pub async fn checkout(
         Err(shortages) => return Err(OrdersError::InsufficientStock(shortages)),
     };
     tx.commit().await?;
+    metrics::counter!("swift_orders_placed_total").increment(1);
     ctx.outbox_wake.now();
     inventory::announce(ctx, sold_out).await;
     Ok(placed)

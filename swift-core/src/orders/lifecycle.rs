@@ -51,6 +51,16 @@ pub async fn cancel_own(ctx: &Context, user_id: Uuid, id: Uuid) -> Result<Order>
 /// Staff move an order along the status machine. Refunding an order paid through the
 /// payment provider refunds what is left of the payment there ([`payments::refund`]).
 pub async fn transition(ctx: &Context, staff_id: Uuid, id: Uuid, to: OrderStatus) -> Result<Order> {
+    transition_by(ctx, Actor::Staff(staff_id), id, to).await
+}
+
+/// [`transition`], by staff in person or at the command line ([`Actor::Operator`]).
+pub async fn transition_by(
+    ctx: &Context,
+    actor: Actor,
+    id: Uuid,
+    to: OrderStatus,
+) -> Result<Order> {
     if to == OrderStatus::Refunded {
         let mut conn = ctx.pool.acquire().await?;
         if payments::repository::payment_of(&mut *conn, id)
@@ -58,13 +68,24 @@ pub async fn transition(ctx: &Context, staff_id: Uuid, id: Uuid, to: OrderStatus
             .is_some()
         {
             drop(conn);
-            payments::refund(ctx, staff_id, id, None)
+            payments::refund(ctx, actor.id(), id, None)
                 .await
                 .map_err(OrdersError::from_payments)?;
             return get_any(ctx, id).await;
         }
     }
-    move_order(ctx, id, to, Actor::Staff(staff_id), None).await
+    move_order(ctx, id, to, actor, None).await
+}
+
+/// An order by its number (`SW-100042`), for staff.
+pub async fn by_number(ctx: &Context, number: &str) -> Result<Order> {
+    let mut conn = ctx.pool.acquire().await?;
+    let id = repo::id_of_number(&mut *conn, number)
+        .await?
+        .ok_or(OrdersError::NotFound)?;
+    repo::find(&mut conn, id, None)
+        .await?
+        .ok_or(OrdersError::NotFound)
 }
 
 /// Applies one move in its own transaction, then does what must follow the commit.

@@ -175,11 +175,21 @@ pub async fn lock(
         .await
 }
 
+/// The id of the order numbered `number`.
+pub async fn id_of_number(ex: impl PgExecutor<'_>, number: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT id FROM orders WHERE number = $1")
+        .bind(number)
+        .fetch_optional(ex)
+        .await
+}
+
 /// Filters of order lists.
 #[derive(Debug, Default, Clone)]
 pub struct OrderFilter {
     pub user_id: Option<Uuid>,
     pub status: Option<OrderStatus>,
+    /// Placed at or after.
+    pub since: Option<DateTime<Utc>>,
 }
 
 fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &OrderFilter) {
@@ -189,6 +199,9 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &OrderFilter) {
     }
     if let Some(status) = f.status {
         qb.push(" AND status = ").push_bind(status);
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND created_at >= ").push_bind(since);
     }
 }
 

@@ -250,6 +250,8 @@ pub enum Actor {
     Staff(Uuid),
     /// The server: a payment webhook, the expiry of an unpaid order.
     System,
+    /// Staff at the command line (`swift-cli`), who act as no account.
+    Operator,
 }
 
 impl Actor {
@@ -258,6 +260,7 @@ impl Actor {
             Self::Customer(_) => HistoryRole::Customer,
             Self::Staff(_) => HistoryRole::Staff,
             Self::System => HistoryRole::System,
+            Self::Operator => HistoryRole::Staff,
         }
     }
 
@@ -265,7 +268,7 @@ impl Actor {
     pub fn id(&self) -> Option<Uuid> {
         match self {
             Self::Customer(id) | Self::Staff(id) => Some(*id),
-            Self::System => None,
+            Self::System | Self::Operator => None,
         }
     }
 }

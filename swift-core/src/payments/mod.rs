@@ -179,10 +179,17 @@ enum Then {
 /// Verifies and applies one webhook delivery. A bad or stale signature changes nothing.
 pub async fn handle_webhook(ctx: &Context, payload: &[u8], signature: &str) -> Result<Handled> {
     let provider = provider(ctx)?;
-    let event = provider.parse_webhook(payload, signature, Utc::now().timestamp())?;
+    let event = match provider.parse_webhook(payload, signature, Utc::now().timestamp()) {
+        Ok(event) => event,
+        Err(e) => {
+            metrics::counter!("swift_payment_webhooks_total", "outcome" => "refused").increment(1);
+            return Err(e.into());
+        }
+    };
     let mut tx = ctx.pool.begin().await?;
     if !repo::record_event(&mut *tx, event.id(), event.kind()).await? {
         tx.commit().await?;
+        metrics::counter!("swift_payment_webhooks_total", "outcome" => "duplicate").increment(1);
         return Ok(Handled::Duplicate);
     }
     let then = match &event {
@@ -226,7 +233,26 @@ pub async fn handle_webhook(ctx: &Context, payload: &[u8], signature: &str) -> R
         WebhookEvent::Other { .. } => Then::Nothing,
     };
     tx.commit().await?;
-    Ok(match then {
+    let handled = handled_after_commit(ctx, then).await;
+    let outcome = match handled {
+        Handled::Applied => "applied",
+        Handled::Duplicate => "duplicate",
+        Handled::Ignored => "ignored",
+    };
+    metrics::counter!("swift_payment_webhooks_total", "outcome" => outcome).increment(1);
+    if handled == Handled::Applied {
+        let kind = match &event {
+            WebhookEvent::PaymentSucceeded { .. } => "succeeded",
+            WebhookEvent::PaymentFailed { .. } => "failed",
+            WebhookEvent::Other { .. } => "other",
+        };
+        metrics::counter!("swift_payments_total", "result" => kind).increment(1);
+    }
+    Ok(handled)
+}
+
+async fn handled_after_commit(ctx: &Context, then: Then) -> Handled {
+    match then {
         Then::Nothing => Handled::Ignored,
         Then::Moved(moved) => {
             moved.after_commit(ctx).await;
@@ -239,7 +265,7 @@ pub async fn handle_webhook(ctx: &Context, payload: &[u8], signature: &str) -> R
             }
             Handled::Applied
         }
-    })
+    }
 }
 
 /// The order of a provider payment: ours by its recorded id, or by the metadata we gave it.
@@ -348,7 +374,7 @@ fn refundable(m: &repo::OrderMoney) -> Money {
 /// `refunded`, a partial one is recorded on its history. The buyer is mailed either way.
 pub async fn refund(
     ctx: &Context,
-    staff_id: Uuid,
+    staff_id: Option<Uuid>,
     order: Uuid,
     amount: Option<Money>,
 ) -> Result<Refund> {
@@ -381,7 +407,7 @@ pub async fn refund(
         order,
         amount,
         RefundReason::RequestedByStaff,
-        Some(staff_id),
+        staff_id,
     )
     .await?;
     tx.commit().await?;
@@ -423,6 +449,8 @@ pub async fn send_refund(ctx: &Context, id: Uuid) -> Result<Refund> {
                 ProviderError::Refused(_) => RefundStatus::Failed,
                 ProviderError::Unavailable(_) => RefundStatus::Pending,
             };
+            metrics::counter!("swift_refunds_total", "result" => if status == RefundStatus::Failed { "failed" } else { "retrying" })
+                .increment(1);
             repo::finish_refund(&mut *tx, id, status, None, Some(&e.to_string())).await?;
             tx.commit().await?;
             return Err(e.into());
@@ -438,6 +466,7 @@ pub async fn send_refund(ctx: &Context, id: Uuid) -> Result<Refund> {
     .await?;
     let moved = apply_refund(&mut tx, ctx, &refund, amount).await?;
     tx.commit().await?;
+    metrics::counter!("swift_refunds_total", "result" => "succeeded").increment(1);
     match moved {
         Some(moved) => {
             moved.after_commit(ctx).await;
@@ -463,7 +492,12 @@ async fn apply_refund(
         .ok_or(PaymentsError::NotFound)?;
     let refunded = Money::from_decimal(money.amount_refunded + refund.amount);
     let all = refunded.amount() >= money.total;
-    let actor = refund.requested_by.map_or(Actor::System, Actor::Staff);
+    let actor = match (refund.requested_by, refund.reason) {
+        (Some(staff), _) => Actor::Staff(staff),
+        // Asked for at the command line.
+        (None, RefundReason::RequestedByStaff) => Actor::Operator,
+        (None, _) => Actor::System,
+    };
     if all
         && matches!(
             money.status,
@@ -526,6 +560,7 @@ pub async fn expire_unpaid(ctx: &Context, batch: i64) -> Result<usize> {
         );
     }
     tx.commit().await?;
+    metrics::counter!("swift_orders_expired_total").increment(ids.len() as u64);
     for m in moved {
         m.after_commit(ctx).await;
     }

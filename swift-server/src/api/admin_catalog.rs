@@ -382,7 +382,8 @@ impl AdminCatalogApi {
             is_active: body.is_active,
             weight_grams: maybe(&body.weight_grams),
         };
-        let product = service::update_variant(&state, id.0, variant_id.0, patch, actor.id).await?;
+        let product =
+            service::update_variant(&state, id.0, variant_id.0, patch, Some(actor.id)).await?;
         Ok(Json(ProductBody::new(
             &product,
             state.config.store_currency.as_str(),
@@ -424,9 +425,15 @@ impl AdminCatalogApi {
     ) -> ApiResult<Json<ProductBody>> {
         let actor = auth.staff()?;
         let reason = plain_text("reason", &body.reason, 200)?;
-        let product =
-            service::adjust_stock(&state, id.0, variant_id.0, body.delta, &reason, actor.id)
-                .await?;
+        let product = service::adjust_stock(
+            &state,
+            id.0,
+            variant_id.0,
+            body.delta,
+            &reason,
+            Some(actor.id),
+        )
+        .await?;
         Ok(Json(ProductBody::new(
             &product,
             state.config.store_currency.as_str(),

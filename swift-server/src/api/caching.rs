@@ -44,8 +44,8 @@ impl CatalogReads {
         let total = ctx.config.catalog_cache_max_bytes;
         let ours = total - total / swift_core::context::COUNTS_SHARE;
         Self {
-            pages: ScopedCache::new(&ctx.catalog_changes, ours - ours / PRODUCTS_SHARE),
-            products: ScopedCache::new(&ctx.catalog_changes, ours / PRODUCTS_SHARE),
+            pages: ScopedCache::new("pages", &ctx.catalog_changes, ours - ours / PRODUCTS_SHARE),
+            products: ScopedCache::new("products", &ctx.catalog_changes, ours / PRODUCTS_SHARE),
         }
     }
 }

@@ -524,7 +524,7 @@ impl OrdersApi {
         let page = PageRequest::new(page.0, page_size.0)?;
         let filter = OrderFilter {
             user_id: Some(auth.0.id),
-            status: None,
+            ..OrderFilter::default()
         };
         Ok(Json(lifecycle::list(&state, &filter, page).await?.into()))
     }
@@ -584,6 +584,7 @@ impl AdminOrdersApi {
         let filter = OrderFilter {
             user_id: user_id.0,
             status: status.0.map(Into::into),
+            since: None,
         };
         Ok(Json(lifecycle::list(&state, &filter, page).await?.into()))
     }

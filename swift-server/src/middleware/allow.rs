@@ -2,6 +2,16 @@
 
 use std::sync::Arc;
 
+/// Whether a concrete path, split at `/`, fits a template's segments (`{id}` takes any
+/// non-empty segment). One definition for every table read from the OpenAPI document.
+pub fn fits(template: &[String], parts: &[&str]) -> bool {
+    template.len() == parts.len()
+        && template
+            .iter()
+            .zip(parts)
+            .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
+}
+
 /// Path templates (`/api/v1/products/{id}`) with their methods, e.g. `GET, PATCH`.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedMethods(Arc<Vec<(Vec<String>, String)>>);
@@ -29,13 +39,7 @@ impl AllowedMethods {
         let parts: Vec<&str> = path.split('/').collect();
         self.0
             .iter()
-            .find(|(template, _)| {
-                template.len() == parts.len()
-                    && template
-                        .iter()
-                        .zip(&parts)
-                        .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
-            })
+            .find(|(template, _)| fits(template, &parts))
             .map(|(_, methods)| methods.clone())
     }
 }

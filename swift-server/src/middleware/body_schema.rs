@@ -59,14 +59,12 @@ impl BodySchemas {
     /// whether one is required). Malformed JSON is one error on `body`, in words.
     pub fn check(&self, method: &Method, path: &str, body: &[u8]) -> Vec<FieldError> {
         let parts: Vec<&str> = path.split('/').collect();
-        let Some((_, _, schema)) = self.0.operations.iter().find(|(template, m, _)| {
-            m == method
-                && template.len() == parts.len()
-                && template
-                    .iter()
-                    .zip(&parts)
-                    .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
-        }) else {
+        let Some((_, _, schema)) = self
+            .0
+            .operations
+            .iter()
+            .find(|(template, m, _)| m == method && super::allow::fits(template, &parts))
+        else {
             return Vec::new();
         };
         if body.iter().all(u8::is_ascii_whitespace) {

@@ -17,7 +17,7 @@ use poem::http::header;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoResponse, http::Method};
 
-pub use allow::AllowedMethods;
+pub use allow::{AllowedMethods, fits};
 pub use body_schema::{BodySchemas, limit_message};
 pub use request_context::RequestId;
 
@@ -32,6 +32,7 @@ pub fn stack(
     cors_origins: Vec<String>,
     allowed: AllowedMethods,
     schemas: BodySchemas,
+    operations: crate::metrics::Operations,
 ) -> impl Endpoint + 'static {
     let origins = cors_origins;
     // An explicit predicate: poem's Cors treats an empty origin list as "allow any", and
@@ -80,7 +81,10 @@ pub fn stack(
         .around(same_origin)
         .around(problems::to_problem_json)
         .around(response_headers::finish)
-        .around(request_context::request_context)
+        .around(move |ep, req| {
+            let operations = operations.clone();
+            request_context::request_context(ep, req, operations)
+        })
 }
 
 /// Browsers send `Origin` on a same-origin POST too (Swagger UI's "Try it out" at `/docs`);

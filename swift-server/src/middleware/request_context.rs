@@ -22,7 +22,14 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
+pub async fn request_context<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    operations: crate::metrics::Operations,
+) -> Result<Response> {
+    let operation = operations
+        .of(req.method().as_str(), req.uri().path())
+        .to_owned();
     let id = req
         .headers()
         .get(HEADER)
@@ -44,11 +51,17 @@ pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> Result<R
             Err(err) => err.into_response(),
         };
         let status = resp.status().as_u16();
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if status >= 500 {
-            tracing::error!(status, latency_ms, "request finished");
-        } else {
-            tracing::info!(status, latency_ms, "request finished");
+        let elapsed = started.elapsed().as_secs_f64();
+        crate::metrics::record_request(&operation, status, elapsed);
+        let latency_ms = elapsed * 1000.0;
+        // One line per request; a failure's hidden cause rides on it (problem.rs).
+        match resp.extensions().get::<crate::problem::Cause>() {
+            Some(cause) if status >= 500 => {
+                tracing::error!(status, latency_ms, error = %cause.0, "request failed")
+            }
+            Some(cause) => tracing::warn!(status, latency_ms, error = %cause.0, "request refused"),
+            None if status >= 500 => tracing::error!(status, latency_ms, "request failed"),
+            None => tracing::info!(status, latency_ms, "request finished"),
         }
         if let Ok(value) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert(HEADER, value);
