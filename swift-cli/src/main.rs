@@ -14,6 +14,7 @@ use swift_core::seed::SeedSpec;
 use swift_core::{Config, Context, db};
 use uuid::Uuid;
 
+mod pricing;
 mod shop;
 
 #[derive(Parser)]
@@ -64,6 +65,15 @@ enum Command {
     /// Categories.
     #[command(subcommand)]
     Category(shop::CategoryCommand),
+    /// Shipping zones and methods.
+    #[command(subcommand)]
+    Shipping(pricing::ShippingCommand),
+    /// Tax rates.
+    #[command(subcommand)]
+    Tax(pricing::TaxCommand),
+    /// Discount codes.
+    #[command(subcommand)]
+    Discount(pricing::DiscountCommand),
 }
 
 #[derive(Subcommand)]
@@ -221,6 +231,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Order(o) => shop::order(&ctx, o).await,
         Command::Product(p) => shop::product(&ctx, p).await,
         Command::Category(c) => shop::category(&ctx, c).await,
+        Command::Shipping(c) => pricing::shipping(&ctx, c).await,
+        Command::Tax(c) => pricing::tax(&ctx, c).await,
+        Command::Discount(c) => pricing::discount(&ctx, c).await,
         Command::Seed {
             products,
             categories,

@@ -953,3 +953,117 @@ async fn product_and_category_commands_work_by_sku() {
     };
     assert_eq!(count(&roots), 3);
 }
+
+#[tokio::test]
+async fn shipping_tax_and_discount_commands_manage_pricing() {
+    let db = TestDb::new().await;
+    let ok = |out: &Output| assert!(out.status.success(), "{}", stderr(out));
+
+    let out = cli(
+        &db,
+        &[
+            "shipping",
+            "add-zone",
+            "British Isles",
+            "--countries",
+            "gb,IE",
+        ],
+        None,
+    );
+    ok(&out);
+    let zone = stdout(&out).split(['(', ')']).nth(1).unwrap().to_owned();
+    let out = cli(
+        &db,
+        &[
+            "shipping",
+            "add-method",
+            &zone,
+            "Standard",
+            "--price",
+            "4.95",
+            "--free-over",
+            "50.00",
+        ],
+        None,
+    );
+    ok(&out);
+    let out = cli(&db, &["shipping", "list"], None);
+    let listed = stdout(&out);
+    let header = listed.lines().next().unwrap();
+    for column in ["ZONE ID", "ZONE", "COUNTRIES", "METHOD", "RATE"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(
+        listed.contains("GB,IE") && listed.contains("4.95, free over 50.00"),
+        "{listed}"
+    );
+    let out = cli(&db, &["shipping", "list", "--json"], None);
+    let zones: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(zones[0]["methods"][0]["name"], "Standard");
+
+    let out = cli(&db, &["tax", "add", "GB", "20", "--name", "VAT"], None);
+    ok(&out);
+    let out = cli(&db, &["tax", "list", "--json"], None);
+    let rates: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rates[0]["percent"], "20");
+    assert!(stdout(&cli(&db, &["tax", "list"], None)).contains("20%"));
+
+    let out = cli(
+        &db,
+        &[
+            "discount",
+            "create",
+            "welcome10",
+            "--percent",
+            "10",
+            "--per-customer-limit",
+            "1",
+        ],
+        None,
+    );
+    ok(&out);
+    let out = cli(&db, &["discount", "disable", "WELCOME10"], None);
+    ok(&out);
+    let out = cli(&db, &["discount", "list", "--json"], None);
+    let codes: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(codes[0]["code"], "WELCOME10");
+    assert_eq!(codes[0]["active"], false);
+    let table = stdout(&cli(&db, &["discount", "list"], None));
+    assert!(
+        table.lines().next().unwrap().contains("PER CUSTOMER"),
+        "{table}"
+    );
+
+    // Refusals: bad input exits 2, something missing exits 1.
+    for args in [
+        &["shipping", "add-zone", "Nowhere", "--countries", "XX"][..],
+        &["shipping", "add-method", &zone, "Express", "--price", "5"],
+        &["tax", "add", "GB", "120", "--name", "Too much"],
+        &["tax", "add", "GB", "20", "--name", "VAT again"],
+        &["discount", "create", "HALF", "--percent", "150"],
+        &[
+            "discount",
+            "create",
+            "BOTH",
+            "--percent",
+            "5",
+            "--fixed",
+            "1.00",
+        ],
+        &["discount", "create", "welcome10", "--fixed", "1.00"],
+    ] {
+        let out = cli(&db, args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    let missing = uuid::Uuid::now_v7().to_string();
+    for args in [
+        &["shipping", "delete-zone", missing.as_str()][..],
+        &["tax", "delete", missing.as_str()],
+        &["discount", "disable", "NOSUCHCODE"],
+    ] {
+        let out = cli(&db, args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+    }
+    let out = cli(&db, &["shipping", "delete-zone", &zone], None);
+    ok(&out);
+}
