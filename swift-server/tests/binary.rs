@@ -143,6 +143,8 @@ async fn a_database_failure_is_logged_once_per_request() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Stopped even if an assertion below fails first.
+    let guard = StopOnDrop(child.id());
     let client = reqwest::Client::new();
     let started = Instant::now();
     let resp = loop {
@@ -160,10 +162,7 @@ async fn a_database_failure_is_logged_once_per_request() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(resp.status(), 503);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    drop(guard);
     let output = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stdout);
     assert!(!log.contains('\u{1b}'), "no colours in a pipe: {log}");
@@ -188,4 +187,15 @@ async fn a_database_failure_is_logged_once_per_request() {
         line.get("spans").is_none(),
         "the span once, not twice: {line}"
     );
+}
+
+/// Sends SIGTERM to a child process when dropped, so a failing test leaves no server behind.
+struct StopOnDrop(u32);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.to_string()])
+            .status();
+    }
 }
