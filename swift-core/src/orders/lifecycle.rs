@@ -165,7 +165,12 @@ pub(crate) async fn move_in(
     } else {
         inventory::Crossed::default()
     };
-    let payment = payments::repository::payment_of(&mut *tx, id).await?;
+    // Only a cancellation touches the provider's payment, so only it looks the payment up.
+    let payment = if to == OrderStatus::Cancelled {
+        payments::repository::payment_of(&mut *tx, id).await?
+    } else {
+        None
+    };
     let mut refund = None;
     let mut open_payment = None;
     match (from, to) {

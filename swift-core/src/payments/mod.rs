@@ -199,25 +199,19 @@ pub async fn handle_webhook(ctx: &Context, payload: &[u8], signature: &str) -> R
             amount_minor,
             ..
         } => match order_of(&mut tx, intent_id, *order_id).await? {
-            Some(order) => {
+            Some(found) => {
                 // A payment opened and then lost (a crash before it was recorded) is
                 // still this order's: record it now.
-                let currency = orders_repo::find(&mut tx, order, None)
-                    .await?
-                    .map(|o| o.currency)
-                    .unwrap_or_default();
-                repo::insert_payment(
-                    &mut *tx,
-                    order,
-                    &repo::PaymentRow {
+                if let Some(currency) = found.unrecorded_in {
+                    let payment = repo::PaymentRow {
                         provider: provider.name().to_owned(),
                         intent_id: intent_id.clone(),
                         amount_minor: *amount_minor,
                         currency,
-                    },
-                )
-                .await?;
-                succeeded(&mut tx, ctx, order).await?
+                    };
+                    repo::insert_payment(&mut *tx, found.order, &payment).await?;
+                }
+                succeeded(&mut tx, ctx, found.order).await?
             }
             None => Then::Nothing,
         },
@@ -227,7 +221,7 @@ pub async fn handle_webhook(ctx: &Context, payload: &[u8], signature: &str) -> R
             message,
             ..
         } => match order_of(&mut tx, intent_id, *order_id).await? {
-            Some(order) => failed(&mut tx, order, message.as_deref()).await?,
+            Some(found) => failed(&mut tx, found.order, message.as_deref()).await?,
             None => Then::Nothing,
         },
         WebhookEvent::Other { .. } => Then::Nothing,
@@ -269,13 +263,23 @@ async fn handled_after_commit(ctx: &Context, then: Then) -> Handled {
 }
 
 /// The order of a provider payment: ours by its recorded id, or by the metadata we gave it.
+/// The order a provider payment is about.
+struct Found {
+    order: Uuid,
+    /// The order's currency when the payment was found by metadata only (not recorded).
+    unrecorded_in: Option<String>,
+}
+
 async fn order_of(
     tx: &mut sqlx::PgConnection,
     intent_id: &str,
     from_metadata: Option<Uuid>,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<Found>> {
     if let Some(order) = repo::order_of_intent(&mut *tx, intent_id).await? {
-        return Ok(Some(order));
+        return Ok(Some(Found {
+            order,
+            unrecorded_in: None,
+        }));
     }
     let Some(id) = from_metadata else {
         return Ok(None);
@@ -285,7 +289,10 @@ async fn order_of(
         tracing::warn!(order = %id, intent_id, recorded = recorded.intent_id, "an event about another payment of this order; ignored");
         return Ok(None);
     }
-    Ok(repo::lock_money(&mut *tx, id).await?.map(|_| id))
+    Ok(repo::lock_money(&mut *tx, id).await?.map(|m| Found {
+        order: id,
+        unrecorded_in: Some(m.currency),
+    }))
 }
 
 async fn succeeded(tx: &mut sqlx::PgConnection, ctx: &Context, order: Uuid) -> Result<Then> {

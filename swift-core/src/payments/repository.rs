@@ -98,6 +98,7 @@ pub struct OrderMoney {
     /// Refunds asked for but not yet made.
     pub pending: rust_decimal::Decimal,
     pub user_id: Option<Uuid>,
+    pub currency: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -107,7 +108,7 @@ pub async fn lock_money(
     order_id: Uuid,
 ) -> sqlx::Result<Option<OrderMoney>> {
     sqlx::query_as(
-        "SELECT o.status, o.payment_status, o.total, o.amount_refunded, o.user_id, o.created_at, \
+        "SELECT o.status, o.payment_status, o.total, o.amount_refunded, o.user_id, o.currency, o.created_at, \
                 (SELECT coalesce(sum(amount), 0) FROM refunds r WHERE r.order_id = o.id AND r.status = 'pending') AS pending \
          FROM orders o WHERE o.id = $1 FOR UPDATE OF o",
     )
