@@ -96,12 +96,20 @@ fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
 pub fn lazy_pool(config: &Config) -> Result<PgPool, DbError> {
     let options = connect_options(&config.database_url)?
         .statement_cache_capacity(config.db_statement_cache_capacity);
-    Ok(PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
+    Ok(pool_options(config.db_max_connections).connect_lazy_with(options))
+}
+
+/// How every pool is set up, the tests' too.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
         // A request waiting longer than this for a connection is better answered with an
         // error than left hanging while the database is down.
         .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy_with(options))
+        // sqlx reports how long each acquire waited as a DEBUG event (target
+        // `sqlx::pool::acquire`); swift-server turns it into the pool's waiting metric. Log
+        // filters keep it out of the logs unless asked for.
+        .acquire_time_level(log::LevelFilter::Debug)
 }
 
 /// Creates the configured database when it does not exist yet, so a fresh machine needs no

@@ -72,8 +72,7 @@ impl TestDb {
             .expect("create test database");
         admin.close().await.ok();
         let options = admin_options.database(name);
-        let pool = PgPoolOptions::new()
-            .max_connections(20)
+        let pool = crate::db::pool_options(20)
             .connect_with(options.clone())
             .await
             .expect("connect to test database");

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod cookies;
+pub mod logging;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

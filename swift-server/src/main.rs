@@ -1,15 +1,12 @@
 //! `swift-server`: runs the HTTP API, or prints its OpenAPI document.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use poem::listener::{Listener, TcpListener};
 use swift_core::Config;
-use swift_core::config::LogFormat;
 use swift_server::AppState;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(version, about = "The SWIFT shop backend")]
@@ -56,7 +53,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&config);
+    swift_server::logging::init(&config).expect("the first logger of this process");
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let pool = match swift_core::db::lazy_pool(&config) {
@@ -124,22 +121,5 @@ fn config_error(e: &swift_core::config::ConfigError) {
         eprintln!("{line}");
     } else {
         eprintln!("{e}");
-    }
-}
-
-fn init_tracing(config: &Config) {
-    let filter = EnvFilter::try_new(&config.rust_log).unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a person at a terminal; log collectors get plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
-    match config.log_format {
-        // The request's span once (`span`), not again in the list of all spans (`spans`).
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-        LogFormat::Pretty => builder.init(),
     }
 }

@@ -6,6 +6,11 @@
 //! installs the Prometheus recorder, labels each request with its operationId (from the
 //! OpenAPI document, so labels stay few whatever the URLs), and samples at scrape time what
 //! is a level rather than an event: the pool, the outbox backlog, cache sizes.
+//!
+//! The pool's "waiting" is `swift_db_pool_acquire_seconds`, how long each query waited for
+//! a connection. sqlx keeps no public count of waiters, but the histogram says more: its
+//! `rate(..._sum)` is, by Little's law, the average number of queries waiting over the
+//! window, and its buckets say how long they waited.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -34,6 +39,11 @@ pub fn recorder() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full("swift_http_request_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("buckets are not empty")
+            .set_buckets_for_metric(
+                Matcher::Full("swift_db_pool_acquire_seconds".into()),
                 LATENCY_BUCKETS,
             )
             .expect("buckets are not empty")
@@ -151,6 +161,38 @@ pub async fn scrape(
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(recorder().render())
+}
+
+/// Records sqlx's per-acquire event (see `swift_core::db::pool_options`) as
+/// `swift_db_pool_acquire_seconds`. Installed by [`crate::logging::init`] with its own
+/// filter, so the event is counted whatever `RUST_LOG` lets into the logs.
+pub struct PoolWaits;
+
+impl PoolWaits {
+    /// The only events this layer wants.
+    pub fn filter() -> tracing_subscriber::filter::Targets {
+        tracing_subscriber::filter::Targets::new()
+            .with_target("sqlx::pool::acquire", tracing::Level::DEBUG)
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PoolWaits {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct AcquiredAfter(Option<f64>);
+        impl tracing::field::Visit for AcquiredAfter {
+            fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+                if field.name() == "acquired_after_secs" {
+                    self.0 = Some(value);
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        let mut waited = AcquiredAfter(None);
+        event.record(&mut waited);
+        if let Some(seconds) = waited.0 {
+            metrics::histogram!("swift_db_pool_acquire_seconds").record(seconds);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,13 @@ async fn traffic_moves_the_counters() {
     );
     assert!(after.contains("swift_db_pool_connections{state=\"in_use\"}"));
     assert_eq!(sample(&after, "swift_db_pool_max_connections"), 10.0);
+    // Every query's wait for a connection (sqlx's acquire event, counted by the server's
+    // own logger set-up): the order alone took several.
+    assert!(
+        moved("swift_db_pool_acquire_seconds_count") >= 5.0,
+        "{after}"
+    );
+    assert!(moved("swift_db_pool_acquire_seconds_sum") > 0.0);
     assert!(after.contains("swift_outbox_backlog "));
     assert!(after.contains("swift_outbox_oldest_age_seconds "));
     // Sign-ins hash passwords through the bounded queue.

@@ -90,6 +90,8 @@ impl TestApp {
             env.insert((*k).into(), v.replace("{base}", &base));
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
+        // The same logger as the binary's (a test's output shows on failure), once per process.
+        swift_server::logging::init(&config).ok();
         let ctx = Context::new(db.pool.clone(), config).expect("context");
         // The same background work as `server::serve`: pruner, catalog listener, outbox worker.
         let background = swift_server::server::Background::spawn(&ctx);
