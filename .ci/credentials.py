@@ -7,7 +7,8 @@ script fetches them from the live server, its mail folder (EMAIL_BACKEND=file) a
 local OpenID Provider:
 
   credentials.py mailed DIR TO PARAM     value of PARAM in the newest link mailed to TO
-  credentials.py id-token ISSUER         an id_token, by the provider's code flow
+  credentials.py id-token ISSUER [EMAIL] an id_token, by the provider's code flow (for EMAIL:
+                                         a Google identity of its own, by `login_hint`)
   credentials.py login-code BASE         a login_code, by SWIFT's own Google redirect flow
 """
 
@@ -77,7 +78,7 @@ def redirect(open_, url: str, cookie: str | None = None) -> tuple[str, str | Non
     sys.exit(f"{url} answered {response.status}, not a redirect")
 
 
-def id_token(issuer: str) -> str:
+def id_token(issuer: str, login_hint: str | None = None) -> str:
     """What Google Identity Services hands a frontend, by the provider's authorization code
     flow with PKCE."""
     verifier = secrets.token_urlsafe(48)
@@ -87,6 +88,7 @@ def id_token(issuer: str) -> str:
         "client_id": CLIENT_ID, "response_type": "code", "scope": "openid email profile",
         "redirect_uri": redirect_uri, "state": "e2e", "code_challenge": challenge,
         "code_challenge_method": "S256",
+        **({"login_hint": login_hint} if login_hint else {}),
     })
     back, _ = redirect(opener(), f"{issuer}/authorize?{query}")
     code = urllib.parse.parse_qs(urllib.parse.urlparse(back).query)["code"][0]

@@ -126,6 +126,10 @@ enum UserCommand {
     SetPassword { email: String },
     /// End every session of the account.
     RevokeSessions { email: String },
+    /// Turn off two-factor sign-in for someone who lost both the app and the recovery
+    /// codes (after checking who they are); the owner is mailed.
+    #[command(name = "reset-2fa")]
+    Reset2fa { email: String },
     /// Delete the account.
     Delete {
         email: String,
@@ -494,6 +498,14 @@ async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             let user = find(ctx, &raw).await?;
             let n = service::logout_all(ctx, user.id).await?;
             println!("{raw}: {n} session(s) revoked");
+        }
+        UserCommand::Reset2fa { email: raw } => {
+            let user = find(ctx, &raw).await?;
+            if swift_core::accounts::two_factor::reset(ctx, user.id).await? {
+                println!("{raw}: two-factor sign-in turned off; the owner was mailed");
+            } else {
+                println!("{raw}: two-factor sign-in was not on; nothing changed");
+            }
         }
         UserCommand::Delete { email: raw, yes } => {
             if !yes {

@@ -1067,3 +1067,66 @@ async fn shipping_tax_and_discount_commands_manage_pricing() {
     let out = cli(&db, &["shipping", "delete-zone", &zone], None);
     ok(&out);
 }
+
+/// Issue #19: an operator turns off a user's second factor (app and codes lost); the owner
+/// is mailed, and no session counts as two-factor any more.
+#[tokio::test]
+async fn reset_2fa_turns_the_factor_off_and_mails_the_owner() {
+    let db = TestDb::new().await;
+    let out = cli(
+        &db,
+        &["user", "create", "lost@example.com", "--password-stdin"],
+        Some("plum-Orbit-cactus-42\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let user: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'lost@example.com'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO totp_factors (user_id, secret_sealed, confirmed_at) VALUES ($1, '\\x00', now())",
+    )
+    .bind(user)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, '\\x01')")
+        .bind(user)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let out = cli(&db, &["user", "reset-2fa", "lost@example.com"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("two-factor sign-in turned off"),
+        "{}",
+        stdout(&out)
+    );
+    let left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM totp_factors) + (SELECT count(*) FROM recovery_codes)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+    let mailed: String = sqlx::query_scalar(
+        "SELECT payload->>'subject' FROM outbox WHERE event = 'security_notice'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        mailed.starts_with("Two-factor sign-in was reset"),
+        "{mailed}"
+    );
+
+    let out = cli(&db, &["user", "reset-2fa", "lost@example.com"], None);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("was not on"), "{}", stdout(&out));
+    let out = cli(&db, &["user", "reset-2fa", "ghost@example.com"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let out = cli(&db, &["user", "reset-2fa", "not an email"], None);
+    assert_eq!(out.status.code(), Some(2));
+}

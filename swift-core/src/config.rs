@@ -126,6 +126,12 @@ pub struct AuthConfig {
     /// Cookie mode: token responses also set HttpOnly cookies (docs/API.md "Cookie mode").
     pub cookies: bool,
     pub cookie_secure: bool,
+    /// AES-256 key sealing TOTP secrets and keying recovery-code hashes (`TWO_FACTOR_KEY`,
+    /// else derived from `JWT_SECRET`).
+    pub two_factor_key: [u8; 32],
+    /// `STAFF_REQUIRE_2FA`: staff endpoints refuse a staff session signed in without a
+    /// second factor.
+    pub staff_require_2fa: bool,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -374,6 +380,32 @@ impl Config {
             },
             cookies: env.parse_bool("AUTH_COOKIES", false)?,
             cookie_secure: env.parse_bool("AUTH_COOKIE_SECURE", true)?,
+            two_factor_key: [0; 32],
+            staff_require_2fa: env.parse_bool("STAFF_REQUIRE_2FA", false)?,
+        };
+        // Its own key when given (so rotating JWT_SECRET keeps enrolled factors readable);
+        // otherwise one derived from JWT_SECRET, never the JWT key itself.
+        let two_factor_key = match env.raw("TWO_FACTOR_KEY") {
+            Some(key) if environment == Environment::Production && is_placeholder(&key) => {
+                return Err(ConfigError::new(
+                    "TWO_FACTOR_KEY",
+                    "production refuses a placeholder value (it contains change-me or example)",
+                ));
+            }
+            Some(key) if key.trim().len() >= 32 => {
+                crate::accounts::tokens::keyed_digest(key.trim().as_bytes(), "two-factor-key", b"")
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "TWO_FACTOR_KEY",
+                    "must be at least 32 characters (e.g. openssl rand -base64 32)",
+                ));
+            }
+            None => crate::accounts::tokens::keyed_digest(&auth.jwt_secret, "two-factor-key", b""),
+        };
+        let auth = AuthConfig {
+            two_factor_key,
+            ..auth
         };
         let mail_backend = match env.string("EMAIL_BACKEND", "log").as_str() {
             "log" => MailBackend::Log,
@@ -890,6 +922,35 @@ mod tests {
             assert_eq!(err.name, "JWT_SECRET");
         }
         assert!(parse(&[]).is_ok(), "development accepts the example secret");
+    }
+
+    #[test]
+    fn the_two_factor_key_is_its_own_or_derived_never_the_jwt_key() {
+        let derived = parse(&[]).unwrap().auth.two_factor_key;
+        assert_ne!(
+            derived.as_slice(),
+            PLACEHOLDER_JWT_SECRET.as_bytes().get(..32).unwrap()
+        );
+        let own = parse(&[("TWO_FACTOR_KEY", "k9V2pQ7xL4mN8rT1wY6zB3cF5hJ0sD2aE")])
+            .unwrap()
+            .auth
+            .two_factor_key;
+        assert_ne!(own, derived);
+        let err = parse(&[("TWO_FACTOR_KEY", "short")]).unwrap_err();
+        assert_eq!(err.name, "TWO_FACTOR_KEY");
+        let err = production(&[(
+            "TWO_FACTOR_KEY",
+            "CHANGE-ME-to-44-random-characters-openssl-rand-base64-32",
+        )])
+        .unwrap_err();
+        assert_eq!(err.name, "TWO_FACTOR_KEY");
+        assert!(!parse(&[]).unwrap().auth.staff_require_2fa);
+        assert!(
+            parse(&[("STAFF_REQUIRE_2FA", "true")])
+                .unwrap()
+                .auth
+                .staff_require_2fa
+        );
     }
 
     /// A production configuration that passes every check, to vary one value at a time.

@@ -18,7 +18,7 @@ pub struct Pruned {
 }
 
 /// Deletes expired sessions (with their refresh tokens), expired or used one-time tokens
-/// (including abandoned sign-in flows and login codes), rate-limit rows whose allowance is
+/// (including abandoned sign-in flows, login codes and second-step challenges), rate-limit rows whose allowance is
 /// whole again, carts untouched past their lifetime (a guest's and a customer's differ) and
 /// idempotency answers past theirs, outbox rows delivered a week ago, and the ids of
 /// payment webhook events handled a month ago.
@@ -34,7 +34,9 @@ pub async fn prune(pool: &PgPool, lifetimes: &Lifetimes) -> Result<Pruned, sqlx:
             .execute(pool)
             .await?
             .rows_affected();
-    let one_time_tokens = one_time_tokens + crate::oauth::repository::prune(pool).await?;
+    let one_time_tokens = one_time_tokens
+        + crate::oauth::repository::prune(pool).await?
+        + crate::accounts::two_factor::repository::prune(pool).await?;
     let rate_limits =
         // A TAT in the past is a full allowance, the same as no row at all.
         sqlx::query("DELETE FROM rate_limits WHERE tat < now()")

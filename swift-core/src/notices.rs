@@ -33,6 +33,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "password_reset.html",
             include_str!("../templates/password_reset.html"),
         ),
+        (
+            "security_notice.txt",
+            include_str!("../templates/security_notice.txt"),
+        ),
+        (
+            "security_notice.html",
+            include_str!("../templates/security_notice.html"),
+        ),
         ("order.txt", include_str!("../templates/order.txt")),
         ("order.html", include_str!("../templates/order.html")),
     ] {
@@ -88,6 +96,75 @@ pub fn verification(config: &Config, to: &str, link: &str) -> Mail {
 pub fn password_reset(config: &Config, to: &str, link: &str) -> Mail {
     let subject = format!("Reset your {} password", config.shop_name);
     render(config, "password_reset", to, subject, context! { link })
+}
+
+/// A change to how an account signs in, which its owner is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityChange {
+    TwoFactorOn,
+    TwoFactorOff,
+    /// By an operator (`swift-cli user reset-2fa`).
+    TwoFactorReset,
+    RecoveryCodeUsed {
+        left: i64,
+    },
+    RecoveryCodesRenewed,
+    GoogleConnected,
+    GoogleDisconnected,
+    PasswordRemoved,
+}
+
+impl SecurityChange {
+    fn subject(self) -> &'static str {
+        match self {
+            Self::TwoFactorOn => "Two-factor sign-in is on",
+            Self::TwoFactorOff => "Two-factor sign-in is off",
+            Self::TwoFactorReset => "Two-factor sign-in was reset",
+            Self::RecoveryCodeUsed { .. } => "A recovery code was used",
+            Self::RecoveryCodesRenewed => "New recovery codes",
+            Self::GoogleConnected => "Google sign-in connected",
+            Self::GoogleDisconnected => "Google sign-in disconnected",
+            Self::PasswordRemoved => "Password sign-in removed",
+        }
+    }
+
+    fn what(self) -> String {
+        match self {
+            Self::TwoFactorOn => {
+                "Two-factor sign-in was turned on: signing in now also takes a code from your \
+                 authenticator app, or one of your recovery codes."
+                    .into()
+            }
+            Self::TwoFactorOff => "Two-factor sign-in was turned off.".into(),
+            Self::TwoFactorReset => {
+                "The shop's staff turned off two-factor sign-in on your account, as asked.".into()
+            }
+            Self::RecoveryCodeUsed { left } => format!(
+                "One of your recovery codes was used to sign in or change your account. \
+                 {left} remain unused."
+            ),
+            Self::RecoveryCodesRenewed => {
+                "New recovery codes were made; the old ones no longer work.".into()
+            }
+            Self::GoogleConnected => "Your Google account can now sign in to this account.".into(),
+            Self::GoogleDisconnected => "Google sign-in was removed from this account.".into(),
+            Self::PasswordRemoved => {
+                "The password was removed: this account now signs in with Google only.".into()
+            }
+        }
+    }
+}
+
+/// The mail telling an account's owner how its sign-in changed.
+pub fn security(config: &Config, to: &str, change: SecurityChange) -> Mail {
+    let subject = format!("{} — {}", change.subject(), config.shop_name);
+    render(
+        config,
+        "security_notice",
+        to,
+        subject,
+        context! { what => change.what() },
+    )
 }
 
 #[derive(Serialize)]

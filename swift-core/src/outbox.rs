@@ -31,6 +31,8 @@ pub enum Event {
     OrderDelivered,
     OrderCancelled,
     OrderRefunded,
+    /// A change to how an account signs in (second factor, recovery code, Google).
+    SecurityNotice,
 }
 
 /// Writes `mail` to the outbox as part of the caller's transaction.

@@ -29,6 +29,8 @@ pub enum Action {
     /// A signed-in user proving their password again (password change, account deletion):
     /// a stolen access token must not become a password oracle.
     PasswordCheck,
+    /// A code for a sign-in's second step: six digits fall to guessing without a limit.
+    SecondFactor,
 }
 
 impl Action {
@@ -41,6 +43,7 @@ impl Action {
             Self::EmailResend => "email_resend",
             Self::Refresh => "refresh",
             Self::PasswordCheck => "password_check",
+            Self::SecondFactor => "second_factor",
         }
     }
 }

@@ -24,6 +24,7 @@ const TAG_ORDER: &[&str] = &["auth", "catalog", "cart", "orders", "admin", "ops"
 /// they are given).
 const CHECKS_CREDENTIALS: &[&str] = &[
     "login",
+    "completeSignIn",
     "refreshToken",
     "verifyToken",
     "exchangeLoginCode",
@@ -34,6 +35,7 @@ const CHECKS_CREDENTIALS: &[&str] = &[
 /// CSRF on cookie-borne refresh tokens, Workspace domains.
 const MAY_FORBID: &[&str] = &[
     "login",
+    "completeSignIn",
     "refreshToken",
     "logout",
     "exchangeLoginCode",
@@ -85,6 +87,19 @@ const CONFLICTS: &[(&str, &str)] = &[
         "`invalid_transition`, `not_refundable`, `refund_too_large`",
     ),
     ("googleLogin", "`account_link_conflict`"),
+    ("enrolTwoFactor", "`two_factor_enabled`"),
+    (
+        "confirmTwoFactor",
+        "`two_factor_enabled`, `two_factor_not_enabled` (enrol first)",
+    ),
+    ("disableTwoFactor", "`two_factor_not_enabled`"),
+    ("regenerateRecoveryCodes", "`two_factor_not_enabled`"),
+    (
+        "completeSignIn",
+        "`two_factor_not_enabled` (turned off meanwhile)",
+    ),
+    ("connectGoogle", "`account_link_conflict`"),
+    ("disconnectSignInMethod", "`last_sign_in_method`"),
     ("createPayment", "`not_payable`"),
     ("createGuestPayment", "`not_payable`"),
     ("refundOrder", "`not_refundable`, `refund_too_large`"),
@@ -94,6 +109,8 @@ const CONFLICTS: &[(&str, &str)] = &[
 const RATE_LIMITED: &[&str] = &[
     "register",
     "login",
+    "completeSignIn",
+    "disableTwoFactor",
     "refreshToken",
     "requestPasswordReset",
     "confirmPasswordReset",
@@ -104,7 +121,7 @@ const RATE_LIMITED: &[&str] = &[
 
 /// Operations that call the OpenID Provider (502 when it fails) or need Google configured
 /// (503 `oauth_not_configured`).
-const USES_GOOGLE: &[&str] = &["googleAuthorize", "googleLogin"];
+const USES_GOOGLE: &[&str] = &["googleAuthorize", "googleLogin", "connectGoogle"];
 
 /// Operations that call Stripe (502 `payment_provider_error` when it fails) or need it
 /// configured (503 `payments_not_configured`). Staff moves may refund through it.
@@ -121,7 +138,7 @@ const RESPONSES: &[(&str, &str, &str)] = &[
     (
         "400",
         "BadRequest",
-        "Invalid request: `validation_error` (with `errors` naming each field) or `bad_request`.",
+        "Invalid request: `validation_error` (with `errors` naming each field), `bad_request`, or `invalid_two_factor_code`.",
     ),
     (
         "401",
@@ -131,7 +148,7 @@ const RESPONSES: &[(&str, &str, &str)] = &[
     (
         "403",
         "Forbidden",
-        "Not allowed: `permission_denied`, `email_not_verified`, `account_disabled`, `csrf_failed`.",
+        "Not allowed: `permission_denied`, `two_factor_required` (staff without a second factor, under `STAFF_REQUIRE_2FA`), `email_not_verified`, `account_disabled`, `csrf_failed`.",
     ),
     (
         "404",
@@ -188,10 +205,15 @@ const HEADER_NAMES: &[(&str, &str)] = &[
     ("X-CART-TOKEN", "X-Cart-Token"),
 ];
 
-/// Mutating operations that take no `Idempotency-Key`: they answer with session tokens,
-/// which are never saved for replays (`middleware::idempotency::NEVER_SAVED`).
+/// Mutating operations that take no `Idempotency-Key`: they answer with secrets (session
+/// tokens, a TOTP secret, recovery codes), which are never saved for replays
+/// (`middleware::idempotency::NEVER_SAVED`).
 const UNKEYED: &[&str] = &[
     "login",
+    "completeSignIn",
+    "enrolTwoFactor",
+    "confirmTwoFactor",
+    "regenerateRecoveryCodes",
     "register",
     "googleLogin",
     "exchangeLoginCode",
@@ -426,6 +448,20 @@ const EXAMPLES: &[(&str, &str)] = &[
         r#"{"login_code": "the login_code from the callback"}"#,
     ),
     ("googleLogin", r#"{"id_token": "an id_token from Google"}"#),
+    (
+        "connectGoogle",
+        r#"{"id_token": "an id_token from Google"}"#,
+    ),
+    (
+        "completeSignIn",
+        r#"{"challenge": "the challenge from login's 202 answer", "code": "123456"}"#,
+    ),
+    ("confirmTwoFactor", r#"{"code": "123456"}"#),
+    (
+        "disableTwoFactor",
+        r#"{"password": "plum-Orbit-cactus-42", "code": "123456"}"#,
+    ),
+    ("regenerateRecoveryCodes", r#"{"code": "123456"}"#),
     (
         "addCartItem",
         r#"{"variant_id": "0193b6a2-5c1e-7cc0-8a3e-2f1d4c5b6a70", "quantity": 1}"#,
@@ -940,10 +976,15 @@ fn share_responses(spec: &mut Value) {
 /// A shared response is named after the schema it carries (`Order`), or what it says when
 /// it carries none (`Done`, `NotModified`, `Redirect`); a problem answer after its codes.
 fn shared_response_name(response: &Value) -> String {
-    let schema_ref = response["content"]
+    let schema = response["content"]
         .as_object()
         .and_then(|c| c.values().next())
-        .and_then(|m| m["schema"]["$ref"].as_str());
+        .map(|m| &m["schema"]);
+    let schema_ref = schema.and_then(|s| s["$ref"].as_str());
+    let items_ref = schema.and_then(|s| s["items"]["$ref"].as_str());
+    if let Some(items) = items_ref {
+        return format!("{}List", items.rsplit('/').next().unwrap_or_default());
+    }
     match schema_ref {
         Some(r) if r.ends_with("/Problem") => {
             let description = response["description"].as_str().unwrap_or_default();

@@ -89,6 +89,11 @@ problem_codes! {
     RefundTooLarge = "refund_too_large",
     InvalidSignature = "invalid_signature",
     AccountLinkConflict = "account_link_conflict",
+    TwoFactorRequired = "two_factor_required",
+    InvalidTwoFactorCode = "invalid_two_factor_code",
+    TwoFactorEnabled = "two_factor_enabled",
+    TwoFactorNotEnabled = "two_factor_not_enabled",
+    LastSignInMethod = "last_sign_in_method",
     SlugTaken = "slug_taken",
     SkuTaken = "sku_taken",
     VariantOptionsTaken = "variant_options_taken",
@@ -498,6 +503,27 @@ impl From<AccountsError> for ApiError {
                 Self::new(StatusCode::FORBIDDEN, ProblemCode::PermissionDenied, detail)
             }
             E::NotFound => Self::not_found(),
+            E::TwoFactorCodeInvalid => Self::new(
+                StatusCode::BAD_REQUEST,
+                ProblemCode::InvalidTwoFactorCode,
+                detail,
+            ),
+            E::TwoFactorEnabled => {
+                Self::new(StatusCode::CONFLICT, ProblemCode::TwoFactorEnabled, detail)
+            }
+            E::TwoFactorNotEnabled => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::TwoFactorNotEnabled,
+                detail,
+            ),
+            E::TwoFactorRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                ProblemCode::TwoFactorRequired,
+                detail,
+            ),
+            E::LastSignInMethod => {
+                Self::new(StatusCode::CONFLICT, ProblemCode::LastSignInMethod, detail)
+            }
             E::RateLimited { retry_after } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 ProblemCode::RateLimited,
@@ -530,7 +556,7 @@ impl From<OAuthError> for ApiError {
                 Self::new(StatusCode::UNAUTHORIZED, ProblemCode::TokenInvalid, detail)
             }
             E::InvalidState => Self::new(StatusCode::BAD_REQUEST, ProblemCode::BadRequest, detail),
-            E::LinkConflict => Self::new(
+            E::LinkConflict | E::LinkedElsewhere => Self::new(
                 StatusCode::CONFLICT,
                 ProblemCode::AccountLinkConflict,
                 detail,

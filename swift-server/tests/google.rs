@@ -13,10 +13,7 @@ use serde_json::{Value, json};
 
 async fn setup_with(extra: &[(&str, &str)]) -> (TestProvider, TestApp) {
     let provider = TestProvider::start().await;
-    let mut vars: Vec<(&str, String)> = provider.vars();
-    vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = TestApp::spawn_with(&vars).await;
+    let app = TestApp::spawn_with_google(&provider, extra).await;
     (provider, app)
 }
 
@@ -591,4 +588,63 @@ async fn id_tokens_need_only_the_client_id() {
         )
         .await;
     assert_problem(resp, 503, "oauth_not_configured").await;
+}
+
+/// Issue #19: an account with two-factor sign-in gets a challenge, not tokens, from the
+/// redirect flow's login code, and in cookie mode the callback sets no session cookies.
+#[tokio::test]
+async fn the_redirect_flow_asks_for_the_second_factor() {
+    use swift_core::accounts::two_factor::totp;
+    let (_provider, app) =
+        setup_with(&[("AUTH_COOKIES", "true"), ("AUTH_COOKIE_SECURE", "false")]).await;
+    let body: Value = exchange(&app, &redirect_flow(&app, &app, &browser(), "/").await)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["created"], true);
+    let grace: (uuid::Uuid,) =
+        sqlx::query_as("SELECT id FROM users WHERE email = 'grace@example.com'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    // Turned on directly in the database, as enrolment would leave it.
+    let secret = totp::new_secret();
+    let sealed = totp::seal(&app.ctx.config.auth.two_factor_key, grace.0, &secret);
+    sqlx::query(
+        "INSERT INTO totp_factors (user_id, secret_sealed, confirmed_at) VALUES ($1, $2, now())",
+    )
+    .bind(grace.0)
+    .bind(&sealed)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+
+    let fresh = browser();
+    let frontend = redirect_flow(&app, &app, &fresh, "/").await;
+    let before = fresh
+        .get(app.url("/api/v1/auth/user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        before.status(),
+        401,
+        "no session cookies before the second step"
+    );
+    let resp = exchange(&app, &frontend).await;
+    assert_eq!(resp.status(), 202);
+    let challenge: Value = resp.json().await.unwrap();
+    let now = chrono::Utc::now().timestamp() as u64;
+    let resp = app
+        .post(
+            "/api/v1/auth/second-factor",
+            None,
+            json!({"challenge": challenge["challenge"], "code": totp::code_at(&secret, now)}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let pair: Value = resp.json().await.unwrap();
+    assert_eq!(pair["user"]["email"], "grace@example.com");
+    assert_eq!(pair["created"], false);
 }

@@ -17,7 +17,7 @@
 // type-checks without next-auth installed.
 import createClient from "openapi-fetch";
 import type { paths } from "../src/schema.js";
-import type { TokenPair } from "../src/client.js";
+import { needsSecondFactor, type TokenPair } from "../src/client.js";
 
 const api = createClient<paths>({ baseUrl: process.env.SWIFT_API_URL ?? "http://127.0.0.1:8000" });
 
@@ -26,7 +26,9 @@ export interface SwiftToken {
   swiftAccess?: string;
   swiftRefresh?: string;
   swiftAccessExpiresAt?: number;
-  error?: "RefreshFailed";
+  /** Set when the account has two-factor sign-in: show a code form, then call `secondFactor`. */
+  swiftChallenge?: string;
+  error?: "RefreshFailed" | "SecondFactorRequired";
   [key: string]: unknown;
 }
 
@@ -50,7 +52,11 @@ function remember(token: SwiftToken, pair: TokenPair): SwiftToken {
 export async function jwt({ token, account }: { token: SwiftToken; account?: ProviderAccount | null }) {
   if (account?.provider === "google" && account.id_token) {
     const { data } = await api.POST("/api/v1/auth/google", { body: { id_token: account.id_token } });
-    return data ? remember(token, data) : { ...token, error: "RefreshFailed" as const };
+    if (!data) return { ...token, error: "RefreshFailed" as const };
+    if (needsSecondFactor(data)) {
+      return { ...token, swiftChallenge: data.challenge, error: "SecondFactorRequired" as const };
+    }
+    return remember(token, data);
   }
   // A minute of slack: refresh before the access token expires, not after.
   if (token.swiftAccessExpiresAt && Date.now() < token.swiftAccessExpiresAt - 60_000) return token;
@@ -62,4 +68,17 @@ export async function jwt({ token, account }: { token: SwiftToken; account?: Pro
 /** Auth.js `session` callback: expose the access token to server components only. */
 export async function session({ session, token }: { session: Record<string, unknown>; token: SwiftToken }) {
   return { ...session, swiftAccess: token.swiftAccess, error: token.error };
+}
+
+/**
+ * The second step for an account with two-factor sign-in: the code the shopper typed (from
+ * the authenticator app, or a recovery code), sent from a server action, then stored through
+ * Auth.js's `unstable_update` (or the `jwt` callback's `trigger: "update"`).
+ */
+export async function secondFactor(token: SwiftToken, code: string): Promise<SwiftToken> {
+  if (!token.swiftChallenge) return token;
+  const { data } = await api.POST("/api/v1/auth/second-factor", {
+    body: { challenge: token.swiftChallenge, code },
+  });
+  return data ? { ...remember(token, data), swiftChallenge: undefined } : token;
 }

@@ -5,8 +5,8 @@
 // exits non-zero. Run against a live server with some products and Stripe configured (the
 // local fake Stripe, `cargo run -p fake-stripe`, stands in for api.stripe.com):
 //   BASE_URL=http://127.0.0.1:8000 STRIPE_API_BASE=http://127.0.0.1:12111 npm run build && npm run example
-import { randomUUID } from "node:crypto";
-import { Session, swiftClient, type Problem } from "../src/client.js";
+import { createHmac, randomUUID } from "node:crypto";
+import { Session, needsSecondFactor, swiftClient, type Problem } from "../src/client.js";
 
 const baseUrl = process.env.BASE_URL ?? "http://127.0.0.1:8000";
 const session = new Session();
@@ -17,6 +17,19 @@ function check(condition: unknown, message: string): asserts condition {
     console.error(`storefront example failed: ${message}`);
     process.exit(1);
   }
+}
+
+/** The six digits an authenticator app shows for `secret` (base32) at `unixTime` (RFC 6238). */
+function appCode(secret: string, unixTime: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixTime / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0xf;
+  return ((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).toString().padStart(6, "0");
 }
 
 function problem(error: Problem | undefined, what: string): never {
@@ -71,8 +84,35 @@ check(session.cart !== undefined, "a guest cart token");
 {
   const { data, error } = await api.POST("/api/v1/auth/login", { body: { email, password } });
   if (!data) problem(error, "login");
+  check(!needsSecondFactor(data), "one step without two-factor sign-in");
   session.remember(data);
   check(data.user.email === email, "login returns the user");
+}
+// Two-factor sign-in: enrol an authenticator app, confirm with its first code, and sign in
+// in two steps; then turn it off with a recovery code.
+{
+  const enrolment = await api.POST("/api/v1/auth/two-factor");
+  if (!enrolment.data) problem(enrolment.error, "enrolTwoFactor");
+  check(enrolment.data.otpauth_uri.startsWith("otpauth://totp/"), "a URI for the QR code");
+  const secret = enrolment.data.secret;
+  const now = Date.now() / 1000;
+  const confirmed = await api.POST("/api/v1/auth/two-factor/confirm", { body: { code: appCode(secret, now) } });
+  if (!confirmed.data) problem(confirmed.error, "confirmTwoFactor");
+  const recovery = confirmed.data.recovery_codes;
+  check(recovery.length === 10, "ten recovery codes");
+  const first = await api.POST("/api/v1/auth/login", { body: { email, password } });
+  if (!first.data) problem(first.error, "login with two-factor");
+  if (!needsSecondFactor(first.data)) throw new Error("login asks for the second factor");
+  // Each code is good once: the next step's code (the app shows it within 30 s).
+  const second = await api.POST("/api/v1/auth/second-factor", {
+    body: { challenge: first.data.challenge, code: appCode(secret, now + 30) },
+  });
+  if (!second.data) problem(second.error, "completeSignIn");
+  session.remember(second.data);
+  const off = await api.POST("/api/v1/auth/two-factor/disable", { body: { password, code: recovery[0]! } });
+  check(off.response.status === 204, "disableTwoFactor with a recovery code");
+  const methods = await api.GET("/api/v1/auth/methods");
+  check(methods.data?.length === 1 && methods.data[0]?.method === "password", "listSignInMethods");
 }
 const me = await api.GET("/api/v1/auth/user");
 check(me.data?.first_name === "Sam", "getCurrentUser");

@@ -2,7 +2,8 @@
 // each `@ts-expect-error` fails the build if the line it guards ever type-checks, so the
 // document keeps stating the server's real constraints.
 import type { Schemas } from "../src/client.js";
-import { swiftClient, Session } from "../src/client.js";
+import { swiftClient, Session, needsSecondFactor } from "../src/client.js";
+import type { paths } from "../src/schema.js";
 
 // Problem codes are a closed set: a misspelt code does not compile.
 const known: Schemas["ProblemCode"] = "insufficient_stock";
@@ -58,4 +59,11 @@ const euro: Schemas["CurrencyCode"] = "EUR";
 // @ts-expect-error lower case is not a currency code
 const lowerEuro: Schemas["CurrencyCode"] = "eur";
 
-export const values = [known, misspelt, removeCategory, keepCategory, moveToTop, uk, nowhere, by, euro, lowerEuro];
+// A sign-in may answer a two-factor challenge instead of tokens: a client must look first.
+type LoginAnswers = paths["/api/v1/auth/login"]["post"]["responses"];
+declare const signIn: LoginAnswers[200 | 202]["content"]["application/json"];
+// @ts-expect-error `user` is only on the token pair, not on the challenge
+const unchecked = signIn.user;
+const checked = needsSecondFactor(signIn) ? signIn.challenge : signIn.user.email;
+
+export const values = [known, misspelt, removeCategory, keepCategory, moveToTop, uk, nowhere, by, euro, lowerEuro, unchecked, checked];

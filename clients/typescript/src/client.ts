@@ -6,6 +6,16 @@ import type { components, paths } from "./schema.js";
 export type Schemas = components["schemas"];
 export type Problem = Schemas["Problem"];
 export type TokenPair = Schemas["TokenPair"];
+export type SecondFactorChallenge = Schemas["SecondFactorChallenge"];
+
+/**
+ * A sign-in's first step (`login`, `googleLogin`, `exchangeLoginCode`) answers tokens, or a
+ * challenge when the account has two-factor sign-in: ask for a code, then send both to
+ * `POST /api/v1/auth/second-factor` (`completeSignIn`).
+ */
+export function needsSecondFactor(answer: TokenPair | SecondFactorChallenge): answer is SecondFactorChallenge {
+  return "challenge" in answer;
+}
 
 /**
  * Holds the current tokens and sends them with every request: the access token once signed

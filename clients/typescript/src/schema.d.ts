@@ -489,6 +489,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/google/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connect a Google identity (an id_token or an authorization code, as `googleLogin`
+         *     takes) to this account; Google must vouch for its address.
+         */
+        post: operations["connectGoogle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -498,7 +518,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in with email and password. */
+        /**
+         * Sign in with email and password. An account with two-factor sign-in answers 202 with
+         *     a challenge for `completeSignIn` instead of tokens.
+         */
         post: operations["login"];
         delete?: never;
         options?: never;
@@ -535,6 +558,43 @@ export interface paths {
         /** End every session of this user, on every device. */
         post: operations["logoutAll"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The ways this account signs in: its password, its Google identities. */
+        get: operations["listSignInMethods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/methods/{method}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a way of signing in, unless it is the last one. A Google-only account gets a
+         *     password through `requestPasswordReset`.
+         */
+        delete: operations["disconnectSignInMethod"];
         options?: never;
         head?: never;
         patch?: never;
@@ -608,6 +668,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a two-factor sign-in: the challenge and a code (or a recovery code). */
+        post: operations["completeSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/sessions": {
         parameters: {
             query?: never;
@@ -670,6 +747,78 @@ export interface paths {
         put?: never;
         /** Check an access token: 200 when it is valid and its session alive, else 401. */
         post: operations["verifyToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether two-factor sign-in is on, and how many recovery codes are left. */
+        get: operations["getTwoFactor"];
+        put?: never;
+        /** Start enrolling an authenticator app (replaces an unconfirmed enrolment). */
+        post: operations["enrolTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/two-factor/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn two-factor sign-in on with the app's first code. Answers the ten recovery codes
+         *     (the only time they are shown); this session counts as signed in with two factors.
+         */
+        post: operations["confirmTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/two-factor/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn two-factor sign-in off: the password (when the account has one) and a code. */
+        post: operations["disableTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/two-factor/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ten new recovery codes for a code; the old ones stop working. */
+        post: operations["regenerateRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1781,7 +1930,7 @@ export interface components {
          *     misspelt code does not compile.
          * @enum {string}
          */
-        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "price_changed" | "discount_not_applicable" | "shipping_unavailable" | "idempotency_conflict" | "invalid_transition" | "not_payable" | "not_refundable" | "refund_too_large" | "invalid_signature" | "account_link_conflict" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured" | "payment_provider_error" | "payments_not_configured";
+        ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "price_changed" | "discount_not_applicable" | "shipping_unavailable" | "idempotency_conflict" | "invalid_transition" | "not_payable" | "not_refundable" | "refund_too_large" | "invalid_signature" | "account_link_conflict" | "two_factor_required" | "invalid_two_factor_code" | "two_factor_enabled" | "two_factor_not_enabled" | "last_sign_in_method" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured" | "payment_provider_error" | "payments_not_configured";
         /**
          * @description A product with its options and variants (docs/API.md "Product"): the summary's fields
          *     and these.
@@ -1901,6 +2050,10 @@ export interface components {
             options?: components["schemas"]["ProductOption"][];
             slug?: string;
         };
+        /** @description Single-use codes for when the app is lost, shown this once: keep them somewhere safe. */
+        RecoveryCodes: {
+            recovery_codes: string[];
+        };
         /** @description A refund of (part of) an order's payment. */
         Refund: {
             /**
@@ -2017,6 +2170,19 @@ export interface components {
              */
             is_default_shipping?: boolean;
         };
+        SecondFactor: {
+            /** @description From the `202` answer of `login`, `googleLogin` or `exchangeLoginCode`. */
+            challenge: string;
+            /** @description Six digits from the authenticator app, or a recovery code (`xxxxx-xxxxx`). */
+            code: string;
+        };
+        /** @description A sign-in's first step done for an account with two-factor sign-in. */
+        SecondFactorChallenge: {
+            /** @description Send it with a code to `completeSignIn`: single use, five tries, five minutes. */
+            challenge: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
         /** @description A signed-in session (one device or browser). */
         Session: {
             /** Format: date-time */
@@ -2112,6 +2278,21 @@ export interface components {
             countries: components["schemas"]["CountryCode"][];
             name: string;
         };
+        SignInMethod: {
+            /**
+             * Format: date-time
+             * @description Google: when it was connected.
+             */
+            connected_at?: string;
+            /** @description Google: the address Google reports for the identity. */
+            email?: string;
+            method: components["schemas"]["SignInMethodKind"];
+        };
+        /**
+         * @description A way of signing in.
+         * @enum {string}
+         */
+        SignInMethodKind: "password" | "google";
         /** @description Probe answer. */
         Status: {
             /** @description `ok` for liveness, `ready` for readiness. */
@@ -2246,6 +2427,38 @@ export interface components {
              * @example 19.99
              */
             total: string;
+        };
+        TwoFactorCode: {
+            /**
+             * @description Six digits from the authenticator app (confirming takes the app's code; elsewhere a
+             *     recovery code also does).
+             */
+            code: string;
+        };
+        TwoFactorDisable: {
+            /** @description Six digits from the app, or a recovery code. */
+            code: string;
+            /** @description Required when the account has a password. */
+            password?: string;
+        };
+        /** @description A new secret for an authenticator app, shown this once. */
+        TwoFactorEnrolment: {
+            /** @description `otpauth://totp/…`, for a QR code. */
+            otpauth_uri: string;
+            /** @description Base32, for typing into the app. */
+            secret: string;
+        };
+        /** @description Where the account's two-factor sign-in stands. */
+        TwoFactorStatus: {
+            /** @description Signing in takes a code as well as the password (or Google). */
+            enabled: boolean;
+            /** @description An enrolment waits for its first code (`confirmTwoFactor`). */
+            pending: boolean;
+            /**
+             * Format: int64
+             * @description Unused recovery codes (0 while off).
+             */
+            recovery_codes_left: number;
         };
         /**
          * @description Why a cart line cannot be bought as it stands.
@@ -2382,7 +2595,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Invalid request: `validation_error` (with `errors` naming each field) or `bad_request`. */
+        /** @description Invalid request: `validation_error` (with `errors` naming each field), `bad_request`, or `invalid_two_factor_code`. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -2441,7 +2654,7 @@ export interface components {
             };
             content?: never;
         };
-        /** @description Not allowed: `permission_denied`, `email_not_verified`, `account_disabled`, `csrf_failed`. */
+        /** @description Not allowed: `permission_denied`, `two_factor_required` (staff without a second factor, under `STAFF_REQUIRE_2FA`), `email_not_verified`, `account_disabled`, `csrf_failed`. */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -2519,6 +2732,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        RecoveryCodes: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RecoveryCodes"];
+            };
+        };
         /** @description Go there. */
         Redirect: {
             headers: {
@@ -2527,6 +2748,18 @@ export interface components {
             };
             content?: never;
         };
+        /**
+         * @description Right so far, and the account has two-factor sign-in: send `challenge` with a code
+         *     from the authenticator app (or a recovery code) to `completeSignIn`.
+         */
+        SecondFactorChallenge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SecondFactorChallenge"];
+            };
+        };
         /** @description `oauth_not_configured` or `payments_not_configured` (the provider is not set up), or `not_ready` while the database is away. */
         ServiceUnavailable: {
             headers: {
@@ -2534,6 +2767,14 @@ export interface components {
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        SignInMethodList: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SignInMethod"][];
             };
         };
         Status: {
@@ -3753,6 +3994,7 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["TokenPair"];
+            202: components["responses"]["SecondFactorChallenge"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -3775,6 +4017,7 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["TokenPair"];
+            202: components["responses"]["SecondFactorChallenge"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -3831,6 +4074,42 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    connectGoogle: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GoogleLogin"];
+            };
+        };
+        responses: {
+            200: components["responses"]["SignInMethodList"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with the current state: `account_link_conflict`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -3845,6 +4124,7 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["TokenPair"];
+            202: components["responses"]["SecondFactorChallenge"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -3896,6 +4176,52 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["IdempotencyConflict"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listSignInMethods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["SignInMethodList"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    disconnectSignInMethod: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                method: components["schemas"]["SignInMethodKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["SignInMethodList"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with the current state: `last_sign_in_method`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             default: components["responses"]["UnexpectedError"];
         };
     };
@@ -4014,6 +4340,38 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    completeSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactor"];
+            };
+        };
+        responses: {
+            200: components["responses"]["TokenPair"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with the current state: `two_factor_not_enabled` (turned off meanwhile). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     listSessions: {
         parameters: {
             query?: never;
@@ -4109,6 +4467,157 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    enrolTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Confirm with the app's first code (`confirmTwoFactor`) to turn it on. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorEnrolment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with the current state: `two_factor_enabled`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    confirmTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorCode"];
+            };
+        };
+        responses: {
+            200: components["responses"]["RecoveryCodes"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with the current state: `two_factor_enabled`, `two_factor_not_enabled` (enrol first). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    disableTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and request replay the first successful answer (with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is 409 `idempotency_conflict`. Scoped to the caller (user or cart token). 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorDisable"];
+            };
+        };
+        responses: {
+            204: components["responses"]["Done"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with the current state: `two_factor_not_enabled`, `idempotency_conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorCode"];
+            };
+        };
+        responses: {
+            200: components["responses"]["RecoveryCodes"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with the current state: `two_factor_not_enabled`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             default: components["responses"]["UnexpectedError"];

@@ -26,6 +26,18 @@ pub enum AccountsError {
     PermissionDenied,
     #[error("not found")]
     NotFound,
+    #[error("the code is wrong, expired or already used")]
+    TwoFactorCodeInvalid,
+    #[error("two-factor sign-in is already on; turn it off first to enrol again")]
+    TwoFactorEnabled,
+    #[error("two-factor sign-in is not on for this account")]
+    TwoFactorNotEnabled,
+    #[error(
+        "staff must sign in with a second factor: turn on two-factor sign-in, then sign in again"
+    )]
+    TwoFactorRequired,
+    #[error("this is the account's only way to sign in; add another before removing it")]
+    LastSignInMethod,
     #[error("too many attempts; retry in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
     #[error("database error: {0}")]

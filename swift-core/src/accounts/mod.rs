@@ -7,6 +7,7 @@ pub mod password;
 pub mod repository;
 pub mod service;
 pub mod tokens;
+pub mod two_factor;
 pub mod types;
 
 pub use error::AccountsError;

@@ -88,6 +88,25 @@ pub async fn set_password(ex: impl PgExecutor<'_>, id: Uuid, hash: &str) -> sqlx
     Ok(done.rows_affected() == 1)
 }
 
+/// Removes the password (the account keeps signing in with Google); reset links minted
+/// before die with it.
+pub async fn clear_password(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Locks the user's row until the transaction ends.
+pub async fn lock_user(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_last_login(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET last_login = now() WHERE id = $1")
         .bind(id)
@@ -210,15 +229,18 @@ pub async fn insert_session(
     expires_at: DateTime<Utc>,
     user_agent: Option<&str>,
     ip: Option<&str>,
+    two_factor: bool,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO auth_sessions (id, user_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO auth_sessions (id, user_id, expires_at, user_agent, ip, two_factor) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
     .bind(user_id)
     .bind(expires_at)
     .bind(user_agent)
     .bind(ip)
+    .bind(two_factor)
     .execute(ex)
     .await?;
     Ok(())
@@ -369,6 +391,8 @@ pub struct AccessCheck {
     pub is_staff: bool,
     pub is_active: bool,
     pub session_alive: bool,
+    /// The session was opened (or later confirmed) with a second factor.
+    pub two_factor: bool,
 }
 
 pub async fn access_check(
@@ -377,7 +401,8 @@ pub async fn access_check(
     session_id: Uuid,
 ) -> sqlx::Result<Option<AccessCheck>> {
     sqlx::query_as(
-        "SELECT u.is_staff, u.is_active, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_alive \
+        "SELECT u.is_staff, u.is_active, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_alive, \
+                s.two_factor \
          FROM auth_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id = $1 AND s.user_id = $2",
     )

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::repository::{self as repo, NewUser, Purpose, UserFilter};
 use super::tokens::{hash_token, opaque_token, successor_token};
 use super::types::{ClientInfo, Email, NewPassword, PersonName, Session, User};
-use super::{AccountsError, password};
+use super::{AccountsError, password, two_factor};
 use crate::Context;
 use crate::config::EmailVerification;
 use crate::mail::Mail;
@@ -35,21 +35,36 @@ pub struct TokenPair {
     pub user: User,
 }
 
+/// How a sign-in's first step (password, Google) ends.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    Tokens(Box<TokenPair>),
+    /// The account has a second factor: answer this with a code ([`two_factor`]).
+    SecondFactor(two_factor::Challenge),
+}
+
 /// The caller of an authenticated request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthUser {
     pub id: Uuid,
     pub session_id: Uuid,
     pub is_staff: bool,
+    /// The session was signed in with a second factor.
+    pub two_factor: bool,
+    /// `STAFF_REQUIRE_2FA` holds: staff endpoints also need `two_factor`.
+    pub staff_need_two_factor: bool,
 }
 
 impl AuthUser {
-    /// Staff endpoints call this first.
+    /// Staff endpoints call this first: customers are refused, and so is a staff session
+    /// without a second factor when the policy asks for one.
     pub fn require_staff(&self) -> Result<()> {
-        if self.is_staff {
-            Ok(())
-        } else {
+        if !self.is_staff {
             Err(AccountsError::PermissionDenied)
+        } else if self.staff_need_two_factor && !self.two_factor {
+            Err(AccountsError::TwoFactorRequired)
+        } else {
+            Ok(())
         }
     }
 }
@@ -85,8 +100,14 @@ fn ip_string(client: &ClientInfo) -> Option<String> {
     client.ip.map(|ip| ip.to_string())
 }
 
-/// Opens a session (one refresh-token family) for `user` and signs its first tokens.
-async fn start_session(ctx: &Context, user: User, client: &ClientInfo) -> Result<TokenPair> {
+/// Opens a session (one refresh-token family) for `user` and signs its first tokens;
+/// `two_factor` says whether the sign-in passed a second factor.
+pub(crate) async fn start_session(
+    ctx: &Context,
+    user: User,
+    client: &ClientInfo,
+    two_factor: bool,
+) -> Result<TokenPair> {
     let now = Utc::now();
     let session_id = Uuid::now_v7();
     let refresh_expires_at = now + Duration::seconds(ctx.config.auth.refresh_ttl_seconds);
@@ -100,6 +121,7 @@ async fn start_session(ctx: &Context, user: User, client: &ClientInfo) -> Result
         refresh_expires_at,
         user_agent.as_deref(),
         ip_string(client).as_deref(),
+        two_factor,
     )
     .await?;
     repo::insert_refresh_token(&mut *tx, &refresh_hash, session_id, refresh_expires_at).await?;
@@ -172,7 +194,7 @@ pub async fn register(ctx: &Context, reg: Registration, client: &ClientInfo) -> 
         return Ok(Registered::VerificationRequired(user));
     }
     Ok(Registered::SignedIn(Box::new(
-        start_session(ctx, user, client).await?,
+        start_session(ctx, user, client, false).await?,
     )))
 }
 
@@ -187,7 +209,7 @@ pub async fn login(
     email: &Email,
     password: &str,
     client: &ClientInfo,
-) -> Result<TokenPair> {
+) -> Result<SignIn> {
     ratelimit::hit(
         &ctx.pool,
         &ctx.config.rate_limits,
@@ -216,19 +238,36 @@ pub async fn login(
     if ctx.config.auth.email_verification == EmailVerification::Mandatory && !user.email_verified {
         return Err(AccountsError::EmailNotVerified);
     }
-    start_session(ctx, user, client).await
+    first_step_done(ctx, user, client, None).await
 }
 
-/// Signs in a user whose identity was proven elsewhere (Google sign-in, CLI tooling).
+/// Signs in a user whose identity was proven elsewhere (Google sign-in): tokens, or a
+/// challenge when the account has a second factor. `created` (the sign-in made the account)
+/// travels with the challenge to the tokens.
 pub async fn sign_in_verified_user(
     ctx: &Context,
     user: User,
     client: &ClientInfo,
-) -> Result<TokenPair> {
+    created: Option<bool>,
+) -> Result<SignIn> {
     if !user.is_active {
         return Err(AccountsError::AccountDisabled);
     }
-    start_session(ctx, user, client).await
+    first_step_done(ctx, user, client, created).await
+}
+
+async fn first_step_done(
+    ctx: &Context,
+    user: User,
+    client: &ClientInfo,
+    created: Option<bool>,
+) -> Result<SignIn> {
+    if two_factor::is_enabled(ctx, user.id).await? {
+        let challenge = two_factor::challenge(ctx, user.id, created).await?;
+        return Ok(SignIn::SecondFactor(challenge));
+    }
+    let pair = start_session(ctx, user, client, false).await?;
+    Ok(SignIn::Tokens(Box::new(pair)))
 }
 
 /// How many generations a re-presented token may be behind (a tab that slept through two
@@ -352,6 +391,8 @@ pub async fn authenticate(ctx: &Context, token: &str) -> Result<AuthUser> {
         id: claims.sub,
         session_id: claims.sid,
         is_staff: check.is_staff,
+        two_factor: check.two_factor,
+        staff_need_two_factor: ctx.config.auth.staff_require_2fa,
     })
 }
 
@@ -414,7 +455,7 @@ pub async fn update_profile(
 /// Proves a signed-in user's password again (password change, account deletion). Rate
 /// limited per account and address like sign-in, so a stolen access token cannot become a
 /// password-guessing oracle. Accounts without a password pass (nothing to prove).
-async fn recheck_password(
+pub(crate) async fn recheck_password(
     ctx: &Context,
     user: &User,
     plain: &str,

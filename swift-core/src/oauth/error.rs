@@ -22,6 +22,8 @@ pub enum OAuthError {
     InvalidLoginCode,
     #[error("an account with this email exists and the provider does not vouch for the address")]
     LinkConflict,
+    #[error("this Google account is connected to another account")]
+    LinkedElsewhere,
     #[error("this Google account's domain is not allowed here")]
     DomainNotAllowed,
     #[error(transparent)]
@@ -41,7 +43,7 @@ impl OAuthError {
             Self::InvalidToken(_) | Self::CodeRejected(_) => "invalid_token",
             Self::InvalidState => "invalid_state",
             Self::InvalidLoginCode => "invalid_login_code",
-            Self::LinkConflict => "account_link_conflict",
+            Self::LinkConflict | Self::LinkedElsewhere => "account_link_conflict",
             Self::DomainNotAllowed => "domain_not_allowed",
             Self::Accounts(AccountsError::AccountDisabled) => "account_disabled",
             Self::Invalid(_) | Self::Accounts(_) | Self::Database(_) => "server_error",

@@ -2,6 +2,7 @@
 //! linked identities in the database ([`repository`]), and the sign-in rules ([`service`]).
 
 pub mod error;
+pub mod methods;
 pub mod provider;
 pub mod repository;
 pub mod service;

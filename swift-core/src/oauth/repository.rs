@@ -116,6 +116,33 @@ pub async fn link(
     Ok(())
 }
 
+/// The identities of one provider linked to a user: their latest address and when linked.
+pub async fn links_of(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    provider: &str,
+) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
+    sqlx::query_as(
+        "SELECT email, created_at FROM social_accounts \
+         WHERE user_id = $1 AND provider = $2 ORDER BY created_at",
+    )
+    .bind(user_id)
+    .bind(provider)
+    .fetch_all(ex)
+    .await
+}
+
+pub async fn unlink(ex: impl PgExecutor<'_>, user_id: Uuid, provider: &str) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM social_accounts WHERE user_id = $1 AND provider = $2")
+            .bind(user_id)
+            .bind(provider)
+            .execute(ex)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Providers linked to each of these users, for listings.
 pub async fn providers_of(
     ex: impl PgExecutor<'_>,

@@ -10,7 +10,7 @@ use super::provider::{Identity, OidcProvider};
 use super::repository as repo;
 use crate::Context;
 use crate::accounts::repository::{self as accounts_repo, NewUser};
-use crate::accounts::service::{TokenPair, sign_in_verified_user};
+use crate::accounts::service::{SignIn, sign_in_verified_user};
 use crate::accounts::tokens::{hash_token, opaque_token};
 use crate::accounts::{ClientInfo, Email, PersonName, User};
 use crate::validation::Invalid;
@@ -134,39 +134,56 @@ pub async fn exchange_login_code(
     ctx: &Context,
     code: &str,
     client: &ClientInfo,
-) -> Result<(TokenPair, bool)> {
+) -> Result<(SignIn, bool)> {
     let (user_id, created) = repo::take_login_code(&ctx.pool, &hash_token(code))
         .await?
         .ok_or(OAuthError::InvalidLoginCode)?;
     let user = accounts_repo::find_user(&ctx.pool, user_id)
         .await?
         .ok_or(OAuthError::InvalidLoginCode)?;
-    Ok((sign_in_verified_user(ctx, user, client).await?, created))
+    Ok((
+        sign_in_verified_user(ctx, user, client, Some(created)).await?,
+        created,
+    ))
 }
 
-/// Signs in with an id_token the frontend obtained (Google Identity Services, NextAuth).
-pub async fn login_with_id_token(
-    ctx: &Context,
-    id_token: &str,
-    client: &ClientInfo,
-) -> Result<(TokenPair, bool)> {
-    let identity = provider(ctx)?.verify(id_token, None).await?;
-    sign_in(ctx, &identity, client).await
+/// What the frontend holds to prove a Google identity: an id_token (Google Identity
+/// Services, Auth.js), or an authorization code it obtained for `redirect_uri`.
+#[derive(Debug, Clone, Copy)]
+pub enum GoogleProof<'a> {
+    IdToken(&'a str),
+    Code {
+        code: &'a str,
+        redirect_uri: &'a str,
+        code_verifier: Option<&'a str>,
+    },
 }
 
-/// Signs in with an authorization code the frontend obtained for `redirect_uri`.
-pub async fn login_with_code(
-    ctx: &Context,
-    code: &str,
-    redirect_uri: &str,
-    code_verifier: Option<&str>,
-    client: &ClientInfo,
-) -> Result<(TokenPair, bool)> {
+/// The identity behind a proof, every check of the id_token done.
+pub(crate) async fn identity_from(ctx: &Context, proof: GoogleProof<'_>) -> Result<Identity> {
     let provider = provider(ctx)?;
-    let id_token = provider
-        .exchange_code(code, code_verifier, redirect_uri)
-        .await?;
-    let identity = provider.verify(&id_token, None).await?;
+    let id_token = match proof {
+        GoogleProof::IdToken(token) => token.to_owned(),
+        GoogleProof::Code {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            provider
+                .exchange_code(code, code_verifier, redirect_uri)
+                .await?
+        }
+    };
+    provider.verify(&id_token, None).await
+}
+
+/// Signs in with a Google identity the frontend proves.
+pub async fn login_with_google(
+    ctx: &Context,
+    proof: GoogleProof<'_>,
+    client: &ClientInfo,
+) -> Result<(SignIn, bool)> {
+    let identity = identity_from(ctx, proof).await?;
     sign_in(ctx, &identity, client).await
 }
 
@@ -174,14 +191,16 @@ async fn sign_in(
     ctx: &Context,
     identity: &Identity,
     client: &ClientInfo,
-) -> Result<(TokenPair, bool)> {
+) -> Result<(SignIn, bool)> {
     let (user, created) = resolve_account(ctx, identity).await?;
-    Ok((sign_in_verified_user(ctx, user, client).await?, created))
+    Ok((
+        sign_in_verified_user(ctx, user, client, Some(created)).await?,
+        created,
+    ))
 }
 
-/// docs/API.md's account rules: by (provider, subject); else link to the local account with the
-/// same email only when the provider vouches for it; else create a password-less account.
-pub async fn resolve_account(ctx: &Context, identity: &Identity) -> Result<(User, bool)> {
+/// `GOOGLE_ALLOWED_DOMAINS`, when set: only identities of those Workspace domains.
+pub(crate) fn check_domain(ctx: &Context, identity: &Identity) -> Result<()> {
     let allowed = &provider(ctx)?.config().allowed_domains;
     if !allowed.is_empty()
         && !identity
@@ -191,6 +210,13 @@ pub async fn resolve_account(ctx: &Context, identity: &Identity) -> Result<(User
     {
         return Err(OAuthError::DomainNotAllowed);
     }
+    Ok(())
+}
+
+/// docs/API.md's account rules: by (provider, subject); else link to the local account with the
+/// same email only when the provider vouches for it; else create a password-less account.
+pub async fn resolve_account(ctx: &Context, identity: &Identity) -> Result<(User, bool)> {
+    check_domain(ctx, identity)?;
     let email = Email::parse(&identity.email).map_err(|_| {
         OAuthError::InvalidToken("the provider's email is not a valid address".into())
     })?;

@@ -7,7 +7,8 @@ use poem::web::cookie::CookieJar;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Union};
-use swift_core::accounts::service::{self, Registered, Registration, TokenPair};
+use swift_core::accounts::service::{self, Registered, Registration, SignIn, TokenPair};
+use swift_core::accounts::two_factor;
 use swift_core::accounts::{Email, NewPassword, PersonName, User};
 use swift_core::orders::cart;
 use uuid::Uuid;
@@ -122,6 +123,47 @@ pub async fn signed_in(
     Ok(body)
 }
 
+/// A sign-in's first step done for an account with two-factor sign-in.
+#[derive(Object)]
+#[oai(rename = "SecondFactorChallenge")]
+pub struct ChallengeBody {
+    /// Send it with a code to `completeSignIn`: single use, five tries, five minutes.
+    pub challenge: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How a sign-in's first step (password, Google) answers.
+#[derive(ApiResponse)]
+pub enum SignInResponse {
+    // No description: the same answer as every other sign-in's, shared as one response.
+    #[oai(status = 200)]
+    Tokens(Json<Box<TokenPairBody>>),
+    /// Right so far, and the account has two-factor sign-in: send `challenge` with a code
+    /// from the authenticator app (or a recovery code) to `completeSignIn`.
+    #[oai(status = 202)]
+    SecondFactor(Json<ChallengeBody>),
+}
+
+/// Answers a first step: tokens as [`signed_in`] does, or the challenge.
+pub async fn first_step_done(
+    req: &Request,
+    jar: &CookieJar,
+    state: &AppState,
+    sign_in: SignIn,
+    created: Option<bool>,
+) -> ApiResult<SignInResponse> {
+    Ok(match sign_in {
+        SignIn::Tokens(pair) => {
+            let Json(body) = signed_in(req, jar, state, *pair, created).await?;
+            SignInResponse::Tokens(Json(Box::new(body)))
+        }
+        SignIn::SecondFactor(challenge) => SignInResponse::SecondFactor(Json(ChallengeBody {
+            challenge: challenge.token,
+            expires_at: challenge.expires_at,
+        })),
+    })
+}
+
 /// Answers a token pair, also setting the cookies in cookie mode.
 pub fn token_response(
     jar: &CookieJar,
@@ -179,6 +221,17 @@ pub struct LoginRequest {
     pub email: String,
     #[oai(validator(max_length = 1024))]
     pub password: String,
+}
+
+#[derive(Object)]
+#[oai(rename = "SecondFactor")]
+pub struct SecondFactorRequest {
+    /// From the `202` answer of `login`, `googleLogin` or `exchangeLoginCode`.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub challenge: String,
+    /// Six digits from the authenticator app, or a recovery code (`xxxxx-xxxxx`).
+    #[oai(validator(min_length = 6, max_length = 20))]
+    pub code: String,
 }
 
 #[derive(Object)]
@@ -343,7 +396,8 @@ impl AuthApi {
         Ok(RegisterResponse::Created(Json(body)))
     }
 
-    /// Sign in with email and password.
+    /// Sign in with email and password. An account with two-factor sign-in answers 202 with
+    /// a challenge for `completeSignIn` instead of tokens.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -351,11 +405,30 @@ impl AuthApi {
         req: &Request,
         jar: &CookieJar,
         body: Json<LoginRequest>,
-    ) -> ApiResult<Json<TokenPairBody>> {
+    ) -> ApiResult<SignInResponse> {
         let email = Email::parse(&body.email)?;
-        let pair =
+        let sign_in =
             service::login(&state, &email, &body.password, &client_info(req, &state)).await?;
-        signed_in(req, jar, &state, pair, None).await
+        first_step_done(req, jar, &state, sign_in, None).await
+    }
+
+    /// Finish a two-factor sign-in: the challenge and a code (or a recovery code).
+    #[oai(
+        path = "/second-factor",
+        method = "post",
+        operation_id = "completeSignIn"
+    )]
+    async fn complete_sign_in(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<SecondFactorRequest>,
+    ) -> ApiResult<Json<TokenPairBody>> {
+        let client = client_info(req, &state);
+        let (pair, created) =
+            two_factor::complete_sign_in(&state, &body.challenge, &body.code, &client).await?;
+        signed_in(req, jar, &state, pair, created).await
     }
 
     /// Exchange a refresh token for a new pair; the presented token is consumed.

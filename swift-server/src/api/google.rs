@@ -6,10 +6,12 @@ use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Union};
+use swift_core::accounts::service::SignIn;
+use swift_core::oauth::service::GoogleProof;
 use swift_core::oauth::{OAuthError, service};
 
 use super::ApiTags;
-use super::auth::{TokenPairBody, signed_in};
+use super::auth::{SignInResponse, first_step_done};
 use crate::AppState;
 use crate::client::client_info;
 use crate::cookies::set_token_cookies;
@@ -61,6 +63,19 @@ pub struct CodeLogin {
 pub enum GoogleLoginRequest {
     IdToken(IdTokenLogin),
     Code(CodeLogin),
+}
+
+impl GoogleLoginRequest {
+    pub fn proof(&self) -> GoogleProof<'_> {
+        match self {
+            Self::IdToken(t) => GoogleProof::IdToken(&t.id_token),
+            Self::Code(c) => GoogleProof::Code {
+                code: &c.code,
+                redirect_uri: &c.redirect_uri,
+                code_verifier: c.code_verifier.as_deref(),
+            },
+        }
+    }
 }
 
 fn flow_cookie(state: &AppState, value: &str, max_age: u64) -> Cookie {
@@ -166,15 +181,20 @@ impl GoogleApi {
         };
         let location = match outcome {
             Ok(done) => {
+                // Cookie mode signs the browser in here, unless the account has a second
+                // factor: then the frontend exchanges the login code for a challenge.
                 if state.config.auth.cookies {
-                    let pair = swift_core::accounts::service::sign_in_verified_user(
+                    let sign_in = swift_core::accounts::service::sign_in_verified_user(
                         &state,
                         done.user,
                         &client_info(req, &state),
+                        Some(done.created),
                     )
                     .await
                     .map_err(ApiError::from)?;
-                    set_token_cookies(jar, &state, &pair);
+                    if let SignIn::Tokens(pair) = sign_in {
+                        set_token_cookies(jar, &state, &pair);
+                    }
                 }
                 with_query(
                     &target,
@@ -198,11 +218,11 @@ impl GoogleApi {
         req: &Request,
         jar: &CookieJar,
         body: Json<ExchangeRequest>,
-    ) -> ApiResult<Json<TokenPairBody>> {
-        let (pair, created) =
+    ) -> ApiResult<SignInResponse> {
+        let (sign_in, created) =
             service::exchange_login_code(&state, &body.login_code, &client_info(req, &state))
                 .await?;
-        signed_in(req, jar, &state, pair, Some(created)).await
+        first_step_done(req, jar, &state, sign_in, Some(created)).await
     }
 
     /// Sign in with a Google id_token, or an authorization code, the frontend obtained.
@@ -213,23 +233,10 @@ impl GoogleApi {
         req: &Request,
         jar: &CookieJar,
         body: Json<GoogleLoginRequest>,
-    ) -> ApiResult<Json<TokenPairBody>> {
+    ) -> ApiResult<SignInResponse> {
         let client = client_info(req, &state);
-        let (pair, created) = match &body.0 {
-            GoogleLoginRequest::IdToken(t) => {
-                service::login_with_id_token(&state, &t.id_token, &client).await?
-            }
-            GoogleLoginRequest::Code(c) => {
-                service::login_with_code(
-                    &state,
-                    &c.code,
-                    &c.redirect_uri,
-                    c.code_verifier.as_deref(),
-                    &client,
-                )
-                .await?
-            }
-        };
-        signed_in(req, jar, &state, pair, Some(created)).await
+        let (sign_in, created) =
+            service::login_with_google(&state, body.0.proof(), &client).await?;
+        first_step_done(req, jar, &state, sign_in, Some(created)).await
     }
 }

@@ -13,6 +13,7 @@ pub(crate) mod money;
 mod ops;
 mod orders;
 mod payments;
+mod security;
 
 pub use auth::{TokenPairBody, UserBody, token_response};
 
@@ -41,6 +42,7 @@ pub type Api = (
     ops::OpsApi,
     auth::AuthApi,
     google::GoogleApi,
+    security::SecurityApi,
     catalog::CatalogApi,
     cart::CartApi,
     orders::OrdersApi,
@@ -58,6 +60,7 @@ pub fn apis() -> Api {
         ops::OpsApi,
         auth::AuthApi,
         google::GoogleApi,
+        security::SecurityApi,
         catalog::CatalogApi,
         cart::CartApi,
         orders::OrdersApi,

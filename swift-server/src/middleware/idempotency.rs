@@ -28,9 +28,13 @@ use crate::problem::{ApiError, ProblemCode};
 pub const KEY_HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
-/// Operations whose answers carry session tokens.
+/// Operations whose answers carry secrets: session tokens, a TOTP secret, recovery codes.
 pub const NEVER_SAVED: &[&str] = &[
     "/api/v1/auth/login",
+    "/api/v1/auth/second-factor",
+    "/api/v1/auth/two-factor",
+    "/api/v1/auth/two-factor/confirm",
+    "/api/v1/auth/two-factor/recovery-codes",
     "/api/v1/auth/register",
     "/api/v1/auth/google",
     "/api/v1/auth/exchange",

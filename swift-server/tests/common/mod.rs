@@ -280,6 +280,27 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The app with Google sign-in pointed at the tests' `provider`, plus `extra` settings.
+    pub async fn spawn_with_google(provider: &oidc::TestProvider, extra: &[(&str, &str)]) -> Self {
+        let mut vars: Vec<(&str, String)> = provider.vars();
+        vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Self::spawn_with(&vars).await
+    }
+
+    /// `googleLogin` with an id_token the provider signs for `person`.
+    pub async fn google_login(
+        &self,
+        provider: &oidc::TestProvider,
+        person: &oidc::Person,
+    ) -> Response {
+        let id_token = provider.id_token(person, oidc::CLIENT_ID);
+        self.post("/api/v1/auth/google", None, json!({"id_token": id_token}))
+            .await
+    }
+}
+
 /// Undoes quoted-printable soft line breaks and `=3D`, enough to read links in mails.
 fn unfold_quoted_printable(text: &str) -> String {
     text.replace("=\r\n", "")

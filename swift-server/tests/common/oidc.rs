@@ -270,7 +270,12 @@ fn authorize(state: Data<&Arc<State>>, Query(q): Query<HashMap<String, String>>)
             nonce: q.get("nonce").cloned(),
             challenge: get("code_challenge"),
             redirect_uri: redirect_uri.clone(),
-            person: state.person.lock().unwrap().clone(),
+            // OpenID Connect's `login_hint` picks the account, as Google's account chooser
+            // does: the fuzzer's hooks connect fresh identities that way.
+            person: match q.get("login_hint") {
+                Some(hint) => Person::new(&format!("google-sub-{hint}"), hint),
+                None => state.person.lock().unwrap().clone(),
+            },
         },
     );
     redirect(format!("{redirect_uri}?code={code}&state={}", get("state")))
