@@ -249,6 +249,18 @@ impl ApiError {
         self
     }
 
+    /// Renames the fields `rename` knows a better name for, in `errors` and in `detail`.
+    pub fn rename_fields(&mut self, rename: impl Fn(&str) -> Option<String>) {
+        for error in &mut self.errors {
+            if let Some(name) = rename(&error.field) {
+                if let Some(rest) = self.detail.strip_prefix(&format!("{}:", error.field)) {
+                    self.detail = format!("{name}:{rest}");
+                }
+                error.field = name;
+            }
+        }
+    }
+
     /// Translates an error raised by poem or poem-openapi (routing, extractors, middleware).
     pub fn from_poem(err: poem::Error) -> Self {
         if let Some(api) = err.downcast_ref::<ApiError>() {
@@ -341,11 +353,38 @@ pub fn humanize(reason: &str) -> String {
             "integer" | "int32" | "int64" | "uint32" | "uint64" => "must be a whole number".into(),
             "number" | "float" | "double" => "must be a number".into(),
             "boolean" => "must be true or false".into(),
-            "uuid" | "string(uuid)" => "must be a UUID".into(),
-            _ => format!("must be a valid {kind}"),
+            "uuid" | "string(uuid)" | "string_uuid" => "must be a UUID".into(),
+            _ => match enum_values(kind) {
+                Some(values) => format!("must be one of: {values}"),
+                None => format!("must be a valid {kind}"),
+            },
         };
     }
     reason.to_owned()
+}
+
+/// The values of the enum schema `name` ("password, google"), from the API document: what
+/// poem-openapi names only by its type when a parameter is none of them.
+fn enum_values(name: &str) -> Option<&'static str> {
+    static ENUMS: std::sync::LazyLock<std::collections::HashMap<String, String>> =
+        std::sync::LazyLock::new(|| {
+            let spec: serde_json::Value =
+                serde_json::from_str(&crate::api_service().spec()).unwrap_or_default();
+            spec["components"]["schemas"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, schema)| {
+                    let values: Vec<&str> = schema["enum"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect();
+                    Some((name.clone(), values.join(", ")))
+                })
+                .collect()
+        });
+    ENUMS.get(name).map(String::as_str)
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

@@ -213,3 +213,28 @@ async fn one_of_bodies_say_which_shapes_they_take() {
         .await;
     assert_eq!(message(resp, "uid").await, "must be a UUID");
 }
+
+/// A malformed path parameter is named as the document names it (poem-openapi's errors say
+/// `param0`), in words a storefront can show.
+#[tokio::test]
+async fn path_parameters_are_named_in_errors() {
+    let app = TestApp::spawn().await;
+    let token = app.access_token("paths@example.com").await;
+    let resp = app.delete("/api/v1/auth/sessions/not-a-uuid", &token).await;
+    let body = assert_problem(resp, 400, "validation_error").await;
+    assert_eq!(body["errors"][0]["field"], "id", "{body}");
+    assert_eq!(body["errors"][0]["message"], "must be a UUID");
+    assert_eq!(body["detail"], "id: must be a UUID");
+    let resp = app
+        .delete("/api/v1/auth/methods/carrier-pigeon", &token)
+        .await;
+    assert_eq!(
+        message(resp, "method").await,
+        "must be one of: password, google"
+    );
+    let staff = app.staff_token("staff@shop.example").await;
+    let resp = app
+        .get("/api/v1/admin/orders/7/refunds", Some(&staff))
+        .await;
+    assert_eq!(message(resp, "id").await, "must be a UUID");
+}

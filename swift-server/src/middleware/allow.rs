@@ -36,11 +36,22 @@ impl AllowedMethods {
 
     /// The `Allow` value for a concrete request path, when a template matches it.
     pub fn for_path(&self, path: &str) -> Option<String> {
-        let parts: Vec<&str> = path.split('/').collect();
-        self.0
+        self.template(path).map(|(_, methods)| methods.clone())
+    }
+
+    /// The name of the `index`-th parameter in the template `path` fits: poem-openapi calls
+    /// path parameters `param0`, `param1`… in its errors, which a client cannot map to a field.
+    pub fn path_parameter(&self, path: &str, index: usize) -> Option<&str> {
+        let (template, _) = self.template(path)?;
+        template
             .iter()
-            .find(|(template, _)| fits(template, &parts))
-            .map(|(_, methods)| methods.clone())
+            .filter_map(|t| t.strip_prefix('{')?.strip_suffix('}'))
+            .nth(index)
+    }
+
+    fn template(&self, path: &str) -> Option<&(Vec<String>, String)> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0.iter().find(|(template, _)| fits(template, &parts))
     }
 }
 
@@ -55,5 +66,8 @@ mod tests {
         assert_eq!(allowed.for_path("/a/42").as_deref(), Some("DELETE, GET"));
         assert_eq!(allowed.for_path("/a").as_deref(), Some("POST"));
         assert_eq!(allowed.for_path("/b"), None);
+        assert_eq!(allowed.path_parameter("/a/42", 0), Some("id"));
+        assert_eq!(allowed.path_parameter("/a/42", 1), None);
+        assert_eq!(allowed.path_parameter("/a", 0), None);
     }
 }

@@ -13,7 +13,11 @@ fn is_problem(resp: &Response) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
 }
 
-async fn convert<E: Endpoint>(next: E, req: Request) -> Response {
+async fn convert<E: Endpoint>(
+    next: E,
+    req: Request,
+    polish: impl FnOnce(&mut ApiError),
+) -> Response {
     match next.call(req).await {
         Ok(resp) => {
             let resp = resp.into_response();
@@ -27,13 +31,17 @@ async fn convert<E: Endpoint>(next: E, req: Request) -> Response {
                 ApiError::from_poem(poem::Error::from_status(resp.status())).into_response()
             }
         }
-        Err(err) => ApiError::from_poem(err).into_response(),
+        Err(err) => {
+            let mut error = ApiError::from_poem(err);
+            polish(&mut error);
+            error.into_response()
+        }
     }
 }
 
 /// For errors raised outside the routes (CORS refusals).
 pub async fn to_problem_json<E: Endpoint>(next: E, req: Request) -> Result<Response> {
-    Ok(convert(next, req).await)
+    Ok(convert(next, req, |_| {}).await)
 }
 
 /// Whether the body is declared JSON. Media types are case-insensitive (RFC 9110 §8.3.1):
@@ -73,7 +81,13 @@ pub async fn checked_routes<E: Endpoint>(
         }
         req.set_body(Body::from_bytes(bytes));
     }
-    let mut resp = convert(next, req).await;
+    let mut resp = convert(next, req, |error| {
+        error.rename_fields(|field| {
+            let index = field.strip_prefix("param")?.parse().ok()?;
+            allowed.path_parameter(&path, index).map(str::to_owned)
+        })
+    })
+    .await;
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED
         && let Some(methods) = allowed.for_path(&path)
         && let Ok(value) = HeaderValue::from_str(&methods)
