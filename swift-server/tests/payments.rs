@@ -945,3 +945,57 @@ async fn an_operator_refund_is_recorded_as_staff() {
     assert_eq!(last["note"], "refunded 2.50");
     assert_eq!(p.stripe.refunds()[0]["amount"], 250);
 }
+
+/// An order with nothing to pay (a 100 % code, no shipping charge) is paid as it is placed:
+/// Stripe takes no zero amount, and unpaid it would wait for a payment until it expired.
+#[tokio::test]
+async fn an_order_with_nothing_to_pay_is_paid_as_placed() {
+    let p = Paying::new().await;
+    let app = p.app();
+    let resp = app
+        .post(
+            "/api/v1/admin/discount-codes",
+            Some(&p.shop.staff),
+            json!({"code": "ONUS", "kind": "percent", "value": "100"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let gift = app.create_product(&p.shop.staff, "GIFT", "12.00", 5).await;
+    let token = app.access_token("gift@example.com").await;
+    app.add_to_cart(&token, &gift, 2).await;
+    let resp = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/cart/discount",
+            Some(&token),
+            json!({"code": "ONUS"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app.post("/api/v1/orders", Some(&token), address()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let order: Value = resp.json().await.unwrap();
+    assert_eq!(order["total"], "0.00");
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["payment_status"], "paid");
+    assert_eq!(
+        history(&order),
+        [("pending".to_owned(), None), ("paid".to_owned(), None)]
+    );
+    assert_eq!(order["history"][1]["by"], "system");
+    assert_eq!(order["history"][1]["note"], "nothing to pay");
+    // The answer is the order as stored.
+    assert_eq!(p.get_order(&token, &order).await, order);
+    // Nothing to pay at Stripe, and nothing for the expiry to take back.
+    let resp = app
+        .post(&payment_path(&order), Some(&token), json!({}))
+        .await;
+    assert_problem(resp, 409, "not_payable").await;
+    age_order(app, &order, 120).await;
+    let expired = swift_core::payments::expire_unpaid(&app.ctx, 20)
+        .await
+        .unwrap();
+    assert_eq!(expired, 0);
+    assert_eq!(p.get_order(&token, &order).await["status"], "paid");
+    assert_eq!(p.stock_of(&order).await, 3);
+}

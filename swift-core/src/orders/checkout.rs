@@ -255,14 +255,44 @@ pub async fn checkout(
         &line_totals,
     )
     .await?;
+    // Nothing to pay (a 100 % code and free shipping): the order is paid as it is placed.
+    // No payment provider takes a zero amount, and unpaid it would wait until it expired.
+    let nothing_to_pay = totals.total == Money::ZERO;
+    if nothing_to_pay {
+        repo::paid_as_placed(&mut *tx, order_id, written.history_at).await?;
+    }
+    let mut history = vec![HistoryEntry {
+        status: OrderStatus::Pending,
+        at: written.history_at,
+        by_role: HistoryRole::Customer,
+        event: None,
+        note: None,
+    }];
+    if nothing_to_pay {
+        history.push(HistoryEntry {
+            status: OrderStatus::Paid,
+            at: written.history_at,
+            by_role: HistoryRole::System,
+            event: None,
+            note: Some(repo::NOTHING_TO_PAY.to_owned()),
+        });
+    }
     // The order as written, without reading it back.
     let order = Order {
         id: order_id,
         number: written.number,
         user_id,
         guest_email: guest_email.map(str::to_owned),
-        status: OrderStatus::Pending,
-        payment_status: super::PaymentStatus::Unpaid,
+        status: if nothing_to_pay {
+            OrderStatus::Paid
+        } else {
+            OrderStatus::Pending
+        },
+        payment_status: if nothing_to_pay {
+            super::PaymentStatus::Paid
+        } else {
+            super::PaymentStatus::Unpaid
+        },
         amount_refunded: crate::money::Money::ZERO,
         subtotal: totals.subtotal,
         discount_total: totals.discount_total,
@@ -292,13 +322,7 @@ pub async fn checkout(
                 line_total: total.amount(),
             })
             .collect(),
-        history: vec![HistoryEntry {
-            status: OrderStatus::Pending,
-            at: written.history_at,
-            by_role: HistoryRole::Customer,
-            event: None,
-            note: None,
-        }],
+        history,
     };
     let placed = PlacedOrder {
         guest_token: guest_email.map(|_| guest::token_for(ctx, order.id)),

@@ -259,6 +259,32 @@ pub async fn record_event(
     Ok(())
 }
 
+/// An order with nothing to pay, paid as it is placed (by the system, "nothing to pay"),
+/// at the instant of its first history entry.
+pub async fn paid_as_placed(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "WITH paid AS (UPDATE orders SET status = $2, payment_status = $3 WHERE id = $1) \
+         INSERT INTO order_history (order_id, status, by_role, note, at) \
+         VALUES ($1, $2, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(OrderStatus::Paid)
+    .bind(PaymentStatus::Paid)
+    .bind(HistoryRole::System)
+    .bind(NOTHING_TO_PAY)
+    .bind(at)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The history note of an order paid as placed.
+pub const NOTHING_TO_PAY: &str = "nothing to pay";
+
 /// Sets where an order's money is.
 pub async fn set_payment(
     ex: impl PgExecutor<'_>,
