@@ -1,6 +1,6 @@
 //! `swift-cli`: operator commands over swift-core (migrations, users, housekeeping).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
@@ -460,11 +460,20 @@ async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             {
                 providers.entry(user_id).or_default().push(provider);
             }
+            let two_factor: HashSet<Uuid> =
+                swift_core::accounts::two_factor::repository::enabled_among(&ctx.pool, &ids)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let linked = Linked {
+                providers,
+                two_factor,
+            };
             if json {
-                let rows: Vec<_> = users.iter().map(|u| user_json(u, &providers)).collect();
+                let rows: Vec<_> = users.iter().map(|u| user_json(u, &linked)).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                print_table(&users, &providers);
+                print_table(&users, &linked);
             }
         }
         UserCommand::SetStaff(SetStaff { email: raw, flag }) => {
@@ -538,20 +547,32 @@ async fn all_users(ctx: &Context, staff_only: bool) -> anyhow::Result<Vec<User>>
     Ok(users)
 }
 
-fn linked<'a>(providers: &'a HashMap<Uuid, Vec<String>>, u: &User) -> &'a [String] {
-    providers.get(&u.id).map(Vec::as_slice).unwrap_or_default()
+/// How the listed users sign in besides their password: linked providers, second factor.
+struct Linked {
+    providers: HashMap<Uuid, Vec<String>>,
+    two_factor: HashSet<Uuid>,
 }
 
-fn user_json(u: &User, providers: &HashMap<Uuid, Vec<String>>) -> serde_json::Value {
+impl Linked {
+    fn providers(&self, u: &User) -> &[String] {
+        self.providers
+            .get(&u.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+fn user_json(u: &User, linked: &Linked) -> serde_json::Value {
     serde_json::json!({
-        "providers": linked(providers, u),
+        "providers": linked.providers(u),
+        "two_factor": linked.two_factor.contains(&u.id),
         "id": u.id, "email": u.email, "first_name": u.first_name, "last_name": u.last_name,
         "is_staff": u.is_staff, "is_active": u.is_active, "email_verified": u.email_verified,
         "has_password": u.has_password(), "date_joined": u.date_joined, "last_login": u.last_login,
     })
 }
 
-fn print_table(users: &[User], providers: &HashMap<Uuid, Vec<String>>) {
+fn print_table(users: &[User], linked: &Linked) {
     let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
     let rows: Vec<Vec<String>> = users
         .iter()
@@ -565,7 +586,8 @@ fn print_table(users: &[User], providers: &HashMap<Uuid, Vec<String>>) {
                 u.last_login
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_else(|| "never".into()),
-                match linked(providers, u) {
+                yes(linked.two_factor.contains(&u.id)),
+                match linked.providers(u) {
                     [] => "-".to_owned(),
                     names => names.join(","),
                 },
@@ -580,6 +602,7 @@ fn print_table(users: &[User], providers: &HashMap<Uuid, Vec<String>>) {
             "VERIFIED",
             "JOINED",
             "LAST LOGIN",
+            "2FA",
             "LINKED",
         ],
         &rows,

@@ -1097,6 +1097,14 @@ async fn reset_2fa_turns_the_factor_off_and_mails_the_owner() {
         .await
         .unwrap();
 
+    // Operators see who signs in with a second factor.
+    let listed = |db: &TestDb| -> serde_json::Value {
+        serde_json::from_str(&stdout(&cli(db, &["user", "list", "--json"], None))).unwrap()
+    };
+    assert_eq!(listed(&db)[0]["two_factor"], true);
+    let table = stdout(&cli(&db, &["user", "list"], None));
+    assert!(table.lines().next().unwrap().contains("2FA"), "{table}");
+
     let out = cli(&db, &["user", "reset-2fa", "lost@example.com"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -1104,6 +1112,7 @@ async fn reset_2fa_turns_the_factor_off_and_mails_the_owner() {
         "{}",
         stdout(&out)
     );
+    assert_eq!(listed(&db)[0]["two_factor"], false);
     let left: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM totp_factors) + (SELECT count(*) FROM recovery_codes)",
     )

@@ -27,6 +27,16 @@ pub async fn is_enabled(ex: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<
     .await
 }
 
+/// Of these users, the ones signing in with a second factor (for operators' listings).
+pub async fn enabled_among(ex: impl PgExecutor<'_>, user_ids: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM totp_factors WHERE user_id = ANY($1) AND confirmed_at IS NOT NULL",
+    )
+    .bind(user_ids)
+    .fetch_all(ex)
+    .await
+}
+
 /// Starts (or restarts) an enrolment; refuses (`false`) while a confirmed factor exists.
 pub async fn put_unconfirmed(
     ex: impl PgExecutor<'_>,
