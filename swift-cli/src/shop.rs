@@ -9,7 +9,8 @@
 
 use anyhow::anyhow;
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serde_json::json;
 use swift_core::Context;
 use swift_core::catalog::{CatalogError, service as catalog};
@@ -22,36 +23,20 @@ use swift_core::payments::{self, PaymentsError};
 
 use crate::BadInput;
 
-/// An order status as typed.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Status {
-    Pending,
-    Paid,
-    Shipped,
-    Delivered,
-    Cancelled,
-    Refunded,
-}
-
-impl From<Status> for OrderStatus {
-    fn from(s: Status) -> Self {
-        match s {
-            Status::Pending => Self::Pending,
-            Status::Paid => Self::Paid,
-            Status::Shipped => Self::Shipped,
-            Status::Delivered => Self::Delivered,
-            Status::Cancelled => Self::Cancelled,
-            Status::Refunded => Self::Refunded,
-        }
-    }
+/// An order status as typed: one of the names `OrderStatus` parses (`--help` lists them).
+fn order_status() -> impl TypedValueParser<Value = OrderStatus> {
+    PossibleValuesParser::new(OrderStatus::ALL.map(|s| s.as_str())).map(|name| {
+        name.parse::<OrderStatus>()
+            .expect("one of OrderStatus::ALL")
+    })
 }
 
 #[derive(Subcommand)]
 pub enum OrderCommand {
     /// Orders, newest first.
     List {
-        #[arg(long, value_enum)]
-        status: Option<Status>,
+        #[arg(long, value_parser = order_status())]
+        status: Option<OrderStatus>,
         /// Placed on or after this day (YYYY-MM-DD, UTC).
         #[arg(long)]
         since: Option<String>,
@@ -71,8 +56,8 @@ pub enum OrderCommand {
     /// Move an order along its life cycle, as staff do (recorded as staff).
     Transition {
         number: String,
-        #[arg(long, value_enum)]
-        to: Status,
+        #[arg(long, value_parser = order_status())]
+        to: OrderStatus,
     },
     /// Refund all (default) or part of an order paid through Stripe.
     Refund {
@@ -202,7 +187,7 @@ pub async fn order(ctx: &Context, command: OrderCommand) -> anyhow::Result<()> {
             json,
         } => {
             let filter = OrderFilter {
-                status: status.map(Into::into),
+                status,
                 since: from.as_deref().map(since).transpose()?,
                 ..OrderFilter::default()
             };
@@ -308,7 +293,7 @@ pub async fn order(ctx: &Context, command: OrderCommand) -> anyhow::Result<()> {
             let o = lifecycle::by_number(ctx, &number)
                 .await
                 .map_err(|e| orders_error(e, &number))?;
-            let moved = lifecycle::transition_by(ctx, Actor::Operator, o.id, to.into())
+            let moved = lifecycle::transition_by(ctx, Actor::Operator, o.id, to)
                 .await
                 .map_err(|e| orders_error(e, &number))?;
             println!("{}: {} → {}", moved.number, o.status, moved.status);

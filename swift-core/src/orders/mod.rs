@@ -19,4 +19,4 @@ pub mod tax;
 pub mod types;
 
 pub use error::OrdersError;
-pub use types::{Address, Order, OrderStatus, PaymentStatus, Quantity, Totals};
+pub use types::{Address, Order, OrderStatus, PaymentStatus, Quantity, Totals, UnknownStatus};

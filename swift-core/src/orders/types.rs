@@ -186,6 +186,16 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status, in life-cycle order.
+    pub const ALL: [OrderStatus; 6] = [
+        Self::Pending,
+        Self::Paid,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Refunded,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -216,6 +226,23 @@ impl OrderStatus {
         self == OrderStatus::Cancelled
     }
 }
+
+impl std::str::FromStr for OrderStatus {
+    type Err = UnknownStatus;
+
+    /// A status by its name as the API and the database write it (`shipped`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or(UnknownStatus)
+    }
+}
+
+/// A name that is no order status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not an order status")]
+pub struct UnknownStatus;
 
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -359,6 +386,15 @@ pub struct Order {
 mod tests {
     use super::*;
     use OrderStatus::*;
+
+    #[test]
+    fn statuses_parse_from_the_names_they_write() {
+        for status in OrderStatus::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        assert_eq!("Shipped".parse::<OrderStatus>(), Err(UnknownStatus));
+        assert_eq!("lost".parse::<OrderStatus>(), Err(UnknownStatus));
+    }
 
     #[test]
     fn the_status_machine_allows_exactly_the_documented_moves() {

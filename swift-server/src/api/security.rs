@@ -83,6 +83,15 @@ pub enum MethodKind {
     Google,
 }
 
+impl From<Method> for MethodKind {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Password => MethodKind::Password,
+            Method::Google => MethodKind::Google,
+        }
+    }
+}
+
 impl From<MethodKind> for Method {
     fn from(m: MethodKind) -> Self {
         match m {
@@ -107,10 +116,7 @@ fn bodies(methods: Vec<SignInMethod>) -> Json<Vec<MethodBody>> {
         methods
             .into_iter()
             .map(|m| MethodBody {
-                method: match m.method {
-                    Method::Password => MethodKind::Password,
-                    Method::Google => MethodKind::Google,
-                },
+                method: m.method.into(),
                 email: m.email,
                 connected_at: m.connected_at,
             })
