@@ -537,3 +537,37 @@ async fn sign_in_methods_connect_and_disconnect_but_never_the_last() {
     app.mail_to("gus@example.com", "Google sign-in disconnected")
         .await;
 }
+
+/// What needs a factor, asked of an account without one: 409 `two_factor_not_enabled`.
+#[tokio::test]
+async fn without_a_factor_confirming_disabling_and_renewing_are_refused() {
+    let app = TestApp::spawn().await;
+    let token = app.access_token("ivy@example.com").await;
+    for (path, body) in [
+        ("/api/v1/auth/two-factor/confirm", json!({"code": "123456"})),
+        (
+            "/api/v1/auth/two-factor/disable",
+            json!({"password": PASSWORD, "code": "123456"}),
+        ),
+        (
+            "/api/v1/auth/two-factor/recovery-codes",
+            json!({"code": "123456"}),
+        ),
+    ] {
+        let resp = app.post(path, Some(&token), body).await;
+        assert_problem(resp, 409, "two_factor_not_enabled").await;
+    }
+    // A pending enrolment is not a factor either: only confirming it works.
+    let resp = app
+        .post("/api/v1/auth/two-factor", Some(&token), json!({}))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = app
+        .post(
+            "/api/v1/auth/two-factor/recovery-codes",
+            Some(&token),
+            json!({"code": "123456"}),
+        )
+        .await;
+    assert_problem(resp, 409, "two_factor_not_enabled").await;
+}
