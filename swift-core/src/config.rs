@@ -20,7 +20,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(name: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(name: &'static str, reason: impl Into<String>) -> Self {
         Self {
             name,
             reason: reason.into(),
@@ -219,6 +219,10 @@ pub struct Config {
     /// Where the catalog-change listener connects, when DATABASE_URL goes through a pooler
     /// in transaction mode (LISTEN needs a session); `None`: DATABASE_URL.
     pub database_listen_url: Option<String>,
+    /// Streaming replicas for the storefront's catalog reads (`crate::replicas`).
+    pub database_replica_urls: Vec<String>,
+    /// How far behind the primary a replica may be and still answer reads.
+    pub replica_max_lag_ms: u64,
     /// Prepared statements cached per connection; 0 for poolers that cannot keep them.
     pub db_statement_cache_capacity: usize,
     pub listen_addr: SocketAddr,
@@ -568,6 +572,23 @@ impl Config {
             })?,
         };
 
+        let database_replica_urls = env
+            .string("DATABASE_REPLICA_URLS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(
+                |url| match url.parse::<sqlx::postgres::PgConnectOptions>() {
+                    Ok(_) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                        Ok(url.to_owned())
+                    }
+                    _ => Err(ConfigError::new(
+                        "DATABASE_REPLICA_URLS",
+                        "expected postgres:// URLs separated by commas",
+                    )),
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()?;
         let database_listen_url = env.raw("DATABASE_LISTEN_URL");
         if let Some(url) = &database_listen_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
@@ -581,6 +602,8 @@ impl Config {
             environment,
             database_url,
             database_listen_url,
+            database_replica_urls,
+            replica_max_lag_ms: env.parse_positive("REPLICA_MAX_LAG_MS", 1000)? as u64,
             db_statement_cache_capacity: env.parse("DB_STATEMENT_CACHE_CAPACITY", 100usize)?,
             listen_addr: env.parse("LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             db_max_connections,
@@ -827,6 +850,16 @@ mod tests {
         assert_eq!(c.store_currency.as_str(), "USD");
         assert!(c.migrate_on_start);
         assert_eq!(c.environment, Environment::Development);
+        assert!(c.database_replica_urls.is_empty());
+        let c = parse(&[(
+            "DATABASE_REPLICA_URLS",
+            " postgres://r1:5432/swift ,postgresql://r2/swift,",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.database_replica_urls,
+            ["postgres://r1:5432/swift", "postgresql://r2/swift"]
+        );
     }
 
     #[test]
@@ -901,6 +934,8 @@ mod tests {
             ("EMAIL_BACKEND", "pigeon"),
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
             ("EMAIL_FROM", "not a mailbox"),
+            ("DATABASE_REPLICA_URLS", "postgres://h/db, replica:5432"),
+            ("REPLICA_MAX_LAG_MS", "0"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name, "{value}");

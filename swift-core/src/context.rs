@@ -1,6 +1,7 @@
 //! The handles every service needs, built once per process.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 
@@ -11,6 +12,7 @@ use crate::catalog::changes::CatalogChanges;
 use crate::config::{Config, ConfigError};
 use crate::mail::Mailer;
 use crate::oauth::OidcProvider;
+use crate::replicas::ReadPools;
 
 /// The share of `CATALOG_CACHE_MAX_BYTES` that listing counts get (1/16); the HTTP layer's
 /// caches of rendered answers take the rest.
@@ -34,6 +36,8 @@ pub struct Context {
     pub outbox_wake: Arc<crate::outbox::Wake>,
     /// The payment provider (Stripe), when configured; without one, staff mark orders paid.
     pub payments: Option<Arc<dyn crate::payments::PaymentProvider>>,
+    /// Where the storefront's catalog reads go: a fresh replica, or the primary.
+    pub reads: Arc<ReadPools>,
 }
 
 impl Context {
@@ -49,7 +53,16 @@ impl Context {
             Arc::new(crate::payments::stripe::Stripe::new(s))
                 as Arc<dyn crate::payments::PaymentProvider>
         });
+        let reads = ReadPools::new(
+            pool.clone(),
+            &config.database_replica_urls,
+            config.db_max_connections,
+            Duration::from_millis(config.replica_max_lag_ms),
+            Arc::clone(&catalog_changes),
+        )
+        .map_err(|e| ConfigError::new("DATABASE_REPLICA_URLS", e.to_string()))?;
         Ok(Self {
+            reads: Arc::new(reads),
             listing_counts: ScopedCache::new(
                 "listing_counts",
                 &catalog_changes,

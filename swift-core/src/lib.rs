@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod payments;
 pub mod ratelimit;
+pub mod replicas;
 pub mod seed;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

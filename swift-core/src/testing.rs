@@ -22,19 +22,27 @@ pub struct TestDb {
     /// The URL of the test database, for code under test that opens its own connections.
     pub url: String,
     name: String,
+    /// The server's maintenance database, where it is created and dropped.
+    admin: String,
 }
 
 impl TestDb {
     /// Creates a migrated database for one test.
     pub async fn new() -> Self {
+        Self::new_on(&admin_url()).await
+    }
+
+    /// Creates a migrated database on another server (one a test started itself), given
+    /// the URL of that server's maintenance database.
+    pub async fn new_on(admin: &str) -> Self {
         let name = format!("swift_test_{}", uuid::Uuid::new_v4().simple());
-        Self::create(&name, true).await
+        Self::create(admin, &name, true).await
     }
 
     /// Creates an empty database (no migrations), for tests of migrating itself.
     pub async fn empty() -> Self {
         let name = format!("swift_test_{}", uuid::Uuid::new_v4().simple());
-        Self::create(&name, false).await
+        Self::create(&admin_url(), &name, false).await
     }
 
     /// A database name that does not exist yet (for code that must create it); a pool that
@@ -47,11 +55,12 @@ impl TestDb {
             pool: PgPoolOptions::new().connect_lazy_with(options.clone()),
             url: options.to_url_lossy().to_string(),
             name,
+            admin: admin_url(),
         }
     }
 
-    async fn create(name: &str, migrated: bool) -> Self {
-        let admin_options: PgConnectOptions = admin_url().parse().expect("SWIFT_TEST_DATABASE_URL");
+    async fn create(admin_url: &str, name: &str, migrated: bool) -> Self {
+        let admin_options: PgConnectOptions = admin_url.parse().expect("SWIFT_TEST_DATABASE_URL");
         let mut admin = admin_options
             .connect()
             .await
@@ -80,6 +89,7 @@ impl TestDb {
             pool,
             url: options.to_url_lossy().to_string(),
             name: name.to_owned(),
+            admin: admin_url.to_owned(),
         }
     }
 }
@@ -151,7 +161,7 @@ async fn ensure_template(admin: &mut PgConnection, options: &PgConnectOptions) -
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let (name, admin) = (self.name.clone(), self.admin.clone());
         // Drop runs inside the test's runtime, which cannot be awaited here; a helper thread
         // with its own runtime removes the database. FORCE ends the pool's open sessions.
         std::thread::spawn(move || {
@@ -160,7 +170,7 @@ impl Drop for TestDb {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let options: PgConnectOptions = admin_url().parse().expect("admin url");
+                let options: PgConnectOptions = admin.parse().expect("admin url");
                 if let Ok(mut admin) = options.connect().await {
                     let sql = format!(
                         "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -37,8 +37,9 @@ pub async fn serve(
 }
 
 /// What a server runs beside its requests: the pruner, the catalog-change listener (without
-/// which the catalog cache stays off: `CATALOG_CACHE=false`), the payments worker (with a
-/// payment provider) and the outbox worker (`OUTBOX_WORKER`). Tests start the same set.
+/// which the catalog cache stays off: `CATALOG_CACHE=false`), the replica monitor (with
+/// `DATABASE_REPLICA_URLS`), the payments worker (with a payment provider) and the outbox
+/// worker (`OUTBOX_WORKER`). Tests start the same set.
 pub struct Background(Vec<tokio::task::JoinHandle<()>>);
 
 /// How often the outbox worker looks for rows it was not woken for (other instances' rows,
@@ -60,6 +61,8 @@ impl Background {
             let url = state.config.database_listen_url.clone();
             tasks.push(state.catalog_changes.spawn_listener(pool.clone(), url));
         }
+        // The replica monitor and change follower (nothing without DATABASE_REPLICA_URLS).
+        tasks.extend(state.reads.spawn());
         if state.payments.is_some() && state.config.payments_worker {
             tasks.push(swift_core::payments::spawn_worker(
                 state.clone(),

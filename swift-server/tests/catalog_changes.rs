@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{TestApp, variant_path};
+use common::{TestApp, variant_path, within};
 use poem::Route;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -28,19 +27,6 @@ async fn two_instances() -> (TestApp, TestApp) {
         .await;
     }
     (a, b)
-}
-
-/// Polls `check` until it holds, failing after `limit`: what "visible within a second" means.
-async fn within<F, Fut>(limit: Duration, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Waits until `app` has applied every catalog notification sent so far: notifications

@@ -26,6 +26,12 @@ pub enum CatalogError {
     Database(#[from] sqlx::Error),
 }
 
+impl crate::replicas::ConnectionFailure for CatalogError {
+    fn is_connection_failure(&self) -> bool {
+        matches!(self, Self::Database(e) if e.is_connection_failure())
+    }
+}
+
 impl CatalogError {
     /// A write refused by a constraint: the slug or sku it was given is taken, two
     /// variants would share option values, or a price fell to its compare-at price.

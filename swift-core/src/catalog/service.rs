@@ -1,5 +1,6 @@
 //! Catalog operations: public reads (cached listings) and staff writes.
 
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::CatalogError;
@@ -18,17 +19,26 @@ use crate::validation::Invalid;
 
 type Result<T> = std::result::Result<T, CatalogError>;
 
+// The storefront's reads below run through `ctx.reads`: on a fresh replica when there is
+// one (`crate::replicas`), otherwise on the primary. Staff reads stay on the primary.
+
 pub async fn list_categories(ctx: &Context) -> Result<Vec<Category>> {
-    Ok(repo::list_categories(&ctx.pool).await?)
+    ctx.reads
+        .run(async |db| Ok(repo::list_categories(&db).await?))
+        .await
 }
 
 /// A category by slug. Text that cannot be a slug (a NUL byte, upper case, spaces) names
 /// nothing, so it is not even looked up.
 pub async fn get_category(ctx: &Context, slug: &str) -> Result<Category> {
     let slug = Slug::parse("slug", slug).map_err(|_| CatalogError::NotFound)?;
-    repo::find_category_by_slug(&ctx.pool, slug.as_str())
-        .await?
-        .ok_or(CatalogError::NotFound)
+    ctx.reads
+        .run(async |db| {
+            repo::find_category_by_slug(&db, slug.as_str())
+                .await?
+                .ok_or(CatalogError::NotFound)
+        })
+        .await
 }
 
 /// Relevance without a query has nothing to rank: newest first.
@@ -101,25 +111,35 @@ pub async fn list_products(
     ctx: &Context,
     key: &ListingKey,
 ) -> Result<(Page<Product>, Dependencies)> {
+    ctx.reads
+        .run(async |db| list_products_on(ctx, &db, key).await)
+        .await
+}
+
+async fn list_products_on(
+    ctx: &Context,
+    db: &PgPool,
+    key: &ListingKey,
+) -> Result<(Page<Product>, Dependencies)> {
     let ListingKey {
         filter,
         ordering,
         page,
     } = key;
     let categories = match &filter.category {
-        Some(slug) => Some(repo::category_subtree(&ctx.pool, slug.as_str()).await?),
+        Some(slug) => Some(repo::category_subtree(db, slug.as_str()).await?),
         None => None,
     };
     let categories = categories.as_deref();
     let items = {
-        let mut conn = ctx.pool.acquire().await?;
+        let mut conn = db.acquire().await?;
         repo::list_products(&mut conn, filter, categories, *ordering, *page).await?
     };
     let total = ctx
         .listing_counts
         .get_or_compute(filter.clone(), || async {
             Ok::<_, CatalogError>(Fresh {
-                value: repo::count_products(&ctx.pool, filter, categories).await?,
+                value: repo::count_products(db, filter, categories).await?,
                 depends_on: listing_dependencies(filter, categories, None, vec![]),
                 bytes: std::mem::size_of_val(filter) + filter.q.as_ref().map_or(0, String::len),
             })
@@ -131,8 +151,8 @@ pub async fn list_products(
 }
 
 /// A product with its options and variants; archived variants only with `all_variants`.
-async fn detail(ctx: &Context, product: Product, all_variants: bool) -> Result<ProductDetail> {
-    let mut conn = ctx.pool.acquire().await?;
+async fn detail(db: &PgPool, product: Product, all_variants: bool) -> Result<ProductDetail> {
+    let mut conn = db.acquire().await?;
     let options = repo::options_of(&mut *conn, product.id).await?;
     let mut variants = repo::variants_of(&mut *conn, product.id).await?;
     if !all_variants {
@@ -148,16 +168,22 @@ async fn detail(ctx: &Context, product: Product, all_variants: bool) -> Result<P
 /// An active product by id or slug (the storefront's detail page), with its active
 /// variants. A product with none is not for sale, so not found.
 pub async fn get_active_product(ctx: &Context, id_or_slug: &str) -> Result<ProductDetail> {
-    let product = match (Uuid::parse_str(id_or_slug), Slug::parse("slug", id_or_slug)) {
-        (Ok(id), _) => repo::find_product(&ctx.pool, id).await?,
-        (_, Ok(slug)) => repo::find_product_by_slug(&ctx.pool, slug.as_str()).await?,
-        // Neither an id nor a possible slug (a NUL byte, say): nothing has that name.
-        (Err(_), Err(_)) => None,
-    };
-    let product = product
-        .filter(|p| p.is_active && p.price_min.is_some())
-        .ok_or(CatalogError::NotFound)?;
-    detail(ctx, product, false).await
+    let id = Uuid::parse_str(id_or_slug);
+    let slug = Slug::parse("slug", id_or_slug);
+    ctx.reads
+        .run(async |db| {
+            let product = match (&id, &slug) {
+                (Ok(id), _) => repo::find_product(&db, *id).await?,
+                (_, Ok(slug)) => repo::find_product_by_slug(&db, slug.as_str()).await?,
+                // Neither an id nor a possible slug (a NUL byte, say): nothing has that name.
+                (Err(_), Err(_)) => None,
+            };
+            let product = product
+                .filter(|p| p.is_active && p.price_min.is_some())
+                .ok_or(CatalogError::NotFound)?;
+            detail(&db, product, false).await
+        })
+        .await
 }
 
 /// Each variant's stock as it is now (product pages show it live).
@@ -170,7 +196,7 @@ pub async fn get_product(ctx: &Context, id: Uuid) -> Result<ProductDetail> {
     let product = repo::find_product(&ctx.pool, id)
         .await?
         .ok_or(CatalogError::NotFound)?;
-    detail(ctx, product, true).await
+    detail(&ctx.pool, product, true).await
 }
 
 /// What a product shows to listings, before or after a write.

@@ -2,6 +2,7 @@
 //! mail written to a per-test directory. Tests talk to it over HTTP like any client.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod oidc;
 
 use std::collections::HashMap;
@@ -28,6 +29,19 @@ impl Shop {
         let app = TestApp::spawn().await;
         let staff = app.staff_token("staff@shop.example").await;
         Self { app, staff }
+    }
+}
+
+/// Polls `check` until it holds, failing after `limit`: what "visible within a second" means.
+pub async fn within<F, Fut>(limit: Duration, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
