@@ -1,16 +1,22 @@
--- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do:
--- open the cart, add a line to it in one statement and read the cart back (swift-core/src/
--- orders/cart.rs), then the checkout transaction with the
--- same statements as swift-core/src/orders/checkout.rs, in its order: the cart read with its choices, whether the store ships by zone, the buyer's address and
--- defaults in one statement, its rows locked, the destination's tax rate read, then order, lines,
--- history and the cart's removal in one statement, the confirmation mail written to the outbox
--- (about as large as the rendered one), and last the stock with
--- its ledger row (inventory/repository.rs), then the commit. Variables: :variants (how many
--- variants to spread over, 1 = one hot variant); bench_users/bench_variants map numbers to ids.
+-- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do,
+-- statement for statement (checked against log_statement = 'all' on a bench run):
+-- 1. add to cart: the session check every authenticated request makes
+--    (accounts/repository.rs), then in one transaction the cart opened, the line added in
+--    one statement, the cart read back and its choices (orders/cart.rs);
+-- 2. check out: the session check, then in one transaction the cart read with its choices,
+--    whether the store ships by zone, the buyer's address and defaults in one statement, its
+--    rows locked, the destination's tax rate read, then order, lines, history and the cart's
+--    removal in one statement, the confirmation mail written to the outbox (about as large
+--    as the rendered one), and last the stock with its ledger row (inventory/repository.rs);
+-- 3. the outbox worker delivering that mail in a transaction of its own (outbox.rs).
+-- Variables: :variants (how many variants to spread over, 1 = one hot variant);
+-- bench_users/bench_variants map numbers to ids (and users to a session of theirs).
 \set n random(1, :variants)
 \set u :client_id + 1
-SELECT id AS uid FROM bench_users WHERE n = :u \gset
+SELECT id AS uid, sid FROM bench_users WHERE n = :u \gset
 SELECT id AS var FROM bench_variants WHERE n = :n \gset
+SELECT u.is_staff, u.is_active, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_alive, s.two_factor
+  FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = :sid AND s.user_id = :uid;
 BEGIN;
 INSERT INTO carts (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id AS cid \gset
 WITH sold AS (
@@ -31,6 +37,8 @@ SELECT ci.id, p.id, v.id, p.slug, p.name, v.sku,
   WHERE c.id = :cid ORDER BY ci.created_at, ci.id;
 SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = :cid;
 COMMIT;
+SELECT u.is_staff, u.is_active, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_alive, s.two_factor
+  FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = :sid AND s.user_id = :uid;
 BEGIN;
 SELECT c.id AS cid, c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id,
        EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email,
@@ -59,7 +67,8 @@ h AS (
 d AS (DELETE FROM cart_items WHERE cart_id = :cid)
 SELECT o.number, o.created_at, o.updated_at, h.at FROM o, h;
 INSERT INTO outbox (id, event, payload) VALUES (gen_random_uuid(), 'order_placed',
-  jsonb_build_object('to', 'bench@example.com', 'subject', 'Your order', 'text', repeat('x', 600), 'html', repeat('y', 1800)));
+  jsonb_build_object('to', 'bench@example.com', 'subject', 'Your order', 'text', repeat('x', 600), 'html', repeat('y', 1800)))
+  RETURNING id AS mid \gset
 WITH moved AS (
   UPDATE stock_levels s SET on_hand = s.on_hand - w.qty
   FROM (VALUES (CAST(:var AS uuid), 1)) AS w(id, qty), product_variants v, products p
@@ -68,4 +77,9 @@ WITH moved AS (
   RETURNING s.variant_id AS id, w.qty, s.on_hand AS stock)
 INSERT INTO inventory_movements (variant_id, delta, stock_after, reason, actor_id, order_id)
   SELECT id, -qty, stock, 'order_placed', :uid, :oid FROM moved;
+COMMIT;
+BEGIN;
+SELECT id, payload, attempts FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= now()
+  ORDER BY next_attempt_at, id LIMIT 20 FOR UPDATE SKIP LOCKED;
+UPDATE outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = :mid;
 COMMIT;

@@ -31,7 +31,15 @@ LISTEN_ADDR="127.0.0.1:$port" RATE_LIMITS=off RUST_LOG=warn DB_MAX_CONNECTIONS=$
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '$db' WITH (FORCE)" >/dev/null' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+# Each run starts from vacuumed tables with fresh statistics, as autovacuum keeps them in
+# production; PostgreSQL may run with autovacuum off on a test box (this one does), and
+# the dead cart rows of one run would otherwise slow the next.
+vacuum() {
+  echo "autovacuum: $(psql -h 127.0.0.1 -U postgres -qAt -c 'SHOW autovacuum'); VACUUM (ANALYZE) before the run" >&2
+  psql -h 127.0.0.1 -U postgres -d "$db" -qc "VACUUM (ANALYZE)"
+}
 for mode in hot spread; do
+  vacuum
   "$target_dir/release/examples/checkout_bench" "http://127.0.0.1:$port" "$staff_password" "$customer_password" "$customers" "$secs" "$mode"
 done
 
@@ -39,7 +47,9 @@ done
 # least a sale can be (bench/checkout-minimal.sql): with as many clients as buyers, and with
 # as many as the server's pool.
 psql -h 127.0.0.1 -U postgres -d "$db" -q <<SQL
-CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY email) AS n, id FROM users WHERE email LIKE 'customer%';
+CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY email) AS n, u.id,
+  (SELECT s.id FROM auth_sessions s WHERE s.user_id = u.id LIMIT 1) AS sid
+  FROM users u WHERE email LIKE 'customer%';
 CREATE TABLE bench_variants AS SELECT row_number() OVER (ORDER BY p.price_min, p.id) AS n, v.id
   FROM products p JOIN LATERAL (SELECT id FROM product_variants WHERE product_id = p.id ORDER BY position, id LIMIT 1) v ON true
   WHERE p.is_active ORDER BY p.price_min, p.id LIMIT 100;
@@ -51,6 +61,7 @@ for clients in "$customers" "$pool"; do
     variants=1
     [ "$mode" = spread ] && variants=100
     for script in ceiling minimal; do
+      vacuum 2>/dev/null
       report=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$clients" -j 2 -T "$secs" -D variants="$variants" \
         -r -f "bench/checkout-$script.sql" "$db" 2>/dev/null)
       tps=$(echo "$report" | awk '/^tps/ {print int($3)}')

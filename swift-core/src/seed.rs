@@ -617,6 +617,12 @@ pub async fn seed(
         .await?
         .rows_affected();
     }
+    // Statistics for every other table too, the empty ones included (carts, orders…): a
+    // table never analyzed is planned as if it held ten pages of rows, and a cart read
+    // joining such a guess to the variants hashes the whole variants table (a sequential
+    // scan per cart read, measured with bench/checkout.sh) until autovacuum first looks.
+    // Analyzed empty, it is planned as what it is.
+    sqlx::query("ANALYZE").execute(pool).await?;
     Ok(SeedReport {
         categories_created,
         products_created,
