@@ -267,15 +267,7 @@ impl ReadPools {
             if let Ok(position) = primary_position(&self.primary).await {
                 written.push_back((now, position));
             }
-            // Keep the newest sample at least `max_lag` old, and the ones after it. Until
-            // one is that old (just after start), the oldest serves: stricter, never looser.
-            while written
-                .get(1)
-                .is_some_and(|(at, _)| now.duration_since(*at) >= self.max_lag)
-            {
-                written.pop_front();
-            }
-            let Some(&(_, required)) = written.front() else {
+            let Some(required) = written_before(&mut written, now, self.max_lag) else {
                 continue;
             };
             for replica in &self.replicas {
@@ -295,6 +287,23 @@ impl ReadPools {
     }
 }
 
+/// What the primary had written `max_lag` before `now`, from its samples (oldest first): the
+/// newest sample at least that old. Until one is (just after start), the oldest serves:
+/// stricter, never looser. Samples older than the one used are dropped.
+fn written_before(
+    samples: &mut VecDeque<(Instant, u64)>,
+    now: Instant,
+    max_lag: Duration,
+) -> Option<u64> {
+    while samples
+        .get(1)
+        .is_some_and(|(at, _)| now.duration_since(*at) >= max_lag)
+    {
+        samples.pop_front();
+    }
+    samples.front().map(|&(_, position)| position)
+}
+
 /// The primary's current WAL write position, as a byte offset.
 async fn primary_position(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let position: i64 = sqlx::query_scalar("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8")
@@ -310,4 +319,51 @@ async fn replayed_position(pool: &PgPool) -> Result<Option<u64>, sqlx::Error> {
             .fetch_one(pool)
             .await?;
     Ok(position.map(|p| p as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_must_have_what_the_primary_wrote_max_lag_ago() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let lag = Duration::from_millis(1000);
+        let mut samples = VecDeque::new();
+        assert_eq!(written_before(&mut samples, at(0), lag), None);
+
+        // Just after start nothing is a second old: the oldest sample serves.
+        samples.push_back((at(0), 100));
+        samples.push_back((at(100), 150));
+        samples.push_back((at(200), 300));
+        assert_eq!(written_before(&mut samples, at(200), lag), Some(100));
+
+        // Samples keep coming; what was written a second ago is the requirement.
+        for (ms, position) in [(900, 400), (1000, 420), (1150, 500), (1300, 520)] {
+            samples.push_back((at(ms), position));
+        }
+        assert_eq!(written_before(&mut samples, at(1150), lag), Some(150));
+        assert_eq!(written_before(&mut samples, at(1300), lag), Some(300));
+        // Exactly max_lag old counts as old enough.
+        assert_eq!(written_before(&mut samples, at(2000), lag), Some(420));
+        // Dropped: everything before the one used, which stays for the next round.
+        assert_eq!(samples.front(), Some(&(at(1000), 420)));
+        assert_eq!(samples.len(), 3);
+
+        // An idle primary writes nothing new: the requirement stops at its last position.
+        assert_eq!(written_before(&mut samples, at(9000), lag), Some(520));
+        assert_eq!(samples.len(), 1);
+    }
+
+    #[test]
+    fn only_failures_of_the_replica_itself_send_a_read_to_the_primary() {
+        assert!(sqlx::Error::PoolTimedOut.is_connection_failure());
+        assert!(
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+                .is_connection_failure()
+        );
+        assert!(!sqlx::Error::RowNotFound.is_connection_failure());
+        assert!(!sqlx::Error::ColumnNotFound("x".into()).is_connection_failure());
+    }
 }
