@@ -310,13 +310,22 @@ pub async fn get(ctx: &Context, shopper: &Shopper) -> Result<Cart> {
     get_on(&mut conn, id).await
 }
 
-/// The cart's lines with the cart's own `updated_at` on each row: one round trip, and a
-/// second only for an empty cart (to tell a new one from an emptied one).
+/// The cart's lines with the cart row's own columns (`updated_at`, what the shopper chose)
+/// on each row: one round trip, and a second only for an empty cart.
 #[derive(sqlx::FromRow)]
 struct LineRow {
     #[sqlx(flatten)]
     line: CartLine,
+    #[sqlx(flatten)]
+    cart: CartRow,
+}
+
+/// A cart row's own columns.
+#[derive(sqlx::FromRow)]
+struct CartRow {
     cart_updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    chosen: Chosen,
 }
 
 async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<Cart> {
@@ -333,7 +342,7 @@ async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<
         "SELECT ci.id, p.id AS product_id, v.id AS variant_id, p.slug, p.name, v.sku, {OPTIONS_OF_V} AS options, \
                 v.price, coalesce(v.images->0->>'url', p.images->0->>'url') AS image_url, \
                 v.is_active AND p.is_active AS is_active, s.on_hand AS stock, ci.quantity, \
-                v.weight_grams, c.updated_at AS cart_updated_at \
+                v.weight_grams, c.updated_at AS cart_updated_at, {CHOSEN_OF_C} \
          FROM carts c JOIN cart_items ci ON ci.cart_id = c.id \
          JOIN product_variants v ON v.id = ci.variant_id \
          JOIN products p ON p.id = v.product_id \
@@ -343,26 +352,38 @@ async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<
     .bind(cart_id)
     .fetch_all(&mut *conn)
     .await?;
-    let updated_at = match rows.first() {
-        Some(row) => Some(row.cart_updated_at),
-        None => {
-            sqlx::query_scalar("SELECT updated_at FROM carts WHERE id = $1")
-                .bind(cart_id)
-                .fetch_optional(&mut *conn)
-                .await?
-        }
-    };
+    let cart: Option<CartRow> =
+        match rows.first() {
+            Some(row) => Some(CartRow {
+                cart_updated_at: row.cart.cart_updated_at,
+                chosen: row.cart.chosen.clone(),
+            }),
+            None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT c.updated_at AS cart_updated_at, {CHOSEN_OF_C} FROM carts c WHERE c.id = $1"
+            )))
+            .bind(cart_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+        };
     let items: Vec<CartLine> = rows.into_iter().map(|r| r.line).collect();
     let subtotal = sum(items.iter().filter(|l| l.unavailable().is_none()));
-    let choices = choices(&mut *conn, cart_id).await?;
+    let (updated_at, choices) = match cart {
+        Some(cart) => (cart.cart_updated_at, choices_of(conn, cart.chosen).await?),
+        // Removed meanwhile (merged, pruned): shown as a new, empty cart.
+        None => (Utc::now(), Choices::default()),
+    };
     Ok(Cart {
         item_count: items.iter().map(|l| l.quantity).sum(),
         subtotal,
         items,
-        updated_at: updated_at.unwrap_or_else(Utc::now),
+        updated_at,
         choices,
     })
 }
+
+/// A cart row's choice columns, as [`Chosen`] reads them (`c` is the cart).
+const CHOSEN_OF_C: &str =
+    "c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id";
 
 /// What a cart row says the shopper chose.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -371,20 +392,6 @@ pub struct Chosen {
     ship_to_region: Option<String>,
     shipping_method_id: Option<Uuid>,
     discount_code_id: Option<Uuid>,
-}
-
-/// The cart's destination, method and code, and the destination's tax rate.
-pub(crate) async fn choices(conn: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Choices> {
-    let chosen: Option<Chosen> = sqlx::query_as(
-        "SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = $1",
-    )
-    .bind(cart_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match chosen {
-        Some(chosen) => choices_of(conn, chosen).await,
-        None => Ok(Choices::default()),
-    }
 }
 
 /// The method, code and tax rate a cart row names (read only when it names them).
@@ -434,7 +441,7 @@ pub async fn for_checkout(
 ) -> Result<Option<CheckoutCart>> {
     let sql = |owner: &str| {
         format!(
-            "SELECT c.id, c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id, \
+            "SELECT c.id, {CHOSEN_OF_C}, \
                     EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email, \
                     (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_shipping) \
                         AS default_shipping, \
