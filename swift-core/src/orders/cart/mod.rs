@@ -11,10 +11,12 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub mod repository;
+
+use self::repository::{self as repo, CartRow, Owner};
 use super::OrdersError;
 use super::discounts::Code;
 use super::pricing::{self, PriceInput, Priced, PricingError, TaxPolicy, TaxRate};
-use super::repository::OPTIONS_OF_V;
 use super::shipping::Method;
 use super::types::{Quantity, Totals};
 use super::{discounts, shipping, tax};
@@ -272,31 +274,14 @@ async fn cart_id(
     open: bool,
 ) -> Result<Option<Uuid>> {
     match shopper {
-        Shopper::Customer(user_id) if open => Ok(Some(
-            sqlx::query_scalar(
-                "INSERT INTO carts (user_id) VALUES ($1) \
-                 ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id",
-            )
-            .bind(user_id)
-            .fetch_one(conn)
-            .await?,
-        )),
-        Shopper::Customer(user_id) => Ok(sqlx::query_scalar(
-            "SELECT id FROM carts WHERE user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?),
+        Shopper::Customer(user_id) if open => {
+            Ok(Some(repo::open_customer_cart(conn, *user_id).await?))
+        }
+        Shopper::Customer(user_id) => {
+            Ok(repo::find_cart(conn, Owner::Customer(*user_id), false).await?)
+        }
         Shopper::Guest(token) => {
-            let sql = if open {
-                "UPDATE carts SET updated_at = now() WHERE token_hash = $1 RETURNING id"
-            } else {
-                "SELECT id FROM carts WHERE token_hash = $1"
-            };
-            let id: Option<Uuid> = sqlx::query_scalar(sql)
-                .bind(token.hash())
-                .fetch_optional(conn)
-                .await?;
+            let id = repo::find_cart(conn, Owner::Guest(&token.hash()), open).await?;
             id.map(Some).ok_or(OrdersError::NotFound)
         }
         Shopper::Visitor => Ok(None),
@@ -310,24 +295,6 @@ pub async fn get(ctx: &Context, shopper: &Shopper) -> Result<Cart> {
     get_on(&mut conn, id).await
 }
 
-/// The cart's lines with the cart row's own columns (`updated_at`, what the shopper chose)
-/// on each row: one round trip, and a second only for an empty cart.
-#[derive(sqlx::FromRow)]
-struct LineRow {
-    #[sqlx(flatten)]
-    line: CartLine,
-    #[sqlx(flatten)]
-    cart: CartRow,
-}
-
-/// A cart row's own columns.
-#[derive(sqlx::FromRow)]
-struct CartRow {
-    cart_updated_at: DateTime<Utc>,
-    #[sqlx(flatten)]
-    chosen: Chosen,
-}
-
 async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<Cart> {
     let Some(cart_id) = cart_id else {
         return Ok(Cart {
@@ -338,33 +305,15 @@ async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<
             choices: Choices::default(),
         });
     };
-    let rows: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT ci.id, p.id AS product_id, v.id AS variant_id, p.slug, p.name, v.sku, {OPTIONS_OF_V} AS options, \
-                v.price, coalesce(v.images->0->>'url', p.images->0->>'url') AS image_url, \
-                v.is_active AND p.is_active AS is_active, s.on_hand AS stock, ci.quantity, \
-                v.weight_grams, c.updated_at AS cart_updated_at, {CHOSEN_OF_C} \
-         FROM carts c JOIN cart_items ci ON ci.cart_id = c.id \
-         JOIN product_variants v ON v.id = ci.variant_id \
-         JOIN products p ON p.id = v.product_id \
-         JOIN stock_levels s ON s.variant_id = v.id \
-         WHERE c.id = $1 ORDER BY ci.created_at, ci.id"
-    )))
-    .bind(cart_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let cart: Option<CartRow> =
-        match rows.first() {
-            Some(row) => Some(CartRow {
-                cart_updated_at: row.cart.cart_updated_at,
-                chosen: row.cart.chosen.clone(),
-            }),
-            None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT c.updated_at AS cart_updated_at, {CHOSEN_OF_C} FROM carts c WHERE c.id = $1"
-            )))
-            .bind(cart_id)
-            .fetch_optional(&mut *conn)
-            .await?,
-        };
+    // The lines carry the cart row's columns; a cart without lines reads its row alone.
+    let rows = repo::lines(&mut *conn, cart_id).await?;
+    let cart: Option<CartRow> = match rows.first() {
+        Some(row) => Some(CartRow {
+            cart_updated_at: row.cart.cart_updated_at,
+            chosen: row.cart.chosen.clone(),
+        }),
+        None => repo::cart_row(&mut *conn, cart_id).await?,
+    };
     let items: Vec<CartLine> = rows.into_iter().map(|r| r.line).collect();
     let subtotal = sum(items.iter().filter(|l| l.unavailable().is_none()));
     let (updated_at, choices) = match cart {
@@ -380,10 +329,6 @@ async fn get_on(conn: &mut sqlx::PgConnection, cart_id: Option<Uuid>) -> Result<
         choices,
     })
 }
-
-/// A cart row's choice columns, as [`Chosen`] reads them (`c` is the cart).
-const CHOSEN_OF_C: &str =
-    "c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id";
 
 /// What a cart row says the shopper chose.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -439,31 +384,13 @@ pub async fn for_checkout(
     conn: &mut sqlx::PgConnection,
     shopper: &Shopper,
 ) -> Result<Option<CheckoutCart>> {
-    let sql = |owner: &str| {
-        format!(
-            "SELECT c.id, {CHOSEN_OF_C}, \
-                    EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email, \
-                    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_shipping) \
-                        AS default_shipping, \
-                    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_billing) \
-                        AS default_billing \
-             FROM carts c LEFT JOIN users u ON u.id = c.user_id WHERE c.{owner} = $1"
-        )
-    };
     Ok(match shopper {
-        Shopper::Customer(user_id) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql("user_id")))
-                .bind(user_id)
-                .fetch_optional(conn)
+        Shopper::Customer(user_id) => repo::for_checkout(conn, Owner::Customer(*user_id)).await?,
+        Shopper::Guest(token) => Some(
+            repo::for_checkout(conn, Owner::Guest(&token.hash()))
                 .await?
-        }
-        Shopper::Guest(token) => {
-            let found = sqlx::query_as(sqlx::AssertSqlSafe(sql("token_hash")))
-                .bind(token.hash())
-                .fetch_optional(conn)
-                .await?;
-            Some(found.ok_or(OrdersError::NotFound)?)
-        }
+                .ok_or(OrdersError::NotFound)?,
+        ),
         Shopper::Visitor => None,
     })
 }
@@ -484,16 +411,7 @@ pub async fn set_shipping(
             "this shipping method does not ship to that country",
         ));
     }
-    sqlx::query(
-        "UPDATE carts SET ship_to_country = $2, ship_to_region = $3, shipping_method_id = $4, \
-                updated_at = now() WHERE id = $1",
-    )
-    .bind(cart_id)
-    .bind(&destination.country)
-    .bind(&destination.region)
-    .bind(method_id)
-    .execute(&mut *tx)
-    .await?;
+    repo::set_shipping(&mut *tx, cart_id, &destination, method_id).await?;
     let cart = get_on(&mut tx, Some(cart_id)).await?;
     tx.commit().await?;
     Ok(cart)
@@ -512,11 +430,7 @@ pub async fn apply_code(ctx: &Context, shopper: &Shopper, typed: &str) -> Result
     if let Some(reason) = code.refusal(Utc::now()) {
         return Err(OrdersError::DiscountNotApplicable(reason));
     }
-    sqlx::query("UPDATE carts SET discount_code_id = $2, updated_at = now() WHERE id = $1")
-        .bind(cart_id)
-        .bind(code.id)
-        .execute(&mut *tx)
-        .await?;
+    repo::set_code(&mut *tx, cart_id, Some(code.id)).await?;
     let cart = get_on(&mut tx, Some(cart_id)).await?;
     tx.commit().await?;
     Ok(cart)
@@ -528,10 +442,7 @@ pub async fn remove_code(ctx: &Context, shopper: &Shopper) -> Result<Cart> {
     let cart_id = cart_id(&mut tx, shopper, true)
         .await?
         .ok_or(OrdersError::NotFound)?;
-    sqlx::query("UPDATE carts SET discount_code_id = NULL, updated_at = now() WHERE id = $1")
-        .bind(cart_id)
-        .execute(&mut *tx)
-        .await?;
+    repo::set_code(&mut *tx, cart_id, None).await?;
     let cart = get_on(&mut tx, Some(cart_id)).await?;
     tx.commit().await?;
     Ok(cart)
@@ -592,28 +503,16 @@ pub async fn add(
         Some(id) => (id, None),
         None => {
             let (token, hash) = CartToken::generate();
-            let id: Uuid =
-                sqlx::query_scalar("INSERT INTO carts (token_hash) VALUES ($1) RETURNING id")
-                    .bind(hash)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            (id, Some(token))
+            (repo::open_guest_cart(&mut *tx, &hash).await?, Some(token))
         }
     };
-    let sold: bool = sqlx::query_scalar(
-        "WITH sold AS ( \
-             SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id \
-             WHERE v.id = $3 AND v.is_active AND p.is_active), \
-         line AS ( \
-             INSERT INTO cart_items (id, cart_id, variant_id, quantity) SELECT $1, $2, id, $4 FROM sold \
-             ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
-         SELECT EXISTS (SELECT 1 FROM sold)",
+    let sold = repo::add_line(
+        &mut *tx,
+        Uuid::now_v7(),
+        cart_id,
+        variant_id,
+        quantity.get(),
     )
-    .bind(Uuid::now_v7())
-    .bind(cart_id)
-    .bind(variant_id)
-    .bind(quantity.get())
-    .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
         let full = Invalid::new("quantity", "a cart line holds at most 100 units");
@@ -638,13 +537,7 @@ pub async fn update(
     let cart_id = cart_id(&mut tx, shopper, true)
         .await?
         .ok_or(OrdersError::NotFound)?;
-    let done = sqlx::query("UPDATE cart_items SET quantity = $3 WHERE id = $1 AND cart_id = $2")
-        .bind(item_id)
-        .bind(cart_id)
-        .bind(quantity.get())
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
+    if !repo::set_quantity(&mut *tx, cart_id, item_id, quantity.get()).await? {
         return Err(OrdersError::NotFound);
     }
     let cart = checked_cart(&mut tx, cart_id).await?;
@@ -658,12 +551,7 @@ pub async fn remove(ctx: &Context, shopper: &Shopper, item_id: Uuid) -> Result<C
     let cart_id = cart_id(&mut tx, shopper, true)
         .await?
         .ok_or(OrdersError::NotFound)?;
-    let done = sqlx::query("DELETE FROM cart_items WHERE id = $1 AND cart_id = $2")
-        .bind(item_id)
-        .bind(cart_id)
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
+    if !repo::remove_line(&mut *tx, cart_id, item_id).await? {
         return Err(OrdersError::NotFound);
     }
     let cart = get_on(&mut tx, Some(cart_id)).await?;
@@ -675,10 +563,7 @@ pub async fn remove(ctx: &Context, shopper: &Shopper, item_id: Uuid) -> Result<C
 pub async fn clear(ctx: &Context, shopper: &Shopper) -> Result<()> {
     let mut conn = ctx.pool.acquire().await?;
     if let Some(cart_id) = cart_id(&mut conn, shopper, false).await? {
-        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
-            .bind(cart_id)
-            .execute(&mut *conn)
-            .await?;
+        repo::clear(&mut *conn, cart_id).await?;
     }
     Ok(())
 }
@@ -714,15 +599,6 @@ pub struct Merged {
     pub dropped: Vec<Dropped>,
 }
 
-#[derive(sqlx::FromRow)]
-struct GuestLine {
-    variant_id: Uuid,
-    sku: String,
-    quantity: i32,
-    sold: bool,
-    have: i32,
-}
-
 /// Most units a cart line holds (`cart_items_quantity_check`).
 const LINE_MAX: i32 = 100;
 
@@ -732,29 +608,13 @@ const LINE_MAX: i32 = 100;
 /// of two sign-ins racing with one token, exactly one merges.
 pub async fn merge(ctx: &Context, user_id: Uuid, token: &CartToken) -> Result<Option<Merged>> {
     let mut tx = ctx.pool.begin().await?;
-    let guest: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM carts WHERE token_hash = $1 FOR UPDATE")
-            .bind(token.hash())
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(guest) = guest else {
+    let Some(guest) = repo::lock_guest_cart(&mut tx, &token.hash()).await? else {
         return Ok(None);
     };
     let mine = cart_id(&mut tx, &Shopper::Customer(user_id), true)
         .await?
         .expect("a customer's cart is opened on demand");
-    let lines: Vec<GuestLine> = sqlx::query_as(
-        "SELECT ci.variant_id, v.sku, ci.quantity, v.is_active AND p.is_active AS sold, \
-                coalesce(mine.quantity, 0) AS have \
-         FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
-         JOIN products p ON p.id = v.product_id \
-         LEFT JOIN cart_items mine ON mine.cart_id = $2 AND mine.variant_id = ci.variant_id \
-         WHERE ci.cart_id = $1 ORDER BY ci.created_at, ci.id",
-    )
-    .bind(guest)
-    .bind(mine)
-    .fetch_all(&mut *tx)
-    .await?;
+    let lines = repo::guest_lines(&mut *tx, guest, mine).await?;
     let mut merged = Merged {
         merged: 0,
         clamped: Vec::new(),
@@ -786,21 +646,8 @@ pub async fn merge(ctx: &Context, user_id: Uuid, token: &CartToken) -> Result<Op
         variants.push(line.variant_id);
         quantities.push(quantity);
     }
-    sqlx::query(
-        "INSERT INTO cart_items (id, cart_id, variant_id, quantity) \
-         SELECT id, $2, variant, qty FROM unnest($1::uuid[], $3::uuid[], $4::int[]) AS l(id, variant, qty) \
-         ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = EXCLUDED.quantity",
-    )
-    .bind(&ids)
-    .bind(mine)
-    .bind(&variants)
-    .bind(&quantities)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM carts WHERE id = $1")
-        .bind(guest)
-        .execute(&mut *tx)
-        .await?;
+    repo::put_lines(&mut *tx, mine, &ids, &variants, &quantities).await?;
+    repo::delete_cart(&mut *tx, guest).await?;
     tx.commit().await?;
     Ok(Some(merged))
 }
@@ -808,13 +655,10 @@ pub async fn merge(ctx: &Context, user_id: Uuid, token: &CartToken) -> Result<Op
 /// Deletes carts untouched past their lifetime: a guest's after `guest_cart_days`, a
 /// customer's after `customer_cart_days`.
 pub async fn prune(pool: &sqlx::PgPool, lifetimes: &Lifetimes) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM carts WHERE updated_at < now() - make_interval(days => \
-             CASE WHEN user_id IS NULL THEN $1 ELSE $2 END)",
+    repo::prune(
+        pool,
+        lifetimes.guest_cart_days as i32,
+        lifetimes.customer_cart_days as i32,
     )
-    .bind(lifetimes.guest_cart_days as i32)
-    .bind(lifetimes.customer_cart_days as i32)
-    .execute(pool)
-    .await?
-    .rows_affected())
+    .await
 }
