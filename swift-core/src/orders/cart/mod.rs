@@ -498,26 +498,35 @@ pub async fn add(
     variant_id: Uuid,
     quantity: Quantity,
 ) -> Result<Added> {
-    let mut tx = ctx.pool.begin().await?;
-    let (cart_id, opened) = match cart_id(&mut tx, shopper, true).await? {
-        Some(id) => (id, None),
-        None => {
-            let (token, hash) = CartToken::generate();
-            (repo::open_guest_cart(&mut *tx, &hash).await?, Some(token))
-        }
-    };
-    let sold = repo::add_line(
-        &mut *tx,
-        Uuid::now_v7(),
-        cart_id,
-        variant_id,
-        quantity.get(),
-    )
-    .await
-    .map_err(|e| {
+    let line_full = |e| {
         let full = Invalid::new("quantity", "a cart line holds at most 100 units");
         crate::db::constraint_error(e, [("cart_items_quantity_check", OrdersError::from(full))])
-    })?;
+    };
+    let mut tx = ctx.pool.begin().await?;
+    let line_id = Uuid::now_v7();
+    let (cart_id, opened, sold) = match shopper {
+        // The customer's cart is opened by the same statement that adds the line.
+        Shopper::Customer(user_id) => {
+            let (cart_id, sold) =
+                repo::add_customer_line(&mut *tx, line_id, *user_id, variant_id, quantity.get())
+                    .await
+                    .map_err(line_full)?;
+            (cart_id, None, sold)
+        }
+        Shopper::Guest(_) | Shopper::Visitor => {
+            let (cart_id, opened) = match cart_id(&mut tx, shopper, true).await? {
+                Some(id) => (id, None),
+                None => {
+                    let (token, hash) = CartToken::generate();
+                    (repo::open_guest_cart(&mut *tx, &hash).await?, Some(token))
+                }
+            };
+            let sold = repo::add_line(&mut *tx, line_id, cart_id, variant_id, quantity.get())
+                .await
+                .map_err(line_full)?;
+            (cart_id, opened, sold)
+        }
+    };
     if !sold {
         return Err(OrdersError::NotFound);
     }
