@@ -1,14 +1,15 @@
 -- PostgreSQL's own rate for what one iteration of the checkout driver makes the server do,
 -- statement for statement (checked against log_statement = 'all' on a bench run):
 -- 1. add to cart: the session check every authenticated request makes
---    (accounts/repository.rs), then in one transaction the cart opened, the line added in
---    one statement, the cart read back and its choices (orders/cart.rs);
+--    (accounts/repository.rs), then in one transaction the cart opened and the line added in
+--    one statement, and the cart read back with its choices (orders/cart/repository.rs);
 -- 2. check out: the session check, then in one transaction the cart read with its choices,
 --    whether the store ships by zone, the buyer's address and defaults in one statement, its
 --    rows locked, the destination's tax rate read, then order, lines, history and the cart's
 --    removal in one statement, the confirmation mail written to the outbox (about as large
 --    as the rendered one), and last the stock with its ledger row (inventory/repository.rs);
 -- 3. the outbox worker delivering that mail in a transaction of its own (outbox.rs).
+-- 18 round trips in all.
 -- Variables: :variants (how many variants to spread over, 1 = one hot variant);
 -- bench_users/bench_variants map numbers to ids (and users to a session of theirs).
 \set n random(1, :variants)
@@ -18,24 +19,24 @@ SELECT id AS var FROM bench_variants WHERE n = :n \gset
 SELECT u.is_staff, u.is_active, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_alive, s.two_factor
   FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = :sid AND s.user_id = :uid;
 BEGIN;
-INSERT INTO carts (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id AS cid \gset
-WITH sold AS (
+WITH cart AS (
+  INSERT INTO carts (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id),
+sold AS (
   SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id
   WHERE v.id = :var AND v.is_active AND p.is_active),
 line AS (
-  INSERT INTO cart_items (id, cart_id, variant_id, quantity) SELECT gen_random_uuid(), :cid, id, 1 FROM sold
+  INSERT INTO cart_items (id, cart_id, variant_id, quantity) SELECT gen_random_uuid(), cart.id, sold.id, 1 FROM cart, sold
   ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity)
-SELECT EXISTS (SELECT 1 FROM sold);
+SELECT (SELECT id FROM cart) AS cid, EXISTS (SELECT 1 FROM sold) \gset
 SELECT ci.id, p.id, v.id, p.slug, p.name, v.sku,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) ORDER BY o.position), '[]')
         FROM product_options o WHERE o.product_id = v.product_id),
        v.price, coalesce(v.images->0->>'url', p.images->0->>'url'), v.is_active AND p.is_active, s.on_hand, ci.quantity,
-       c.updated_at
+       v.weight_grams, c.updated_at, c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id
   FROM carts c JOIN cart_items ci ON ci.cart_id = c.id
   JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
   WHERE c.id = :cid ORDER BY ci.created_at, ci.id;
-SELECT ship_to_country, ship_to_region, shipping_method_id, discount_code_id FROM carts WHERE id = :cid;
 COMMIT;
 SELECT u.is_staff, u.is_active, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_alive, s.two_factor
   FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = :sid AND s.user_id = :uid;
