@@ -48,16 +48,23 @@ fn run(mut cmd: Command, what: &str) {
     );
 }
 
-/// Where the server binaries are: `PG_BINDIR`, else what `pg_config` says.
+/// Where the server programs are: `PG_BINDIR`, else what `pg_config` says.
 fn bindir() -> PathBuf {
-    if let Ok(dir) = std::env::var("PG_BINDIR") {
-        return dir.into();
-    }
-    let out = Command::new("pg_config")
-        .arg("--bindir")
-        .output()
-        .expect("pg_config (Debian's postgresql package) must be installed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    let dir = match std::env::var("PG_BINDIR") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+            .unwrap_or_default(),
+    };
+    assert!(
+        dir.join("initdb").exists() && dir.join("pg_basebackup").exists(),
+        "this test starts a PostgreSQL primary and replica of its own: it needs PostgreSQL's \
+         server programs (initdb, pg_basebackup, pg_ctl) on this machine, e.g. Debian's \
+         `apt install postgresql`, or PG_BINDIR pointing at them (looked in {dir:?})"
+    );
+    dir
 }
 
 fn free_port() -> u16 {
