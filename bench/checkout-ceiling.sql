@@ -3,13 +3,14 @@
 -- 1. add to cart: the session check every authenticated request makes
 --    (accounts/repository.rs), then in one transaction the cart opened and the line added in
 --    one statement, and the cart read back with its choices (orders/cart/repository.rs);
--- 2. check out: the session check, then in one transaction the cart read with its choices,
---    whether the store ships by zone, the buyer's address and defaults in one statement, its
---    rows locked, the destination's tax rate read, then order, lines, history and the cart's
---    removal in one statement, the confirmation mail written to the outbox (about as large
---    as the rendered one), and last the stock with its ledger row (inventory/repository.rs);
+-- 2. check out: the session check, then in one transaction the cart and its lines read and
+--    the lines locked in one statement (with its choices, whether the store ships by zone,
+--    the buyer's address and defaults), the destination's tax rate read, then order, lines,
+--    history and the cart's removal in one statement, the confirmation mail written to the
+--    outbox (about as large as the rendered one), and last the stock with its ledger row
+--    (inventory/repository.rs);
 -- 3. the outbox worker delivering that mail in a transaction of its own (outbox.rs).
--- 18 round trips in all.
+-- 17 round trips in all.
 -- Variables: :variants (how many variants to spread over, 1 = one hot variant);
 -- bench_users/bench_variants map numbers to ids (and users to a session of theirs).
 \set n random(1, :variants)
@@ -44,15 +45,16 @@ BEGIN;
 SELECT c.id AS cid, c.ship_to_country, c.ship_to_region, c.shipping_method_id, c.discount_code_id,
        EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email,
        (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_shipping) AS default_shipping,
-       (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_billing) AS default_billing
-  FROM carts c LEFT JOIN users u ON u.id = c.user_id WHERE c.user_id = :uid \gset
-SELECT ci.id, p.id, v.id,
+       (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_billing) AS default_billing,
+       ci.id AS line, p.id AS product, v.id AS variant,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) ORDER BY o.position), '[]')
-        FROM product_options o WHERE o.product_id = v.product_id),
-       ci.quantity, v.sku, p.name, v.price, s.on_hand, v.is_active AND p.is_active
-  FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
+        FROM product_options o WHERE o.product_id = v.product_id) AS options,
+       ci.quantity, v.sku, p.name, v.price, s.on_hand, v.is_active AND p.is_active AS sold, v.weight_grams
+  FROM carts c LEFT JOIN users u ON u.id = c.user_id
+  JOIN cart_items ci ON ci.cart_id = c.id
+  JOIN product_variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id
   JOIN stock_levels s ON s.variant_id = v.id
-  WHERE ci.cart_id = :cid ORDER BY v.id FOR UPDATE OF ci;
+  WHERE c.user_id = :uid ORDER BY v.id FOR UPDATE OF ci \gset
 SELECT name, percent FROM tax_rates WHERE country = 'GB' AND region IN ('', '') ORDER BY region DESC LIMIT 1;
 SELECT gen_random_uuid() AS oid \gset
 WITH o AS (

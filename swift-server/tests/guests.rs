@@ -171,6 +171,12 @@ async fn a_guest_adds_signs_in_and_finds_the_merged_cart_with_clamps_reported() 
         "not_found",
     )
     .await;
+    assert_problem(
+        shop.guest_checkout(&cart, Some("ada@example.com")).await,
+        404,
+        "not_found",
+    )
+    .await;
     assert_eq!(shop.carts().await, 0);
     let again: Value = shop
         .login_with_cart("ada@example.com", &cart)

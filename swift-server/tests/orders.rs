@@ -310,6 +310,16 @@ async fn checkout_refuses_empty_carts_and_bad_addresses() {
     let token = shop.app.access_token("e@example.com").await;
     assert_problem(shop.checkout(&token).await, 400, "bad_request").await;
     let tea = shop.product("TEA", "4.50", 10).await;
+    // A cart emptied is as empty as none.
+    shop.add(&token, &tea, 1).await;
+    let cart: Value = shop.app.get_json("/api/v1/cart", Some(&token)).await;
+    let line = cart["items"][0]["id"].as_str().unwrap();
+    let resp = shop
+        .app
+        .delete(&format!("/api/v1/cart/items/{line}"), &token)
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_problem(shop.checkout(&token).await, 400, "bad_request").await;
     shop.add(&token, &tea, 1).await;
     let mut body = order_body();
     body["shipping_address"]["country"] = json!("Britain");

@@ -136,11 +136,10 @@ pub async fn checkout(
         Shopper::Visitor => return Err(OrdersError::EmptyCart),
     };
     let mut tx = ctx.pool.begin().await?;
-    let Some(found) = cart::for_checkout(&mut tx, shopper).await? else {
+    let Some((found, lines)) = cart::for_checkout(&mut tx, shopper).await? else {
         return Err(OrdersError::EmptyCart);
     };
     let cart_id = found.id;
-    let lines = repo::checkout_lines(&mut *tx, cart_id).await?;
     if lines.is_empty() {
         return Err(OrdersError::EmptyCart);
     }

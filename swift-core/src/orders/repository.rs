@@ -324,27 +324,6 @@ pub struct CheckoutLine {
 pub const OPTIONS_OF_V: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_object('name', o.name, 'value', v.option_values[o.position]) \
      ORDER BY o.position), '[]') FROM product_options o WHERE o.product_id = v.product_id)";
 
-/// The cart's lines with their variants, by variant id. The cart's own rows are locked
-/// (a second checkout of the same cart waits, then finds it empty); the variants are not:
-/// stock is taken, under lock, by `inventory::take_for_order` at the end of checkout.
-pub async fn checkout_lines(
-    ex: impl PgExecutor<'_>,
-    cart_id: Uuid,
-) -> sqlx::Result<Vec<CheckoutLine>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT ci.id AS cart_item_id, p.id AS product_id, v.id AS variant_id, {OPTIONS_OF_V} AS options, \
-                ci.quantity, v.sku, p.name, v.price, s.on_hand AS stock, v.is_active AND p.is_active AS is_active, \
-                v.weight_grams \
-         FROM cart_items ci JOIN product_variants v ON v.id = ci.variant_id \
-         JOIN products p ON p.id = v.product_id \
-         JOIN stock_levels s ON s.variant_id = v.id \
-         WHERE ci.cart_id = $1 ORDER BY v.id FOR UPDATE OF ci"
-    )))
-    .bind(cart_id)
-    .fetch_all(ex)
-    .await
-}
-
 /// A new order's row, before its lines.
 pub struct NewOrder<'a> {
     pub id: Uuid,

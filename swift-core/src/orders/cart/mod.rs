@@ -17,6 +17,7 @@ use self::repository::{self as repo, CartRow, Owner};
 use super::OrdersError;
 use super::discounts::Code;
 use super::pricing::{self, PriceInput, Priced, PricingError, TaxPolicy, TaxRate};
+use super::repository::CheckoutLine;
 use super::shipping::Method;
 use super::types::{Quantity, Totals};
 use super::{discounts, shipping, tax};
@@ -379,20 +380,35 @@ pub struct CheckoutCart {
     pub default_billing: Option<sqlx::types::Json<super::types::Address>>,
 }
 
-/// The shopper's cart as checkout needs it; `None` when there is none.
+/// The shopper's cart and its lines as checkout needs them, the lines locked, in one round
+/// trip: `None` for a visitor or a customer without a cart; an empty cart has no lines; a
+/// guest token that names no cart is not found.
 pub async fn for_checkout(
     conn: &mut sqlx::PgConnection,
     shopper: &Shopper,
-) -> Result<Option<CheckoutCart>> {
-    Ok(match shopper {
-        Shopper::Customer(user_id) => repo::for_checkout(conn, Owner::Customer(*user_id)).await?,
-        Shopper::Guest(token) => Some(
-            repo::for_checkout(conn, Owner::Guest(&token.hash()))
-                .await?
-                .ok_or(OrdersError::NotFound)?,
-        ),
-        Shopper::Visitor => None,
-    })
+) -> Result<Option<(CheckoutCart, Vec<CheckoutLine>)>> {
+    let hash;
+    let owner = match shopper {
+        Shopper::Customer(user_id) => Owner::Customer(*user_id),
+        Shopper::Guest(token) => {
+            hash = token.hash();
+            Owner::Guest(&hash)
+        }
+        Shopper::Visitor => return Ok(None),
+    };
+    let mut rows = repo::checkout_lines(&mut *conn, owner).await?.into_iter();
+    let Some(first) = rows.next() else {
+        // No cart, or an empty one; only the answer differs.
+        return match repo::for_checkout(conn, owner).await? {
+            Some(cart) => Ok(Some((cart, Vec::new()))),
+            None if matches!(shopper, Shopper::Guest(_)) => Err(OrdersError::NotFound),
+            None => Ok(None),
+        };
+    };
+    let lines = std::iter::once(first.line)
+        .chain(rows.map(|row| row.line))
+        .collect();
+    Ok(Some((first.cart, lines)))
 }
 
 /// Where the cart ships and by which method (one of those shipping there, else 400).

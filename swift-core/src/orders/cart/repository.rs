@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::{CartLine, CheckoutCart, Chosen, Destination};
-use crate::orders::repository::OPTIONS_OF_V;
+use crate::orders::repository::{CheckoutLine, OPTIONS_OF_V};
 
 /// A cart row's choice columns, as [`Chosen`] reads them (`c` is the cart).
 const CHOSEN_OF_C: &str =
@@ -105,36 +105,78 @@ pub async fn cart_row(ex: impl PgExecutor<'_>, cart_id: Uuid) -> sqlx::Result<Op
     .await
 }
 
-/// What checkout reads of the owner's cart before its lines, in one round trip.
+/// What checkout reads beside the cart's id and choices (`c` the cart, `u` its customer):
+/// whether the store ships by zone, and the customer's address and default addresses.
+const CHECKOUT_CART: &str = "EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email, \
+    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_shipping) \
+        AS default_shipping, \
+    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_billing) \
+        AS default_billing";
+
+fn owner_column(owner: Owner<'_>) -> &'static str {
+    match owner {
+        Owner::Customer(_) => "user_id",
+        Owner::Guest(_) => "token_hash",
+    }
+}
+
+fn bind_owner<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    owner: Owner<'q>,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    match owner {
+        Owner::Customer(user_id) => query.bind(user_id),
+        Owner::Guest(hash) => query.bind(hash),
+    }
+}
+
+/// The owner's cart as checkout reads it, without its lines.
 pub async fn for_checkout(
     ex: impl PgExecutor<'_>,
     owner: Owner<'_>,
 ) -> sqlx::Result<Option<CheckoutCart>> {
-    let sql = |column: &str| {
-        format!(
-            "SELECT c.id, {CHOSEN_OF_C}, \
-                    EXISTS (SELECT 1 FROM shipping_zones) AS ships_by_zone, u.email, \
-                    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_shipping) \
-                        AS default_shipping, \
-                    (SELECT address FROM addresses a WHERE a.user_id = c.user_id AND a.is_default_billing) \
-                        AS default_billing \
-             FROM carts c LEFT JOIN users u ON u.id = c.user_id WHERE c.{column} = $1"
-        )
-    };
-    match owner {
-        Owner::Customer(user_id) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql("user_id")))
-                .bind(user_id)
-                .fetch_optional(ex)
-                .await
-        }
-        Owner::Guest(hash) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql("token_hash")))
-                .bind(hash)
-                .fetch_optional(ex)
-                .await
-        }
-    }
+    let sql = format!(
+        "SELECT c.id, {CHOSEN_OF_C}, {CHECKOUT_CART} FROM carts c LEFT JOIN users u ON u.id = c.user_id \
+         WHERE c.{} = $1",
+        owner_column(owner)
+    );
+    bind_owner(sqlx::query_as(sqlx::AssertSqlSafe(sql)), owner)
+        .fetch_optional(ex)
+        .await
+}
+
+/// A cart line as checkout prices it, with the cart (the same on every line).
+#[derive(sqlx::FromRow)]
+pub struct CheckoutRow {
+    #[sqlx(flatten)]
+    pub cart: CheckoutCart,
+    #[sqlx(flatten)]
+    pub line: CheckoutLine,
+}
+
+/// The owner's cart and its lines in one round trip, by variant id. The cart's own rows are
+/// locked (a second checkout of the same cart waits, then finds it empty); the variants are
+/// not: stock is taken, under lock, by `inventory::take_for_order` at the end of checkout.
+/// No row: no cart, or an empty one.
+pub async fn checkout_lines(
+    ex: impl PgExecutor<'_>,
+    owner: Owner<'_>,
+) -> sqlx::Result<Vec<CheckoutRow>> {
+    let sql = format!(
+        "SELECT c.id, {CHOSEN_OF_C}, {CHECKOUT_CART}, ci.id AS cart_item_id, p.id AS product_id, v.id AS variant_id, \
+                {OPTIONS_OF_V} AS options, ci.quantity, v.sku, p.name, v.price, s.on_hand AS stock, \
+                v.is_active AND p.is_active AS is_active, v.weight_grams \
+         FROM carts c LEFT JOIN users u ON u.id = c.user_id \
+         JOIN cart_items ci ON ci.cart_id = c.id \
+         JOIN product_variants v ON v.id = ci.variant_id \
+         JOIN products p ON p.id = v.product_id \
+         JOIN stock_levels s ON s.variant_id = v.id \
+         WHERE c.{} = $1 ORDER BY v.id FOR UPDATE OF ci",
+        owner_column(owner)
+    );
+    bind_owner(sqlx::query_as(sqlx::AssertSqlSafe(sql)), owner)
+        .fetch_all(ex)
+        .await
 }
 
 /// Where the cart ships, and how.
