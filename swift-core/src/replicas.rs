@@ -151,11 +151,6 @@ impl ReadPools {
         })
     }
 
-    /// Whether any replica is configured.
-    pub fn has_replicas(&self) -> bool {
-        !self.replicas.is_empty()
-    }
-
     /// How many replicas may answer a read right now.
     pub fn usable(&self) -> usize {
         (0..self.replicas.len())
