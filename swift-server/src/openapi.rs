@@ -896,7 +896,9 @@ fn country_schema() -> Value {
 }
 
 /// `allOf: [{$ref}, {description}]`, poem-openapi's way of describing a referenced field,
-/// becomes the plain `$ref` (generators otherwise emit `CategoryRef & unknown`).
+/// becomes `{allOf: [{$ref}], description}`: the field keeps its own description (OpenAPI
+/// 3.0 ignores one beside a bare `$ref`), and generators see a single schema (the second
+/// `allOf` member otherwise comes out as `CategoryRef & unknown`).
 fn plain_refs(schemas: &mut Map<String, Value>) {
     for schema in schemas.values_mut() {
         let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
@@ -912,10 +914,55 @@ fn plain_refs(schemas: &mut Map<String, Value>) {
                     .as_object()
                     .is_some_and(|o| o.keys().all(|k| k == "description"))
             {
-                *prop = first.clone();
+                *prop = json!({ "allOf": [first], "description": rest["description"] });
             }
         }
     }
+}
+
+/// Doc comments wrap at 100 columns, and poem-openapi keeps those line breaks. In Markdown
+/// a single line break is a space, so joining the lines changes nothing a reader sees; it
+/// spares generated clients a doc-comment line per wrapped line. Paragraph breaks and list
+/// items keep their line breaks; examples are left exactly as written.
+fn join_wrapped_lines(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                match (key.as_str(), inner) {
+                    ("description" | "summary", Value::String(text)) => *text = unwrap(text),
+                    ("example" | "examples", _) => {}
+                    (_, inner) => join_wrapped_lines(inner),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(join_wrapped_lines),
+        _ => {}
+    }
+}
+
+/// One paragraph per line: `"a\n    b\n\nc"` → `"a b\n\nc"`.
+fn unwrap(text: &str) -> String {
+    let starts_block = |line: &str| {
+        line.starts_with("- ")
+            || line.starts_with("* ")
+            || line.starts_with('|')
+            || line
+                .split_once(". ")
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    };
+    text.split("\n\n")
+        .map(|paragraph| {
+            let mut joined = String::new();
+            for line in paragraph.lines().map(str::trim) {
+                if !joined.is_empty() {
+                    joined.push(if starts_block(line) { '\n' } else { ' ' });
+                }
+                joined.push_str(line);
+            }
+            joined
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// Answers that several operations give word for word (an `Order`, a `TokenPair`, "Done.")
@@ -1072,7 +1119,12 @@ pub fn polish(raw: &str) -> String {
             }
         }
         for (schema, field) in NULLABLE {
-            schemas[*schema]["properties"][*field]["nullable"] = json!(true);
+            let property = &mut schemas[*schema]["properties"][*field];
+            // `nullable` beside a bare `$ref` is ignored in OpenAPI 3.0.
+            if let Some(reference) = property.get("$ref").cloned() {
+                *property = json!({ "allOf": [{ "$ref": reference }] });
+            }
+            property["nullable"] = json!(true);
         }
         for schema in CLOSED {
             schemas[*schema]["additionalProperties"] = json!(false);
@@ -1116,12 +1168,39 @@ pub fn polish(raw: &str) -> String {
          Google sign-in), sent as `Authorization: Bearer <access>`. It lives 15 minutes; get a \
          new one from `POST /api/v1/auth/token/refresh` with the `refresh` token."
     );
+    join_wrapped_lines(&mut spec);
     serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapped_lines_join_but_paragraphs_and_lists_stay() {
+        assert_eq!(unwrap("one\n    two\nthree"), "one two three");
+        assert_eq!(unwrap("one\n\ntwo\n  more"), "one\n\ntwo more");
+        assert_eq!(
+            unwrap("list:\n- a\n- b\n  wrapped"),
+            "list:\n- a\n- b wrapped"
+        );
+        assert_eq!(unwrap("steps:\n1. go\n2. stop"), "steps:\n1. go\n2. stop");
+        assert_eq!(unwrap("at 3. o'clock\nsharp"), "at 3. o'clock sharp");
+        assert_eq!(unwrap("| a |\n| b |"), "| a |\n| b |");
+    }
+
+    #[test]
+    fn examples_keep_their_line_breaks() {
+        let mut doc = json!({
+            "description": "a\nb",
+            "example": { "description": "x\ny" },
+            "properties": { "description": { "description": "c\nd" } }
+        });
+        join_wrapped_lines(&mut doc);
+        assert_eq!(doc["description"], "a b");
+        assert_eq!(doc["example"]["description"], "x\ny");
+        assert_eq!(doc["properties"]["description"]["description"], "c d");
+    }
 
     /// Every operation that takes a body shows an example, and the example passes the same
     /// schema check as a real request.

@@ -155,13 +155,7 @@ export interface paths {
         /** An order's refunds, oldest first (staff). */
         get: operations["listOrderRefunds"];
         put?: never;
-        /**
-         * Refund all or part of an order paid through Stripe (staff). A full refund moves the
-         *     order to `refunded`; a partial one is recorded on its history. The buyer is mailed.
-         *     409 `not_refundable` (not paid, or paid outside Stripe: mark it refunded with
-         *     `transitionOrder`) or `refund_too_large`; 502 `payment_provider_error` when Stripe
-         *     refuses or cannot be reached.
-         */
+        /** Refund all or part of an order paid through Stripe (staff). A full refund moves the order to `refunded`; a partial one is recorded on its history. The buyer is mailed. 409 `not_refundable` (not paid, or paid outside Stripe: mark it refunded with `transitionOrder`) or `refund_too_large`; 502 `payment_provider_error` when Stripe refuses or cannot be reached. */
         post: operations["refundOrder"];
         delete?: never;
         options?: never;
@@ -266,10 +260,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Add or remove a variant's stock, recorded in the inventory ledger; never below zero
-         *     (staff).
-         */
+        /** Add or remove a variant's stock, recorded in the inventory ledger; never below zero (staff). */
         post: operations["adjustStock"];
         delete?: never;
         options?: never;
@@ -476,10 +467,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * The provider's redirect back: 302 to the frontend with a single-use `login_code`
-         *     (or `error`).
-         */
+        /** The provider's redirect back: 302 to the frontend with a single-use `login_code` (or `error`). */
         get: operations["googleCallback"];
         put?: never;
         post?: never;
@@ -498,10 +486,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Connect a Google identity (an id_token or an authorization code, as `googleLogin`
-         *     takes) to this account; Google must vouch for its address.
-         */
+        /** Connect a Google identity (an id_token or an authorization code, as `googleLogin` takes) to this account; Google must vouch for its address. */
         post: operations["connectGoogle"];
         delete?: never;
         options?: never;
@@ -518,10 +503,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Sign in with email and password. An account with two-factor sign-in answers 202 with
-         *     a challenge for `completeSignIn` instead of tokens.
-         */
+        /** Sign in with email and password. An account with two-factor sign-in answers 202 with a challenge for `completeSignIn` instead of tokens. */
         post: operations["login"];
         delete?: never;
         options?: never;
@@ -590,10 +572,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /**
-         * Remove a way of signing in, unless it is the last one. A Google-only account gets a
-         *     password through `requestPasswordReset`.
-         */
+        /** Remove a way of signing in, unless it is the last one. A Google-only account gets a password through `requestPasswordReset`. */
         delete: operations["disconnectSignInMethod"];
         options?: never;
         head?: never;
@@ -780,10 +759,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Turn two-factor sign-in on with the app's first code. Answers the ten recovery codes
-         *     (the only time they are shown); this session counts as signed in with two factors.
-         */
+        /** Turn two-factor sign-in on with the app's first code. Answers the ten recovery codes (the only time they are shown); this session counts as signed in with two factors. */
         post: operations["confirmTwoFactor"];
         delete?: never;
         options?: never;
@@ -885,10 +861,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * The cart (empty when there is none yet). A guest sends `X-Cart-Token`; a token that
-         *     names no cart (merged at sign-in, or expired) is a 404.
-         */
+        /** The cart (empty when there is none yet). A guest sends `X-Cart-Token`; a token that names no cart (merged at sign-in, or expired) is a 404. */
         get: operations["getCart"];
         put?: never;
         post?: never;
@@ -907,10 +880,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /**
-         * Put a discount code on the cart (one at a time; this replaces any other). A code that
-         *     is unknown, expired, not yet valid or used up is 409 `discount_not_applicable`.
-         */
+        /** Put a discount code on the cart (one at a time; this replaces any other). A code that is unknown, expired, not yet valid or used up is 409 `discount_not_applicable`. */
         put: operations["applyDiscountCode"];
         post?: never;
         /** Take the discount code off the cart. */
@@ -929,10 +899,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Add a variant (404 when it is not sold). Without a session or cart token this
-         *     opens a guest cart and answers its token in `X-Cart-Token`.
-         */
+        /** Add a variant (404 when it is not sold). Without a session or cart token this opens a guest cart and answers its token in `X-Cart-Token`. */
         post: operations["addCartItem"];
         delete?: never;
         options?: never;
@@ -966,12 +933,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /**
-         * Where the cart ships, and by which method (one of `listShippingOptions`' for that
-         *     country; another is 409 `shipping_unavailable`). The destination also sets the tax
-         *     the cart shows; checkout ships to its shipping address, which must be in the method's
-         *     zone.
-         */
+        /** Where the cart ships, and by which method (one of `listShippingOptions`' for that country; another is 409 `shipping_unavailable`). The destination also sets the tax the cart shows; checkout ships to its shipping address, which must be in the method's zone. */
         put: operations["setCartShipping"];
         post?: never;
         delete?: never;
@@ -987,10 +949,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * The shipping methods that ship to `country`, each priced for this cart (methods that
-         *     cannot carry its weight are left out).
-         */
+        /** The shipping methods that ship to `country`, each priced for this cart (methods that cannot carry its weight are left out). */
         get: operations["listShippingOptions"];
         put?: never;
         post?: never;
@@ -1041,10 +1000,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * A guest order, by the token of its link (from checkout's answer or the mail). An
-         *     invalid or expired token is a 404.
-         */
+        /** A guest order, by the token of its link (from checkout's answer or the mail). An invalid or expired token is a 404. */
         get: operations["getGuestOrder"];
         put?: never;
         post?: never;
@@ -1081,10 +1037,7 @@ export interface paths {
         /** The user's orders, newest first. */
         get: operations["listOrders"];
         put?: never;
-        /**
-         * Check out the whole cart: a customer's, or a guest's (`X-Cart-Token` and `email`).
-         *     Never oversells. A guest's answer carries `order_token`, for `getGuestOrder`.
-         */
+        /** Check out the whole cart: a customer's, or a guest's (`X-Cart-Token` and `email`). Never oversells. A guest's answer carries `order_token`, for `getGuestOrder`. */
         post: operations["createOrder"];
         delete?: never;
         options?: never;
@@ -1101,11 +1054,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Claim the guest orders placed with the account's address. The address must be
-         *     verified first (403 `email_not_verified`): an account merely registered with someone
-         *     else's address claims nothing.
-         */
+        /** Claim the guest orders placed with the account's address. The address must be verified first (403 `email_not_verified`): an account merely registered with someone else's address claims nothing. */
         post: operations["claimGuestOrders"];
         delete?: never;
         options?: never;
@@ -1156,12 +1105,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Pay one of the user's pending orders: opens its payment at Stripe (once; calling
-         *     again returns the same one) and answers with the client secret for Stripe.js. 409
-         *     `not_payable` unless the order is pending; 503 `payments_not_configured` without
-         *     Stripe.
-         */
+        /** Pay one of the user's pending orders: opens its payment at Stripe (once; calling again returns the same one) and answers with the client secret for Stripe.js. 409 `not_payable` unless the order is pending; 503 `payments_not_configured` without Stripe. */
         post: operations["createPayment"];
         delete?: never;
         options?: never;
@@ -1178,13 +1122,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Stripe's webhook endpoint (register it in Stripe's dashboard for
-         *     `payment_intent.succeeded` and `payment_intent.payment_failed`). The body is verified
-         *     against `Stripe-Signature` (HMAC-SHA256, 5 minutes' tolerance) before anything is
-         *     read; a bad or stale signature is 400 `invalid_signature` and changes nothing. Each
-         *     event is applied once, whatever the number of deliveries.
-         */
+        /** Stripe's webhook endpoint (register it in Stripe's dashboard for `payment_intent.succeeded` and `payment_intent.payment_failed`). The body is verified against `Stripe-Signature` (HMAC-SHA256, 5 minutes' tolerance) before anything is read; a bad or stale signature is 400 `invalid_signature` and changes nothing. Each event is applied once, whatever the number of deliveries. */
         post: operations["stripeWebhook"];
         delete?: never;
         options?: never;
@@ -1250,10 +1188,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * Readiness: 200 when the database answers and every migration is applied; 503
-         *     `not_ready` otherwise, so a load balancer sends traffic elsewhere.
-         */
+        /** Readiness: 200 when the database answers and every migration is applied; 503 `not_ready` otherwise, so a load balancer sends traffic elsewhere. */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -1325,12 +1260,7 @@ export interface components {
             discount_code?: string;
             /** @description Why the code takes nothing off now (expired, used up, under its minimum). */
             discount_note?: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            discount_total: string;
+            discount_total: components["schemas"]["Money"];
             /**
              * Format: int32
              * @description Units in the cart.
@@ -1340,32 +1270,13 @@ export interface components {
             shipping?: components["schemas"]["CartShipping"];
             /** @description Why the chosen method charges nothing now (it cannot carry the cart): choose another. */
             shipping_note?: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            shipping_total: string;
-            /**
-             * Format: decimal
-             * @description The sum of the available lines.
-             * @example 19.99
-             */
-            subtotal: string;
+            shipping_total: components["schemas"]["Money"];
+            /** @description The sum of the available lines. */
+            subtotal: components["schemas"]["Money"];
             tax_lines: components["schemas"]["TaxLine"][];
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            tax_total: string;
-            /**
-             * Format: decimal
-             * @description What checkout would charge: `subtotal − discount_total + shipping_total + tax_total`
-             *     (with tax-inclusive prices the tax is in the subtotal, and not added).
-             * @example 19.99
-             */
-            total: string;
+            tax_total: components["schemas"]["Money"];
+            /** @description What checkout would charge: `subtotal − discount_total + shipping_total + tax_total` (with tax-inclusive prices the tax is in the subtotal, and not added). */
+            total: components["schemas"]["Money"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1386,35 +1297,20 @@ export interface components {
             quantity: number;
         };
         CartLine: {
-            /**
-             * @description False when the line cannot be checked out as it stands; `unavailable_reason` says
-             *     why. Such lines stay in the cart (remove them by id) and are left out of `subtotal`.
-             */
+            /** @description False when the line cannot be checked out as it stands; `unavailable_reason` says why. Such lines stay in the cart (remove them by id) and are left out of `subtotal`. */
             available: boolean;
             /** Format: uuid */
             id: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            line_total: string;
+            line_total: components["schemas"]["Money"];
             product: components["schemas"]["CartProduct"];
             /** Format: int32 */
             quantity: number;
             unavailable_reason?: components["schemas"]["UnavailableReason"];
         };
-        /**
-         * @description What signing in did with the guest cart the request carried (`X-Cart-Token`): its lines
-         *     joined the account's cart, which the storefront should now show, and the guest token
-         *     stops working.
-         */
+        /** @description What signing in did with the guest cart the request carried (`X-Cart-Token`): its lines joined the account's cart, which the storefront should now show, and the guest token stops working. */
         CartMerge: {
             clamped: components["schemas"]["CartMergeClamped"][];
-            /**
-             * @description Lines whose variant is no longer sold. Sold-out lines are merged; the cart shows them
-             *     as unavailable like any other.
-             */
+            /** @description Lines whose variant is no longer sold. Sold-out lines are merged; the cart shows them as unavailable like any other. */
             dropped: components["schemas"]["CartMergeDropped"][];
             /**
              * Format: uint32
@@ -1459,12 +1355,8 @@ export interface components {
             name: string;
             /** @description The variant's option values (`[]` for a simple product). */
             options: components["schemas"]["OptionValue"][];
-            /**
-             * Format: decimal
-             * @description The variant's price.
-             * @example 19.99
-             */
-            price: string;
+            /** @description The variant's price. */
+            price: components["schemas"]["Money"];
             sku: string;
             slug: string;
             /** Format: uuid */
@@ -1561,12 +1453,7 @@ export interface components {
             id: string;
             is_active: boolean;
             kind: components["schemas"]["DiscountKind"];
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            min_subtotal?: string;
+            min_subtotal?: components["schemas"]["Money"];
             /** Format: int32 */
             per_customer_limit?: number;
             /** Format: date-time */
@@ -1592,12 +1479,7 @@ export interface components {
             /** @description Defaults to true. */
             is_active?: boolean;
             kind: components["schemas"]["DiscountKind"];
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            min_subtotal?: string;
+            min_subtotal?: components["schemas"]["Money"];
             /**
              * Format: int32
              * @description Uses per customer (an account, or a guest's email address).
@@ -1633,27 +1515,12 @@ export interface components {
         };
         /** @description Flat: every order pays `price`. */
         FlatRate: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            price: string;
+            price: components["schemas"]["Money"];
         };
         /** @description `price`, or free once the subtotal after discount reaches `free_over`. */
         FreeOverRate: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            free_over: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            price: string;
+            free_over: components["schemas"]["Money"];
+            price: components["schemas"]["Money"];
         };
         /** @description An authorization code the frontend obtained itself. */
         GoogleCodeLogin: {
@@ -1683,12 +1550,15 @@ export interface components {
             password: string;
         };
         Logout: {
-            /**
-             * @description The session's refresh token; without it, the session of the access token (or the
-             *     refresh cookie) is ended.
-             */
+            /** @description The session's refresh token; without it, the session of the access token (or the refresh cookie) is ended. */
             refresh?: string;
         };
+        /**
+         * Format: decimal
+         * @description An amount with exactly two decimals, as a string
+         * @example 19.99
+         */
+        Money: string;
         /** @description One option value of a variant. */
         OptionValue: {
             /** @description The option's name, e.g. `Size`. */
@@ -1698,24 +1568,15 @@ export interface components {
         };
         /** @description An order (docs/API.md "Order"). */
         Order: {
-            /**
-             * Format: decimal
-             * @description Refunded so far.
-             * @example 19.99
-             */
-            amount_refunded: string;
+            /** @description Refunded so far. */
+            amount_refunded: components["schemas"]["Money"];
             billing_address?: components["schemas"]["Address"];
             /** Format: date-time */
             created_at: string;
             currency: components["schemas"]["CurrencyCode"];
             /** @description The discount code used. */
             discount_code?: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            discount_total: string;
+            discount_total: components["schemas"]["Money"];
             /** @description A guest order's e-mail address. */
             guest_email?: string;
             history: components["schemas"]["OrderHistoryEntry"][];
@@ -1725,63 +1586,34 @@ export interface components {
             notes: string;
             /** @description Human-friendly, e.g. `SW-100042`. */
             number: string;
-            /**
-             * @description Guest checkout only, in its answer alone: the token of this order's link, for
-             *     `getGuestOrder` (also mailed to `guest_email`). Keep it: it is the guest's only way
-             *     back to the order.
-             */
+            /** @description Guest checkout only, in its answer alone: the token of this order's link, for `getGuestOrder` (also mailed to `guest_email`). Keep it: it is the guest's only way back to the order. */
             order_token?: string;
+            /** @description Where the money is: `unpaid` until the payment provider confirms it (or staff mark the order paid), then `paid`, `partially_refunded` or `refunded`. */
             payment_status: components["schemas"]["PaymentStatus"];
             shipping_address: components["schemas"]["Address"];
             /** @description The shipping method's name at purchase. */
             shipping_method?: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            shipping_total: string;
+            shipping_total: components["schemas"]["Money"];
             status: components["schemas"]["OrderStatus"];
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            subtotal: string;
+            subtotal: components["schemas"]["Money"];
             tax_lines: components["schemas"]["TaxLine"][];
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            tax_total: string;
-            /**
-             * Format: decimal
-             * @description `subtotal − discount_total + shipping_total + tax_total`.
-             * @example 19.99
-             */
-            total: string;
+            tax_total: components["schemas"]["Money"];
+            /** @description `subtotal − discount_total + shipping_total + tax_total`. */
+            total: components["schemas"]["Money"];
             /** Format: date-time */
             updated_at: string;
         };
         OrderCreate: {
+            /** @description Where to bill; or `billing_address_id`; with neither, the customer's default billing address, if any. */
             billing_address?: components["schemas"]["Address"];
             /** Format: uuid */
             billing_address_id?: string;
-            /**
-             * @description Guest checkout: where the order is mailed (required of guests, ignored for
-             *     customers, whose account has an address).
-             */
+            /** @description Guest checkout: where the order is mailed (required of guests, ignored for customers, whose account has an address). */
             email?: string;
-            /**
-             * Format: decimal
-             * @description The total the shopper was shown. When the server's total differs (a price changed
-             *     meanwhile), the answer is 409 `price_changed` with the `totals` as they are now, and
-             *     nothing is placed.
-             * @example 19.99
-             */
-            expected_total?: string;
+            /** @description The total the shopper was shown. When the server's total differs (a price changed meanwhile), the answer is 409 `price_changed` with the `totals` as they are now, and nothing is placed. */
+            expected_total?: components["schemas"]["Money"];
             notes?: string;
+            /** @description Where to ship; or `shipping_address_id` (a saved address); with neither, the customer's default shipping address. */
             shipping_address?: components["schemas"]["Address"];
             /** Format: uuid */
             shipping_address_id?: string;
@@ -1796,22 +1628,16 @@ export interface components {
             /** Format: date-time */
             at: string;
             by: components["schemas"]["ChangedBy"];
+            /** @description Present when the entry is not (only) a status change. */
             event?: components["schemas"]["OrderEvent"];
             /** @description Details in words: a payment failure's message, a refund's amount. */
             note?: string;
+            /** @description The status the order moved to (or was in, for an `event`). */
             status: components["schemas"]["OrderStatus"];
         };
-        /**
-         * @description A line as bought: name, SKU, option values and price are those of the moment of
-         *     purchase.
-         */
+        /** @description A line as bought: name, SKU, option values and price are those of the moment of purchase. */
         OrderItem: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            line_total: string;
+            line_total: components["schemas"]["Money"];
             name: string;
             /** @description The variant's option values (`[]` for a simple product). */
             options: components["schemas"]["OptionValue"][];
@@ -1820,12 +1646,7 @@ export interface components {
             /** Format: int32 */
             quantity: number;
             sku: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            unit_price: string;
+            unit_price: components["schemas"]["Money"];
             /** Format: uuid */
             variant_id: string;
         };
@@ -1870,17 +1691,9 @@ export interface components {
              */
             uid: string;
         };
-        /**
-         * @description What the storefront hands to Stripe.js (Payment Element) to take the payment. The order
-         *     becomes `paid` when Stripe tells the server, not when the browser says so.
-         */
+        /** @description What the storefront hands to Stripe.js (Payment Element) to take the payment. The order becomes `paid` when Stripe tells the server, not when the browser says so. */
         Payment: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            amount: string;
+            amount: components["schemas"]["Money"];
             /** @description For `stripe.confirmPayment` / the Payment Element; keep it in the browser only. */
             client_secret: string;
             currency: string;
@@ -1911,6 +1724,7 @@ export interface components {
         };
         /** @description The error body of every failing request. */
         Problem: {
+            /** @description Stable machine-readable error code, e.g. `validation_error`. */
             code: components["schemas"]["ProblemCode"];
             detail?: string;
             /** @description Present on validation failures: what is wrong with which field. */
@@ -1920,22 +1734,19 @@ export interface components {
             /** Format: uint16 */
             status: number;
             title: string;
+            /** @description Present on `price_changed`: the totals as they are now. */
             totals?: components["schemas"]["Totals"];
             /** @description Always `about:blank`: `code` carries the machine-readable meaning. */
             type: string;
         };
         /**
-         * @description Every machine-readable error `code` (docs/API.md lists which status carries
-         *     which). An enum in the schema, so a generated client can switch on it and a
-         *     misspelt code does not compile.
+         * @description Every machine-readable error `code` (docs/API.md lists which status carries which). An enum in the schema, so a generated client can switch on it and a misspelt code does not compile.
          * @enum {string}
          */
         ProblemCode: "validation_error" | "bad_request" | "not_authenticated" | "token_invalid" | "token_expired" | "token_reused" | "invalid_credentials" | "permission_denied" | "email_not_verified" | "account_disabled" | "csrf_failed" | "not_found" | "method_not_allowed" | "email_taken" | "insufficient_stock" | "price_changed" | "discount_not_applicable" | "shipping_unavailable" | "idempotency_conflict" | "invalid_transition" | "not_payable" | "not_refundable" | "refund_too_large" | "invalid_signature" | "account_link_conflict" | "two_factor_required" | "invalid_two_factor_code" | "two_factor_enabled" | "two_factor_not_enabled" | "last_sign_in_method" | "slug_taken" | "sku_taken" | "variant_options_taken" | "option_value_in_use" | "category_in_use" | "category_cycle" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "oauth_provider_error" | "not_ready" | "oauth_not_configured" | "payment_provider_error" | "payments_not_configured";
-        /**
-         * @description A product with its options and variants (docs/API.md "Product"): the summary's fields
-         *     and these.
-         */
+        /** @description A product with its options and variants (docs/API.md "Product"): the summary's fields and these. */
         Product: {
+            /** @description Absent when the product has no category. */
             category?: components["schemas"]["CategoryRef"];
             /** Format: date-time */
             created_at: string;
@@ -1950,28 +1761,17 @@ export interface components {
             name: string;
             /** @description Up to 3 options; empty for a simple product. */
             options: components["schemas"]["ProductOption"][];
-            /**
-             * Format: decimal
-             * @description The highest price of its active variants; equal to `price_min` for a simple product.
-             * @example 19.99
-             */
-            price_max?: string;
-            /**
-             * Format: decimal
-             * @description The lowest price of its active variants. Absent only when it has none (staff views).
-             * @example 19.99
-             */
-            price_min?: string;
+            /** @description The highest price of its active variants; equal to `price_min` for a simple product. */
+            price_max?: components["schemas"]["Money"];
+            /** @description The lowest price of its active variants. Absent only when it has none (staff views). */
+            price_min?: components["schemas"]["Money"];
             slug: string;
             /** Format: date-time */
             updated_at: string;
             /** @description The storefront shows active variants only; staff see all. */
             variants: components["schemas"]["Variant"][];
         };
-        /**
-         * @description A product with its options and variants. A simple product has one variant and no
-         *     options: `"variants": [{"sku": "MUG-1", "price": "12.00", "stock": 5}]`.
-         */
+        /** @description A product with its options and variants. A simple product has one variant and no options: `"variants": [{"sku": "MUG-1", "price": "12.00", "stock": 5}]`. */
         ProductCreate: {
             /** Format: uuid */
             category_id?: string;
@@ -2008,6 +1808,7 @@ export interface components {
         };
         /** @description A product as listings show it: once, with the price range of its active variants. */
         ProductSummary: {
+            /** @description Absent when the product has no category. */
             category?: components["schemas"]["CategoryRef"];
             /** Format: date-time */
             created_at: string;
@@ -2020,26 +1821,15 @@ export interface components {
             in_stock: boolean;
             is_active: boolean;
             name: string;
-            /**
-             * Format: decimal
-             * @description The highest price of its active variants; equal to `price_min` for a simple product.
-             * @example 19.99
-             */
-            price_max?: string;
-            /**
-             * Format: decimal
-             * @description The lowest price of its active variants. Absent only when it has none (staff views).
-             * @example 19.99
-             */
-            price_min?: string;
+            /** @description The highest price of its active variants; equal to `price_min` for a simple product. */
+            price_max?: components["schemas"]["Money"];
+            /** @description The lowest price of its active variants. Absent only when it has none (staff views). */
+            price_min?: components["schemas"]["Money"];
             slug: string;
             /** Format: date-time */
             updated_at: string;
         };
-        /**
-         * @description Every field optional; `category_id: null` removes the category. `options` replaces the
-         *     list (docs/API.md says what may change while variants use it).
-         */
+        /** @description Every field optional; `category_id: null` removes the category. `options` replaces the list (docs/API.md says what may change while variants use it). */
         ProductUpdate: {
             /** Format: uuid */
             category_id?: string | null;
@@ -2056,12 +1846,7 @@ export interface components {
         };
         /** @description A refund of (part of) an order's payment. */
         Refund: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            amount: string;
+            amount: components["schemas"]["Money"];
             /** Format: date-time */
             created_at: string;
             error?: string;
@@ -2072,15 +1857,12 @@ export interface components {
             /** @description Stripe's refund id, once made. */
             provider_refund_id?: string;
             reason: components["schemas"]["RefundReasonBody"];
+            /** @description `pending` while the provider has not answered yet (it is retried), `failed` when it refused (see `error`). */
             status: components["schemas"]["RefundStatusBody"];
         };
         RefundCreate: {
-            /**
-             * Format: decimal
-             * @description How much to refund; all that is left when absent.
-             * @example 19.99
-             */
-            amount?: string;
+            /** @description How much to refund; all that is left when absent. */
+            amount?: components["schemas"]["Money"];
         };
         /**
          * @description Why money went back.
@@ -2097,15 +1879,9 @@ export interface components {
             /** @description 8 to 128 characters, not too similar to the email or names, not a common password. */
             password: string;
         };
-        /**
-         * @description Tokens, or (mandatory verification) the new user and what to do next; `result` says
-         *     which, so a generated client narrows the union by it.
-         */
+        /** @description Tokens, or (mandatory verification) the new user and what to do next; `result` says which, so a generated client narrows the union by it. */
         RegistrationResult: components["schemas"]["RegistrationResult_TokenPair"] | components["schemas"]["RegistrationResult_PendingVerification"];
-        /**
-         * @description Tokens, or (mandatory verification) the new user and what to do next; `result` says
-         *     which, so a generated client narrows the union by it.
-         */
+        /** @description Tokens, or (mandatory verification) the new user and what to do next; `result` says which, so a generated client narrows the union by it. */
         RegistrationResult_PendingVerification: {
             /**
              * @example verification_required
@@ -2119,10 +1895,7 @@ export interface components {
              */
             result: "verification_required";
         };
-        /**
-         * @description Tokens, or (mandatory verification) the new user and what to do next; `result` says
-         *     which, so a generated client narrows the union by it.
-         */
+        /** @description Tokens, or (mandatory verification) the new user and what to do next; `result` says which, so a generated client narrows the union by it. */
         RegistrationResult_TokenPair: {
             /**
              * @example signed_in
@@ -2154,20 +1927,14 @@ export interface components {
             address: components["schemas"]["Address"];
             /** @description The same for billing. */
             is_default_billing?: boolean;
-            /**
-             * @description Make it the default shipping address (the first address saved, or one saved while
-             *     there is no default, becomes it anyway).
-             */
+            /** @description Make it the default shipping address (the first address saved, or one saved while there is no default, becomes it anyway). */
             is_default_shipping?: boolean;
         };
         SavedAddressUpdate: {
             address?: components["schemas"]["Address"];
             /** @description The same for billing. */
             is_default_billing?: boolean;
-            /**
-             * @description `true` makes this the default shipping address. A default cannot be unset, only
-             *     moved to another address, so `false` is refused.
-             */
+            /** @description `true` makes this the default shipping address. A default cannot be unset, only moved to another address, so `false` is refused. */
             is_default_shipping?: boolean;
         };
         SecondFactor: {
@@ -2213,12 +1980,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            price: string;
+            price: components["schemas"]["Money"];
         };
         /** @description A method's rate; `kind` says which. */
         ShippingRate: components["schemas"]["ShippingRate_FlatRate"] | components["schemas"]["ShippingRate_FreeOverRate"] | components["schemas"]["ShippingRate_WeightRate"];
@@ -2325,10 +2087,7 @@ export interface components {
             data: components["schemas"]["StripeEventData"];
             /** @description `evt_…`: the shop applies each event once. */
             id: string;
-            /**
-             * @description `payment_intent.succeeded` and `payment_intent.payment_failed` are acted on; any
-             *     other type is acknowledged and ignored.
-             */
+            /** @description `payment_intent.succeeded` and `payment_intent.payment_failed` are acted on; any other type is acknowledged and ignored. */
             type: string;
         };
         StripeEventData: {
@@ -2339,12 +2098,7 @@ export interface components {
         };
         /** @description The tax paid at one rate. */
         TaxLine: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            amount: string;
+            amount: components["schemas"]["Money"];
             name: string;
             /** @description The rate in percent, as a decimal string: `"20"` is 20 %. */
             percent: string;
@@ -2369,13 +2123,11 @@ export interface components {
         };
         /** @description Tokens for a signed-in session. */
         TokenPair: {
-            /**
-             * @description JWT for `Authorization: Bearer`. Absent in cookie mode, where only the HttpOnly
-             *     cookie holds it (script on the page must never see it).
-             */
+            /** @description JWT for `Authorization: Bearer`. Absent in cookie mode, where only the HttpOnly cookie holds it (script on the page must never see it). */
             access?: string;
             /** Format: date-time */
             access_expires_at: string;
+            /** @description Present when the request carried a guest cart's `X-Cart-Token` and that cart was merged into the account's cart by this sign-in. */
             cart?: components["schemas"]["CartMerge"];
             /** @description Google sign-in only: whether the account was created by this sign-in. */
             created?: boolean;
@@ -2392,47 +2144,16 @@ export interface components {
         TokenVerification: {
             token: string;
         };
-        /**
-         * @description Every part of a cart's or an order's total: `total = subtotal − discount_total +
-         *     shipping_total + tax_total`.
-         */
+        /** @description Every part of a cart's or an order's total: `total = subtotal − discount_total + shipping_total + tax_total`. */
         Totals: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            discount_total: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            shipping_total: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            subtotal: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            tax_total: string;
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            total: string;
+            discount_total: components["schemas"]["Money"];
+            shipping_total: components["schemas"]["Money"];
+            subtotal: components["schemas"]["Money"];
+            tax_total: components["schemas"]["Money"];
+            total: components["schemas"]["Money"];
         };
         TwoFactorCode: {
-            /**
-             * @description Six digits from the authenticator app (confirming takes the app's code; elsewhere a
-             *     recovery code also does).
-             */
+            /** @description Six digits from the authenticator app (confirming takes the app's code; elsewhere a recovery code also does). */
             code: string;
         };
         TwoFactorDisable: {
@@ -2490,29 +2211,17 @@ export interface components {
         };
         /** @description A buyable variant of a product: its own SKU, option values, price and stock. */
         Variant: {
-            /**
-             * Format: decimal
-             * @description The "was" price shown struck through; always more than `price`. Absent when none.
-             * @example 19.99
-             */
-            compare_at_price?: string;
+            /** @description The "was" price shown struck through; always more than `price`. Absent when none. */
+            compare_at_price?: components["schemas"]["Money"];
             /** Format: uuid */
             id: string;
             /** @description The variant's own pictures (the product's apply when empty). */
             images: components["schemas"]["Image"][];
             in_stock: boolean;
             is_active: boolean;
-            /**
-             * @description One value per option of the product, in the options' order (`[]` for a simple
-             *     product).
-             */
+            /** @description One value per option of the product, in the options' order (`[]` for a simple product). */
             options: components["schemas"]["OptionValue"][];
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            price: string;
+            price: components["schemas"]["Money"];
             sku: string;
             /** Format: int32 */
             stock: number;
@@ -2545,10 +2254,7 @@ export interface components {
              */
             weight_grams?: number;
         };
-        /**
-         * @description Every field optional; `compare_at_price: null` removes the compare-at price. A `stock`
-         *     set here is recorded in the ledger as the difference.
-         */
+        /** @description Every field optional; `compare_at_price: null` removes the compare-at price. A `stock` set here is recorded in the ledger as the difference. */
         VariantUpdate: {
             compare_at_price?: string | null;
             images?: components["schemas"]["Image"][];
@@ -2571,12 +2277,7 @@ export interface components {
         };
         /** @description Up to `up_to_grams` (inclusive), `price`. */
         WeightBand: {
-            /**
-             * Format: decimal
-             * @description Amount with exactly two decimals, as a string
-             * @example 19.99
-             */
-            price: string;
+            price: components["schemas"]["Money"];
             /** Format: int64 */
             up_to_grams: number;
         };
@@ -2748,10 +2449,7 @@ export interface components {
             };
             content?: never;
         };
-        /**
-         * @description Right so far, and the account has two-factor sign-in: send `challenge` with a code
-         *     from the authenticator app (or a recovery code) to `completeSignIn`.
-         */
+        /** @description Right so far, and the account has two-factor sign-in: send `challenge` with a code from the authenticator app (or a recovery code) to `completeSignIn`. */
         SecondFactorChallenge: {
             headers: {
                 [name: string]: unknown;
@@ -4856,11 +4554,7 @@ export interface operations {
             };
         };
         responses: {
-            /**
-             * @description The cart after adding. When this opened a guest cart, `X-Cart-Token` carries its
-             *     token (send it on every cart and checkout call; in cookie mode it is also set as an
-             *     HttpOnly cookie). It is shown only here.
-             */
+            /** @description The cart after adding. When this opened a guest cart, `X-Cart-Token` carries its token (send it on every cart and checkout call; in cookie mode it is also set as an HttpOnly cookie). It is shown only here. */
             201: {
                 headers: {
                     "X-Cart-Token"?: string;
@@ -5278,25 +4972,15 @@ export interface operations {
             query?: {
                 /** @description Category slug; products of its subcategories are included. */
                 category?: string;
-                /**
-                 * @description Full-text search over name, variant SKUs, option values and description (an exact
-                 *     variant SKU ranks first). The last word, unless the query ends in a space, matches
-                 *     as a prefix (search-as-you-type: `tea` finds "teapot").
-                 */
+                /** @description Full-text search over name, variant SKUs, option values and description (an exact variant SKU ranks first). The last word, unless the query ends in a space, matches as a prefix (search-as-you-type: `tea` finds "teapot"). */
                 q?: string;
                 /** @description Products with an active variant at this price or more. */
                 min_price?: string;
                 /** @description Products with an active variant at this price or less. */
                 max_price?: string;
-                /**
-                 * @description `true`: products with an active variant in stock (and within the price range);
-                 *     `false`: products with none.
-                 */
+                /** @description `true`: products with an active variant in stock (and within the price range); `false`: products with none. */
                 in_stock?: boolean;
-                /**
-                 * @description Default `-created_at`, or `relevance` when `q` is given. `price` orders by the
-                 *     lowest price among the variants that match the filters.
-                 */
+                /** @description Default `-created_at`, or `relevance` when `q` is given. `price` orders by the lowest price among the variants that match the filters. */
                 ordering?: components["schemas"]["Ordering"];
                 page?: number;
                 page_size?: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 20 | 21 | 22 | 23 | 24 | 25 | 26 | 27 | 28 | 29 | 30 | 31 | 32 | 33 | 34 | 35 | 36 | 37 | 38 | 39 | 40 | 41 | 42 | 43 | 44 | 45 | 46 | 47 | 48 | 49 | 50 | 51 | 52 | 53 | 54 | 55 | 56 | 57 | 58 | 59 | 60 | 61 | 62 | 63 | 64 | 65 | 66 | 67 | 68 | 69 | 70 | 71 | 72 | 73 | 74 | 75 | 76 | 77 | 78 | 79 | 80 | 81 | 82 | 83 | 84 | 85 | 86 | 87 | 88 | 89 | 90 | 91 | 92 | 93 | 94 | 95 | 96 | 97 | 98 | 99 | 100;

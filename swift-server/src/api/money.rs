@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
@@ -24,12 +24,20 @@ impl Type for MoneyString {
         "Money".into()
     }
 
+    // One named `Money` schema that every amount refers to: generated clients get one
+    // `Money` type, and its rule is written once instead of beside every price.
     fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new_with_format("string", "decimal");
-        schema.pattern = Some(MONEY_PATTERN.into());
-        schema.example = Some(Value::String("19.99".into()));
-        schema.description = Some("Amount with exactly two decimals, as a string");
-        MetaSchemaRef::Inline(Box::new(schema))
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| {
+            let mut schema = MetaSchema::new_with_format("string", "decimal");
+            schema.pattern = Some(MONEY_PATTERN.into());
+            schema.example = Some(Value::String("19.99".into()));
+            schema.description = Some("An amount with exactly two decimals, as a string");
+            schema
+        });
     }
 
     fn as_raw_value(&self) -> Option<&Self::RawValueType> {
