@@ -402,6 +402,98 @@ async fn listing_filters_orders_and_paginates() {
     .await;
 }
 
+/// #14: a listing shows and counts its first 1,000 products, so no listing costs a count
+/// or an offset over the whole catalog: past them `total` says "1,000+" and pages are
+/// empty; a narrower listing is counted exactly.
+#[tokio::test]
+async fn a_listing_shows_and_counts_its_first_thousand_products() {
+    let shop = Shop::new().await;
+    let spec = swift_core::seed::SeedSpec {
+        products: 1_050,
+        categories: 12,
+        users: 0,
+        seed: 7,
+        jobs: 2,
+    };
+    swift_core::seed::seed(&shop.app.ctx, spec, Default::default())
+        .await
+        .unwrap();
+    let pool = &shop.app.db.pool;
+    let listed = "FROM products p WHERE p.is_active AND p.price_min IS NOT NULL";
+    let all: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {listed}")))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(all > 1_000, "the seed lists {all} products");
+    let nth = |n: i64, order: &'static str| {
+        let sql = format!(
+            "SELECT p.id::text {listed} ORDER BY {order} OFFSET {} LIMIT 1",
+            n - 1
+        );
+        async move {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+    };
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let first = shop.list("?page_size=30").await;
+    assert_eq!(first["total"], 1_000);
+    assert_eq!(first["total_exact"], false);
+    assert_eq!(first["pages"], 34);
+    assert_eq!(ids(&first).len(), 30);
+    // The last page is cut at the 1,000th product, which is the 1,000th newest.
+    let last = shop.list("?page=34&page_size=30").await;
+    assert_eq!(ids(&last).len(), 10);
+    assert_eq!(
+        ids(&last).last().unwrap(),
+        &nth(1_000, "p.created_at DESC, p.id DESC").await
+    );
+    let past = shop.list("?page=35&page_size=30").await;
+    assert!(ids(&past).is_empty());
+    assert_eq!(
+        (past["total"].as_i64(), past["total_exact"].as_bool()),
+        (Some(1_000), Some(false))
+    );
+    // The same holds under a variant filter ordered by price, which reads a price prefix.
+    let by_price = shop
+        .list("?min_price=0.00&max_price=99999.00&ordering=price&page=10&page_size=100")
+        .await;
+    assert_eq!(ids(&by_price).len(), 100);
+    assert_eq!(by_price["total_exact"], false);
+    assert!(
+        shop.list("?min_price=0.00&max_price=99999.00&ordering=price&page=11&page_size=100")
+            .await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // A category holds fewer: its count is exact.
+    let (slug, in_category): (String, i64) = sqlx::query_as(
+        "SELECT c.slug, count(p.id) FROM categories c \
+         JOIN products p ON p.category_id = c.id AND p.is_active AND p.price_min IS NOT NULL \
+         WHERE NOT EXISTS (SELECT 1 FROM categories k WHERE k.parent_id = c.id) \
+         GROUP BY c.slug ORDER BY count(p.id) DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(in_category < 1_000);
+    let category = shop.list(&format!("?category={slug}")).await;
+    assert_eq!(category["total"], in_category);
+    assert_eq!(category["total_exact"], true);
+}
+
 /// #14: search-as-you-type. The word being typed (the last, unless the query ends in a
 /// space) matches as a prefix, still ranked; a finished word matches whole words.
 #[tokio::test]

@@ -1794,7 +1794,7 @@ export interface components {
             /** @description 1 to 100 distinct values of up to 50 characters. */
             values: string[];
         };
-        /** @description A page of products. */
+        /** @description A page of products. A listing shows its first 1,000 products: past them, `total` is 1,000 with `total_exact: false` ("1,000+"), `pages` covers those 1,000, and a page past them is empty. */
         ProductPage: {
             items: components["schemas"]["ProductSummary"][];
             /** Format: uint32 */
@@ -1803,8 +1803,13 @@ export interface components {
             page_size: number;
             /** Format: uint32 */
             pages: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Matching products, counted up to 1,000.
+             */
             total: number;
+            /** @description False when more than `total` products match: narrow the listing to see the others. */
+            total_exact: boolean;
         };
         /** @description A product as listings show it: once, with the price range of its active variants. */
         ProductSummary: {

@@ -8,8 +8,8 @@ use super::cache::Fresh;
 use super::changes::{Change, Dependencies, Facets, PriceRange};
 use super::repository as repo;
 use super::types::{
-    Category, CategoryPatch, MAX_STOCK, NewCategory, NewProduct, Product, ProductDetail,
-    ProductFilter, ProductOrdering, ProductPatch, Slug,
+    Category, CategoryPatch, LISTING_WINDOW, MAX_STOCK, NewCategory, NewProduct, Product,
+    ProductDetail, ProductFilter, ProductOrdering, ProductPatch, Slug,
 };
 use super::variant::{self, MAX_VARIANTS, NewVariant, ProductOption, VariantPatch};
 use crate::Context;
@@ -139,7 +139,7 @@ async fn list_products_on(
         .listing_counts
         .get_or_compute(filter.clone(), || async {
             Ok::<_, CatalogError>(Fresh {
-                value: repo::count_products(db, filter, categories).await?,
+                value: repo::count_products(db, filter, categories, LISTING_WINDOW + 1).await?,
                 depends_on: listing_dependencies(filter, categories, None, vec![]),
                 bytes: std::mem::size_of_val(filter) + filter.q.as_ref().map_or(0, String::len),
             })
@@ -147,7 +147,10 @@ async fn list_products_on(
         .await?;
     let shown = items.iter().map(|p| p.id).collect();
     let depends_on = listing_dependencies(filter, categories, Some(*ordering), shown);
-    Ok((Page::new(items, total, *page), depends_on))
+    Ok((
+        Page::windowed(items, total, LISTING_WINDOW, *page),
+        depends_on,
+    ))
 }
 
 /// A product with its options and variants; archived variants only with `all_variants`.

@@ -235,6 +235,12 @@ pub enum ProductOrdering {
     Relevance,
 }
 
+/// How deep a storefront listing goes: its first 1,000 products are shown and counted;
+/// past them a listing says "1,000+" and shows nothing, and a shopper narrows it (a
+/// category, a price range, a search), as on GitHub's or Amazon's result pages. Offsets,
+/// counts and price prefixes then cost at most this many rows, never the whole catalog.
+pub const LISTING_WINDOW: i64 = 1_000;
+
 /// Filters of `listProducts`; active products only, always.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ProductFilter {

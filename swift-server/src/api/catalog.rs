@@ -245,11 +245,16 @@ impl ProductBody {
     }
 }
 
-/// A page of products.
+/// A page of products. A listing shows its first 1,000 products: past them, `total` is
+/// 1,000 with `total_exact: false` ("1,000+"), `pages` covers those 1,000, and a page
+/// past them is empty.
 #[derive(Object)]
 pub struct ProductPage {
     pub items: Vec<ProductSummaryBody>,
+    /// Matching products, counted up to 1,000.
     pub total: i64,
+    /// False when more than `total` products match: narrow the listing to see the others.
+    pub total_exact: bool,
     pub page: u32,
     pub page_size: u32,
     pub pages: u32,
@@ -390,6 +395,7 @@ impl CatalogApi {
                         .map(|p| ProductSummaryBody::new(p, currency))
                         .collect(),
                     total: result.total,
+                    total_exact: result.total_exact,
                     page: result.page,
                     page_size: result.page_size,
                     pages: result.pages,
