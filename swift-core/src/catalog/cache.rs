@@ -12,7 +12,8 @@
 //! missing answer once however many requests ask for it at the same time.
 //!
 //! An answer computed while a change happened may predate it: the changes' generation is
-//! read before computing and checked after storing, and such an answer is dropped again.
+//! read before computing, and after storing, an answer that a change since then affects
+//! is dropped again (changes that do not affect it leave it be).
 
 use std::future::Future;
 use std::hash::Hash;
@@ -136,7 +137,10 @@ where
         metrics::counter!(outcome, "cache" => self.name).increment(1);
         match (entry, failed) {
             (Some(entry), _) => {
-                if self.changes.generation() != generation {
+                // The request that computed the answer checks it; one that found it stored
+                // found it after any change before its storing was checked by that request,
+                // and later changes drop it from the cache themselves.
+                if computed && self.changes.affected_since(generation, &entry.depends_on) {
                     self.entries.invalidate(&key).await;
                 }
                 Ok(entry.value.clone())
@@ -163,7 +167,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::changes::Facets;
+    use crate::catalog::changes::{Facets, RECENT_CHANGES};
     use uuid::Uuid;
 
     fn listening() -> Arc<CatalogChanges> {
@@ -209,29 +213,38 @@ mod tests {
         assert_eq!((one.as_str(), two.as_str()), ("recomputed", "shows b"));
     }
 
-    #[tokio::test]
-    async fn an_answer_computed_across_a_change_is_not_kept() {
+    /// Computes an answer depending on `depends_on` while `during` are applied, and says
+    /// whether the cache kept it.
+    async fn kept_after(during: Vec<Change>, depends_on: Dependencies) -> bool {
         let changes = listening();
         let cache = ScopedCache::<u32, String>::new("test", &changes, 1 << 20);
         let got = cache
             .get_or_compute(1, || async {
-                // A change lands while this answer is being computed.
-                changes.apply(&Change::product(
-                    Uuid::from_u128(9),
-                    None,
-                    vec![],
-                    Facets::NONE,
-                ));
-                fresh("maybe stale", Dependencies::default())
+                during.iter().for_each(|change| changes.apply(change));
+                fresh("computed", depends_on.clone())
             })
             .await
             .unwrap();
-        assert_eq!(got, "maybe stale", "the request itself gets its answer");
+        assert_eq!(got, "computed", "the request itself gets its answer");
         let again = cache
-            .get_or_compute(1, || async { fresh("fresh", Dependencies::default()) })
+            .get_or_compute(1, || async { fresh("recomputed", Dependencies::default()) })
             .await
             .unwrap();
-        assert_eq!(again, "fresh", "but it was not kept");
+        again == "computed"
+    }
+
+    #[tokio::test]
+    async fn an_answer_computed_across_a_change_is_kept_unless_the_change_affects_it() {
+        let (shown, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let changed = |id| Change::product(id, None, vec![], Facets::NONE);
+        let shows = || Dependencies::showing(vec![shown]);
+        assert!(!kept_after(vec![changed(shown)], shows()).await);
+        assert!(!kept_after(vec![changed(other), Change::Everything], shows()).await);
+        assert!(kept_after(vec![changed(other), changed(other)], shows()).await);
+        assert!(kept_after(vec![], shows()).await);
+        // Past what is remembered, any change may have affected it.
+        let many = vec![changed(other); RECENT_CHANGES + 1];
+        assert!(!kept_after(many, shows()).await);
     }
 
     #[tokio::test]

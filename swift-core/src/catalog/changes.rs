@@ -27,9 +27,10 @@
 //! A generation counter, bumped by every change, lets a cache refuse to keep an answer
 //! computed while a change happened (it may predate the change); see [`super::cache`].
 
+use std::collections::VecDeque;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -218,9 +219,19 @@ type Subscriber = Box<dyn Fn(&Change) + Send + Sync>;
 #[derive(Default)]
 pub struct CatalogChanges {
     generation: AtomicU64,
+    /// The last changes with their generations, newest last (at most [`RECENT_CHANGES`]),
+    /// so that an answer computed while changes happened is dropped only when one of them
+    /// affects it.
+    recent: Mutex<VecDeque<(u64, Change)>>,
     listening: AtomicBool,
     subscribers: RwLock<Vec<Subscriber>>,
 }
+
+/// How many changes [`CatalogChanges::affected_since`] can look back over. An answer takes
+/// milliseconds to compute and a busy shop changes a few times a second (every change
+/// arrives twice: applied by the writer, then heard over NOTIFY); past this many, an
+/// answer is dropped as if affected.
+pub(crate) const RECENT_CHANGES: usize = 256;
 
 impl CatalogChanges {
     /// Calls `drop_affected` with every change from now on (and [`Change::Everything`]
@@ -232,10 +243,33 @@ impl CatalogChanges {
             .push(Box::new(drop_affected));
     }
 
-    /// Read before computing an answer; if it differs afterwards, a change happened
-    /// meanwhile and the answer must not be kept.
+    /// Read before computing an answer; see [`Self::affected_since`].
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Whether a change applied since `generation` affects an answer depending on
+    /// `depends_on`: an answer computed meanwhile may predate it, and must not be kept.
+    /// Changes that do not affect it (another product sold out, say) leave it good: under
+    /// load, when computations are slow and changes frequent, dropping every answer that
+    /// overlapped any change meant computing the same pages again and again.
+    pub fn affected_since(&self, generation: u64, depends_on: &Dependencies) -> bool {
+        let recent = self.recent.lock().expect("recent changes lock");
+        let now = self.generation.load(Ordering::SeqCst);
+        if now == generation {
+            return false;
+        }
+        // The log must reach back to the first change after `generation`.
+        if recent
+            .front()
+            .is_none_or(|(first, _)| *first > generation + 1)
+        {
+            return true;
+        }
+        recent
+            .iter()
+            .filter(|(g, _)| *g > generation)
+            .any(|(_, change)| depends_on.affected_by(change))
     }
 
     /// Whether caching is on: only while the listener is connected.
@@ -246,7 +280,16 @@ impl CatalogChanges {
     /// Applies a change: first the generation (answers being computed are not kept), then
     /// every subscriber drops what the change affects.
     pub fn apply(&self, change: &Change) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        {
+            // The generation moves under the log's lock, so that `affected_since` sees
+            // every change whose generation it sees.
+            let mut recent = self.recent.lock().expect("recent changes lock");
+            let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+            if recent.len() == RECENT_CHANGES {
+                recent.pop_front();
+            }
+            recent.push_back((generation, change.clone()));
+        }
         for drop_affected in self.subscribers.read().expect("subscribers lock").iter() {
             drop_affected(change);
         }
