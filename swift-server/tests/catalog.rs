@@ -478,6 +478,30 @@ async fn a_listing_shows_and_counts_its_first_thousand_products() {
             .is_empty()
     );
 
+    // A narrow price range is counted exactly, with the products whose lowest price is
+    // below it but that have a variant in it.
+    let dearer: String = sqlx::query_scalar(
+        "SELECT max(v.price)::text FROM product_variants v JOIN products p ON p.id = v.product_id \
+         WHERE v.is_active AND p.is_active AND v.price > p.price_min",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let in_range: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) {listed} AND EXISTS (SELECT 1 FROM product_variants v \
+         WHERE v.product_id = p.id AND v.is_active AND v.price = {dearer})"
+    )))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let range = shop
+        .list(&format!("?min_price={dearer}&max_price={dearer}"))
+        .await;
+    assert_eq!(
+        (range["total"].as_i64(), range["total_exact"].as_bool()),
+        (Some(in_range), Some(true))
+    );
+
     // A category holds fewer: its count is exact.
     let (slug, in_category): (String, i64) = sqlx::query_as(
         "SELECT c.slug, count(p.id) FROM categories c \
@@ -494,6 +518,64 @@ async fn a_listing_shows_and_counts_its_first_thousand_products() {
     assert_eq!(category["total_exact"], true);
 }
 
+/// #14: a cached page ordered by price is kept when a price changes beyond it, but its
+/// total still follows every change, and a price moving onto the page shows at once.
+#[tokio::test]
+async fn a_price_ordered_page_and_its_total_follow_price_edits() {
+    let shop = Shop::new().await;
+    let a = shop.product(product("Apple", "A", "10.00", 5, None)).await;
+    shop.product(product("Banana", "B", "11.00", 5, None)).await;
+    let c = shop.product(product("Cherry", "C", "50.00", 5, None)).await;
+    let d = shop.product(product("Date", "D", "200.00", 5, None)).await;
+    let query = "?min_price=5.00&max_price=100.00&ordering=price&page_size=2";
+    let seen = |page: Value| {
+        let skus = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>();
+        (skus, page["total"].as_i64().unwrap())
+    };
+    let reprice = |p: Value, price: &'static str| {
+        let app = &shop.app;
+        let staff = &shop.staff;
+        async move {
+            let resp = app
+                .send_json(
+                    Method::PATCH,
+                    &variant_path(&p),
+                    Some(staff),
+                    json!({"price": price}),
+                )
+                .await;
+            assert_eq!(resp.status(), 200);
+        }
+    };
+    assert_eq!(
+        seen(shop.list(query).await),
+        (vec!["Apple".into(), "Banana".into()], 3)
+    );
+    // Date enters the range beyond the first page: the page is the same, the total is not.
+    reprice(d, "60.00").await;
+    assert_eq!(
+        seen(shop.list(query).await),
+        (vec!["Apple".into(), "Banana".into()], 4)
+    );
+    // Cherry moves onto the first page.
+    reprice(c, "9.00").await;
+    assert_eq!(
+        seen(shop.list(query).await),
+        (vec!["Cherry".into(), "Apple".into()], 4)
+    );
+    // Apple leaves it for a price beyond it.
+    reprice(a, "70.00").await;
+    assert_eq!(
+        seen(shop.list(query).await),
+        (vec!["Cherry".into(), "Banana".into()], 4)
+    );
+}
+
 /// #14: search-as-you-type. The word being typed (the last, unless the query ends in a
 /// space) matches as a prefix, still ranked; a finished word matches whole words.
 #[tokio::test]
@@ -505,10 +587,7 @@ async fn the_word_being_typed_matches_as_a_prefix() {
     shop.product(json!({"name": "Steak Knife", "sku": "KNI-1", "price": "9.00", "stock": 5}))
         .await;
     let mut tea = shop.skus("?q=tea").await;
-    assert_eq!(
-        tea[0], "TOW-1",
-        "the whole word and a second prefix match rank first"
-    );
+    assert_eq!(tea[0], "TOW-1", "both names match: the newest first");
     tea.sort();
     assert_eq!(
         tea,
@@ -537,6 +616,47 @@ async fn the_word_being_typed_matches_as_a_prefix() {
     );
 }
 
+/// #14: relevance in tiers. Name (and SKU) matches come first, newest first, unranked;
+/// the products matched elsewhere follow by rank. Pages read the same order whether they
+/// lie within the name matches (read from an index) or reach past them (ranked).
+#[tokio::test]
+async fn search_puts_name_matches_first_then_ranks_the_rest() {
+    let shop = Shop::new().await;
+    for (name, sku, description) in [
+        ("Tea Caddy", "CAD-1", ""),
+        ("Kettle", "KET-1", "For tea, tea and more tea."),
+        ("Teapot Stand", "STA-1", ""),
+        ("Cup", "CUP-1", "A cup for tea."),
+        ("Tea Towel", "TOW-1", ""),
+        // Six words starting "tea" outrank a name by ts_rank; not in these tiers.
+        (
+            "Mug",
+            "MUG-1",
+            "teacup teaspoon teatime tealight teabag teacake",
+        ),
+    ] {
+        shop.product(json!({"name": name, "sku": sku, "price": "5.00", "stock": 3, "description": description}))
+            .await;
+    }
+    let order = ["TOW-1", "STA-1", "CAD-1", "MUG-1", "KET-1", "CUP-1"];
+    assert_eq!(shop.skus("?q=tea").await, order);
+    for size in [1, 2, 3, 4] {
+        let mut paged = Vec::new();
+        for page in 1..=6 {
+            paged.extend(
+                shop.skus(&format!("?q=tea&page_size={size}&page={page}"))
+                    .await,
+            );
+        }
+        assert_eq!(paged, order, "pages of {size}");
+    }
+    assert_eq!(shop.skus("?q=ket-1").await, ["KET-1"], "an exact SKU");
+    assert_eq!(
+        shop.skus("?q=tea&category=none").await,
+        Vec::<String>::new()
+    );
+}
+
 #[tokio::test]
 async fn search_ranks_an_exact_sku_first() {
     let shop = Shop::new().await;
@@ -553,7 +673,7 @@ async fn search_ranks_an_exact_sku_first() {
     );
     let mugs = shop.skus("?q=mug").await;
     assert_eq!(mugs.len(), 2);
-    assert_eq!(mugs[0], "MUG-200", "more and heavier matches rank higher");
+    assert_eq!(mugs[0], "MUG-200", "both names match: the newest first");
     assert_eq!(
         shop.skus("?q=boils").await,
         ["KET-1"],

@@ -4977,7 +4977,7 @@ export interface operations {
             query?: {
                 /** @description Category slug; products of its subcategories are included. */
                 category?: string;
-                /** @description Full-text search over name, variant SKUs, option values and description (an exact variant SKU ranks first). The last word, unless the query ends in a space, matches as a prefix (search-as-you-type: `tea` finds "teapot"). */
+                /** @description Full-text search over name, variant SKUs, option values and description. By relevance: an exact variant SKU first, then name or SKU matches (newest first), then the rest, ranked. The last word, unless the query ends in a space, matches as a prefix (search-as-you-type: `tea` finds "teapot"). */
                 q?: string;
                 /** @description Products with an active variant at this price or more. */
                 min_price?: string;

@@ -518,6 +518,77 @@ fn push_tsquery(qb: &mut QueryBuilder<Postgres>, q: &str) {
 /// of 2 at 100,000 products).
 const EXACT_SKU: &str = "SELECT product_id FROM product_variants WHERE lower(sku) = lower(";
 
+/// Search relevance, in tiers: an exact variant SKU first; then the products whose name or
+/// a SKU matches (`name_search`), newest first; then the others (matched by option values
+/// or description), by rank. Within the name tier everything matches where it counts most,
+/// and ranking thousands of such matches is what made a common word slow, so that tier is
+/// not ranked: [`name_tier_page`] reads it in date order from an index.
+fn push_relevance(qb: &mut QueryBuilder<Postgres>, q: &str) {
+    qb.push("(p.id = ANY (ARRAY(")
+        .push(EXACT_SKU)
+        .push_bind(q.trim().to_owned())
+        .push(")))) DESC, (p.name_search @@ ");
+    push_tsquery(qb, q);
+    qb.push(") DESC, (CASE WHEN p.name_search @@ ");
+    push_tsquery(qb, q);
+    qb.push(" THEN 0 ELSE ts_rank(p.search, ");
+    push_tsquery(qb, q);
+    qb.push(") END) DESC, p.created_at DESC, p.id DESC");
+}
+
+/// A search's page when it lies within its first two tiers ([`push_relevance`]): the
+/// exact SKU's products (a handful at most), then the name matches from the newest, as an
+/// index reads them. `None` when the page reaches past the name matches: the full query
+/// then ranks the rest.
+async fn name_tier_page(
+    conn: &mut sqlx::PgConnection,
+    f: &ProductFilter,
+    q: &str,
+    categories: Option<&[Uuid]>,
+    rows: Rows,
+) -> sqlx::Result<Option<Vec<Product>>> {
+    // The other filters as they are; the search condition is each tier's own.
+    let unsearched = ProductFilter {
+        q: None,
+        ..f.clone()
+    };
+    let mut qb = QueryBuilder::new(PRODUCT_SELECT);
+    push_from_where(&mut qb, &unsearched, categories, false, None);
+    qb.push(" AND p.id = ANY (ARRAY(")
+        .push(EXACT_SKU)
+        .push_bind(q.trim().to_owned())
+        .push("))) ORDER BY ");
+    push_relevance(&mut qb, q);
+    let exact: Vec<Product> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let exact_count = exact.len() as i64;
+    let exact_ids: Vec<Uuid> = exact.iter().map(|p| p.id).collect();
+    let mut page: Vec<Product> = exact
+        .into_iter()
+        .skip(rows.offset.min(exact_count) as usize)
+        .take(rows.limit as usize)
+        .collect();
+    let wanted = rows.limit - page.len() as i64;
+    if wanted == 0 {
+        return Ok(Some(page));
+    }
+    let mut qb = QueryBuilder::new(PRODUCT_SELECT);
+    push_from_where(&mut qb, &unsearched, categories, false, None);
+    qb.push(" AND p.name_search @@ ");
+    push_tsquery(&mut qb, q);
+    qb.push(" AND NOT (p.id = ANY(")
+        .push_bind(exact_ids)
+        .push(")) ORDER BY p.created_at DESC, p.id DESC LIMIT ")
+        .push_bind(wanted)
+        .push(" OFFSET ")
+        .push_bind((rows.offset - exact_count).max(0));
+    let named: Vec<Product> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    if (named.len() as i64) < wanted {
+        return Ok(None);
+    }
+    page.extend(named);
+    Ok(Some(page))
+}
+
 fn order_price(f: &ProductFilter) -> &'static str {
     if by_variant(f) {
         "m.price"
@@ -597,6 +668,11 @@ pub async fn list_products(
         offset: page.offset(),
         limit,
     };
+    if let (ProductOrdering::Relevance, Some(q)) = (ordering, &f.q)
+        && let Some(items) = name_tier_page(&mut *conn, f, q, categories, rows).await?
+    {
+        return Ok(items);
+    }
     let descending = match ordering {
         ProductOrdering::PriceAsc => Some(false),
         ProductOrdering::PriceDesc => Some(true),
@@ -637,14 +713,7 @@ async fn list_page(
     push_from_where(&mut qb, f, categories, price_ordered, within);
     qb.push(" ORDER BY ");
     match (ordering, &f.q) {
-        (ProductOrdering::Relevance, Some(q)) => {
-            qb.push("(p.id = ANY (ARRAY(")
-                .push(EXACT_SKU)
-                .push_bind(q.trim().to_owned())
-                .push(")))) DESC, ts_rank(p.search, ");
-            push_tsquery(&mut qb, q);
-            qb.push(") DESC, p.created_at DESC, p.id DESC");
-        }
+        (ProductOrdering::Relevance, Some(q)) => push_relevance(&mut qb, q),
         (ProductOrdering::PriceAsc, _) => {
             qb.push(order_price(f)).push(", p.id");
         }
@@ -677,15 +746,39 @@ async fn list_page(
 /// count that stops there costs a page's worth of rows instead of every match (45 ms
 /// for a broad price range at 100,000 products, 35 ms for a common word).
 pub async fn count_products(
-    ex: impl PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     f: &ProductFilter,
     categories: Option<&[Uuid]>,
     up_to: i64,
 ) -> sqlx::Result<i64> {
+    // A product whose lowest price is in the range has a variant there (`price_min` is its
+    // active variants' lowest price), so those products alone are a lower bound, counted
+    // from the price index without reading a variant (under 1 ms). A range wider than a
+    // few dollars reaches `up_to` with them; a narrow one takes the full count.
+    if f.has_price_range() && f.in_stock != Some(true) {
+        let unranged = ProductFilter {
+            min_price: None,
+            max_price: None,
+            ..f.clone()
+        };
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM products p");
+        push_from_where(&mut qb, &unranged, categories, false, None);
+        if let Some(min) = f.min_price {
+            qb.push(" AND p.price_min >= ").push_bind(min.amount());
+        }
+        if let Some(max) = f.max_price {
+            qb.push(" AND p.price_min <= ").push_bind(max.amount());
+        }
+        qb.push(" LIMIT ").push_bind(up_to).push(") matches");
+        let lowest_in_range: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+        if lowest_in_range == up_to {
+            return Ok(up_to);
+        }
+    }
     let mut qb = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM products p");
     push_from_where(&mut qb, f, categories, false, None);
     qb.push(" LIMIT ").push_bind(up_to).push(") matches");
-    qb.build_query_scalar().fetch_one(ex).await
+    qb.build_query_scalar().fetch_one(conn).await
 }
 
 pub async fn insert_product(

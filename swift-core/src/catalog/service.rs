@@ -14,7 +14,7 @@ use super::types::{
 use super::variant::{self, MAX_VARIANTS, NewVariant, ProductOption, VariantPatch};
 use crate::Context;
 use crate::inventory::{self, Adjusted, MovementReason};
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::PageRequest;
 use crate::validation::Invalid;
 
 type Result<T> = std::result::Result<T, CatalogError>;
@@ -78,12 +78,13 @@ fn filter_facets(f: &ProductFilter) -> Facets {
 }
 
 /// What a listing of `filter` depends on beyond the products it shows: the facets of its
-/// filter (and of `ordering`, for a page), its categories and its price range.
+/// filter (and of `ordering`, for a page), its categories and its price range. `page`:
+/// the products a page shows and whether it is full (`None` for a count).
 fn listing_dependencies(
     filter: &ProductFilter,
     categories: Option<&[Uuid]>,
     ordering: Option<ProductOrdering>,
-    shown: Vec<Uuid>,
+    page: Option<(&[Product], bool)>,
 ) -> Dependencies {
     let mut facets = filter_facets(filter);
     match ordering {
@@ -91,66 +92,101 @@ fn listing_dependencies(
         Some(ProductOrdering::NameAsc | ProductOrdering::NameDesc) => facets.text = true,
         _ => {}
     }
-    let price_range = filter.has_price_range().then(|| PriceRange {
+    let mut price_range = PriceRange {
         low: filter.min_price.map(|m| m.amount()),
         high: filter.max_price.map(|m| m.amount()),
         holds_stock: filter.in_stock == Some(true),
-    });
+    };
+    // A full page ordered by price holds the first products up to its last one's price:
+    // a change whose prices all lie beyond that (a sale of a dearer variant, a price edit
+    // between two dearer prices) moves nothing into, out of or within it, nor anything
+    // before it. The last product's ordering price (its lowest matching variant's) lies
+    // between its `price_min` and `price_max`, so those bound it safely. A page that is
+    // not full is affected by any match that appears, at whatever price.
+    let last = page.and_then(|(items, full)| items.last().filter(|_| full));
+    match (ordering, last) {
+        (Some(ProductOrdering::PriceAsc), Some(last)) => {
+            price_range.high = [price_range.high, last.price_max]
+                .into_iter()
+                .flatten()
+                .min();
+        }
+        (Some(ProductOrdering::PriceDesc), Some(last)) => {
+            price_range.low = [price_range.low, last.price_min]
+                .into_iter()
+                .flatten()
+                .max();
+        }
+        _ => {}
+    }
+    let bounded = price_range.low.is_some() || price_range.high.is_some();
     Dependencies {
-        products: shown,
+        products: page.map_or(vec![], |(items, _)| items.iter().map(|p| p.id).collect()),
         facets,
         categories: categories.map(<[Uuid]>::to_vec),
-        price_range,
+        price_range: bounded.then_some(price_range),
     }
 }
 
-/// A page of active products matching the filter, and what it depends on (for caching it).
-/// One query for the page, whatever its size, and one for the count unless this filter
-/// was counted since the last change that could move it (counts are the expensive part).
+/// The products on a page of a listing, and what they depend on (for caching them). One
+/// query, whatever the page size; its total is [`count_listing`]'s, cached apart: a change
+/// can move a listing's count without touching its first page, and the other way round.
 pub async fn list_products(
     ctx: &Context,
     key: &ListingKey,
-) -> Result<(Page<Product>, Dependencies)> {
+) -> Result<(Vec<Product>, Dependencies)> {
     ctx.reads
-        .run(async |db| list_products_on(ctx, &db, key).await)
+        .run(async |db| {
+            let ListingKey {
+                filter,
+                ordering,
+                page,
+            } = key;
+            let categories = subtree(&db, filter).await?;
+            let categories = categories.as_deref();
+            let mut conn = db.acquire().await?;
+            let items =
+                repo::list_products(&mut conn, filter, categories, *ordering, *page).await?;
+            let full = items.len() as i64 == page.limit();
+            let depends_on =
+                listing_dependencies(filter, categories, Some(*ordering), Some((&items, full)));
+            Ok((items, depends_on))
+        })
         .await
 }
 
-async fn list_products_on(
-    ctx: &Context,
-    db: &PgPool,
-    key: &ListingKey,
-) -> Result<(Page<Product>, Dependencies)> {
-    let ListingKey {
-        filter,
-        ordering,
-        page,
-    } = key;
-    let categories = match &filter.category {
+/// How many products a listing of `filter` holds, counted up to 1,000 and one
+/// ([`LISTING_WINDOW`]; see [`crate::pagination::Page::windowed`]), and kept until a change that could move
+/// it (counts are the expensive part).
+pub async fn count_listing(ctx: &Context, filter: &ProductFilter) -> Result<i64> {
+    ctx.listing_counts
+        .get_or_compute(filter.clone(), || async {
+            ctx.reads
+                .run(async |db| {
+                    let categories = subtree(&db, filter).await?;
+                    let categories = categories.as_deref();
+                    let mut conn = db.acquire().await?;
+                    let counted =
+                        repo::count_products(&mut conn, filter, categories, LISTING_WINDOW + 1)
+                            .await?;
+                    Ok::<_, CatalogError>(Fresh {
+                        value: counted,
+                        depends_on: listing_dependencies(filter, categories, None, None),
+                        bytes: std::mem::size_of_val(filter)
+                            + filter.q.as_ref().map_or(0, String::len),
+                    })
+                })
+                .await
+        })
+        .await
+}
+
+/// The ids of the filter's category and its descendants, when it names one.
+async fn subtree(db: &PgPool, filter: &ProductFilter) -> Result<Option<Vec<Uuid>>> {
+    Ok(match &filter.category {
         Some(slug) => Some(repo::category_subtree(db, slug.as_str()).await?),
         None => None,
-    };
-    let categories = categories.as_deref();
-    let items = {
-        let mut conn = db.acquire().await?;
-        repo::list_products(&mut conn, filter, categories, *ordering, *page).await?
-    };
-    let total = ctx
-        .listing_counts
-        .get_or_compute(filter.clone(), || async {
-            Ok::<_, CatalogError>(Fresh {
-                value: repo::count_products(db, filter, categories, LISTING_WINDOW + 1).await?,
-                depends_on: listing_dependencies(filter, categories, None, vec![]),
-                bytes: std::mem::size_of_val(filter) + filter.q.as_ref().map_or(0, String::len),
-            })
-        })
-        .await?;
-    let shown = items.iter().map(|p| p.id).collect();
-    let depends_on = listing_dependencies(filter, categories, Some(*ordering), shown);
-    Ok((
-        Page::windowed(items, total, LISTING_WINDOW, *page),
-        depends_on,
-    ))
+    })
 }
 
 /// A product with its options and variants; archived variants only with `all_variants`.
@@ -612,4 +648,89 @@ pub async fn delete_category(ctx: &Context, id: Uuid) -> Result<()> {
     tx.commit().await?;
     ctx.catalog_changes.apply(&Change::Everything);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Money;
+    use rust_decimal::Decimal;
+
+    fn product(n: u128, low: &str, high: &str) -> Product {
+        Product {
+            id: Uuid::from_u128(n),
+            slug: format!("p{n}"),
+            name: format!("P{n}"),
+            description: String::new(),
+            price_min: Some(low.parse().unwrap()),
+            price_max: Some(high.parse().unwrap()),
+            in_stock: true,
+            images: sqlx::types::Json(vec![]),
+            is_active: true,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            category_id: None,
+            category_slug: None,
+            category_name: None,
+        }
+    }
+
+    fn repriced(n: u128, prices: &[&str], facets: Facets) -> Change {
+        let prices = prices
+            .iter()
+            .map(|p| p.parse::<Decimal>().unwrap())
+            .collect();
+        Change::product(Uuid::from_u128(n), None, prices, facets)
+    }
+
+    /// A full page ordered by price depends on prices up to its last product's (its
+    /// highest variant price ascending, lowest descending); one that is not full, or a
+    /// count, on every price in the filter's range.
+    #[test]
+    fn a_full_price_ordered_page_ignores_prices_beyond_it() {
+        let filter = ProductFilter {
+            min_price: Some(Money::parse("min_price", "5.00").unwrap()),
+            max_price: Some(Money::parse("max_price", "100.00").unwrap()),
+            ..ProductFilter::default()
+        };
+        let items = [product(1, "10.00", "10.00"), product(2, "11.00", "12.00")];
+        let asc = Some(ProductOrdering::PriceAsc);
+        let full = listing_dependencies(&filter, None, asc, Some((&items, true)));
+        let partial = listing_dependencies(&filter, None, asc, Some((&items, false)));
+        let count = listing_dependencies(&filter, None, None, None);
+        let beyond = repriced(9, &["50.00", "60.00"], Facets::PRICE);
+        let onto = repriced(9, &["50.00", "12.00"], Facets::PRICE);
+        assert!(!full.affected_by(&beyond));
+        assert!(
+            full.affected_by(&onto),
+            "a price at the last product's highest"
+        );
+        assert!(partial.affected_by(&beyond));
+        assert!(count.affected_by(&beyond));
+        // A sale of a dearer variant moves nothing on an in-stock page either.
+        let in_stock = ProductFilter {
+            in_stock: Some(true),
+            ..filter.clone()
+        };
+        let stocked = listing_dependencies(&in_stock, None, asc, Some((&items, true)));
+        assert!(!stocked.affected_by(&repriced(9, &["70.00"], Facets::STOCK)));
+        assert!(stocked.affected_by(&repriced(9, &["11.50"], Facets::STOCK)));
+        // Out of stock only: any sale may add a product anywhere.
+        let sold_out = ProductFilter {
+            in_stock: Some(false),
+            ..filter.clone()
+        };
+        let none_left = listing_dependencies(&sold_out, None, asc, Some((&items, true)));
+        assert!(none_left.affected_by(&repriced(9, &["70.00"], Facets::STOCK)));
+        // Descending: the last product's lowest price bounds it from below.
+        let desc = Some(ProductOrdering::PriceDesc);
+        let down = listing_dependencies(&filter, None, desc, Some((&items, true)));
+        assert!(!down.affected_by(&repriced(9, &["6.00", "9.99"], Facets::PRICE)));
+        assert!(down.affected_by(&repriced(9, &["6.00", "11.00"], Facets::PRICE)));
+        // Without a price filter, a price ordering is bounded by its page alone.
+        let all = ProductFilter::default();
+        let first = listing_dependencies(&all, None, asc, Some((&items, true)));
+        assert!(!first.affected_by(&repriced(9, &["500.00", "100.00"], Facets::PRICE)));
+        assert!(first.affected_by(&repriced(9, &["500.00", "1.00"], Facets::PRICE)));
+    }
 }

@@ -122,6 +122,15 @@ pub fn render<T: ToJSON>(value: &T) -> Rendered {
     }
 }
 
+/// The tag of a body made of a rendered part (tagged `part_etag`) and `rest`.
+pub fn combined_etag(part_etag: &str, rest: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(part_etag.as_bytes())
+        .chain_update(rest.as_bytes())
+        .finalize();
+    format!("\"{}\"", hex(&digest[..16]))
+}
+
 /// Answers a rendered body, or 304 when `If-None-Match` names its tag.
 pub fn respond<T: Type + Send + Sync + 'static>(
     req: &Request,

@@ -13,17 +13,18 @@ use swift_core::catalog::types::Image;
 use swift_core::catalog::cache::Fresh;
 use swift_core::catalog::changes::Dependencies;
 use swift_core::catalog::service::ListingKey;
+use swift_core::catalog::types::LISTING_WINDOW;
 use swift_core::catalog::variant::named_values;
 use swift_core::catalog::{
     OptionValue, Product, ProductDetail, ProductFilter, ProductOrdering, Slug, service,
 };
 use swift_core::money::Money;
-use swift_core::pagination::PageRequest;
+use swift_core::pagination::{Page, PageRequest};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::admin::{default_page, default_page_size};
-use super::caching::{CatalogReads, Conditional, render, respond};
+use super::caching::{CatalogReads, Conditional, Rendered, combined_etag, render, respond};
 use super::money::MoneyString;
 use crate::AppState;
 use crate::problem::{ApiError, ApiResult};
@@ -245,6 +246,27 @@ impl ProductBody {
     }
 }
 
+/// A listing's answer: its rendered products (cached) in the [`ProductPage`] envelope with
+/// the page's numbers. The tag covers the products' tag and the numbers, so it changes
+/// whenever the body does, without hashing the body on every request.
+fn listing_answer(items: &Rendered, numbers: &Page<()>) -> Rendered {
+    let Page {
+        total,
+        total_exact,
+        page,
+        page_size,
+        pages,
+        ..
+    } = numbers;
+    let envelope = format!(
+        r#""page":{page},"page_size":{page_size},"pages":{pages},"total":{total},"total_exact":{total_exact}"#
+    );
+    Rendered {
+        etag: combined_etag(&items.etag, &envelope),
+        body: format!(r#"{{"items":{},{envelope}}}"#, items.body),
+    }
+}
+
 /// A page of products. A listing shows its first 1,000 products: past them, `total` is
 /// 1,000 with `total_exact: false` ("1,000+"), `pages` covers those 1,000, and a page
 /// past them is empty.
@@ -342,9 +364,10 @@ impl CatalogApi {
         req: &Request,
         /// Category slug; products of its subcategories are included.
         category: Query<Option<String>>,
-        /// Full-text search over name, variant SKUs, option values and description (an exact
-        /// variant SKU ranks first). The last word, unless the query ends in a space, matches
-        /// as a prefix (search-as-you-type: `tea` finds "teapot").
+        /// Full-text search over name, variant SKUs, option values and description. By
+        /// relevance: an exact variant SKU first, then name or SKU matches (newest first), then
+        /// the rest, ranked. The last word, unless the query ends in a space, matches as a
+        /// prefix (search-as-you-type: `tea` finds "teapot").
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
         /// Products with an active variant at this price or more.
@@ -383,23 +406,19 @@ impl CatalogApi {
             None => ProductOrdering::CreatedDesc,
         };
         let key = ListingKey::new(filter, ordering, page);
-        let rendered = reads
+        // The products are cached rendered; the total comes from the counts' cache on every
+        // request, so a change that moves only the count (a product entering a price range
+        // beyond the first page) keeps the page, and the other way round.
+        let items = reads
             .pages
             .get_or_compute(key.clone(), || async {
-                let (result, depends_on) = service::list_products(&state, &key).await?;
+                let (items, depends_on) = service::list_products(&state, &key).await?;
                 let currency = state.config.store_currency.as_str();
-                let rendered = render(&ProductPage {
-                    items: result
-                        .items
-                        .iter()
-                        .map(|p| ProductSummaryBody::new(p, currency))
-                        .collect(),
-                    total: result.total,
-                    total_exact: result.total_exact,
-                    page: result.page,
-                    page_size: result.page_size,
-                    pages: result.pages,
-                });
+                let bodies: Vec<_> = items
+                    .iter()
+                    .map(|p| ProductSummaryBody::new(p, currency))
+                    .collect();
+                let rendered = render(&bodies);
                 Ok::<_, ApiError>(Fresh {
                     bytes: rendered.body.len() + rendered.etag.len(),
                     value: Arc::new(rendered),
@@ -407,7 +426,9 @@ impl CatalogApi {
                 })
             })
             .await?;
-        Ok(respond(req, &rendered))
+        let counted = service::count_listing(&state, &key.filter).await?;
+        let numbers = Page::<()>::windowed(vec![], counted, LISTING_WINDOW, page);
+        Ok(respond(req, &listing_answer(&items, &numbers)))
     }
 
     /// One active product by id or slug. Supports `If-None-Match`.
@@ -442,5 +463,43 @@ impl CatalogApi {
         let mut body = ProductBody::clone(&cached);
         body.set_stock(&levels);
         Ok(respond(req, &render(&body)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer put together from cached products is byte for byte what poem-openapi
+    /// writes for the documented `ProductPage`.
+    #[test]
+    fn a_listing_answer_is_the_documented_product_page() {
+        let request = PageRequest::new(2, 30).unwrap();
+        for (counted, items) in [(1_001, vec![]), (31, vec![]), (0, vec![])] {
+            let numbers = Page::<()>::windowed(vec![], counted, LISTING_WINDOW, request);
+            let documented = render(&ProductPage {
+                items,
+                total: numbers.total,
+                total_exact: numbers.total_exact,
+                page: numbers.page,
+                page_size: numbers.page_size,
+                pages: numbers.pages,
+            });
+            let cached = render(&Vec::<ProductSummaryBody>::new());
+            let answer = listing_answer(&cached, &numbers);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&answer.body).unwrap(),
+                serde_json::from_str::<serde_json::Value>(&documented.body).unwrap()
+            );
+            assert_eq!(answer.body, documented.body);
+        }
+        let one = Page::<()>::windowed(vec![], 31, LISTING_WINDOW, request);
+        let other = Page::<()>::windowed(vec![], 32, LISTING_WINDOW, request);
+        let cached = render(&Vec::<ProductSummaryBody>::new());
+        assert_ne!(
+            listing_answer(&cached, &one).etag,
+            listing_answer(&cached, &other).etag,
+            "the tag follows the numbers"
+        );
     }
 }
