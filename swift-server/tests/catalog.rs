@@ -409,7 +409,7 @@ async fn listing_filters_orders_and_paginates() {
 async fn a_listing_shows_and_counts_its_first_thousand_products() {
     let shop = Shop::new().await;
     let spec = swift_core::seed::SeedSpec {
-        products: 1_050,
+        products: 1_200,
         categories: 12,
         users: 0,
         seed: 7,
@@ -501,6 +501,36 @@ async fn a_listing_shows_and_counts_its_first_thousand_products() {
         (range["total"].as_i64(), range["total_exact"].as_bool()),
         (Some(in_range), Some(true))
     );
+
+    // In stock only: counted the same way, broad or narrow.
+    let stocked = shop
+        .list("?min_price=0.00&max_price=99999.00&in_stock=true")
+        .await;
+    let all_in_stock: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) {listed} AND EXISTS (SELECT 1 FROM product_variants v \
+         WHERE v.product_id = p.id AND v.is_active AND v.in_stock)"
+    )))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(all_in_stock > 1_000, "the seed has {all_in_stock} in stock");
+    assert_eq!(
+        (stocked["total"].as_i64(), stocked["total_exact"].as_bool()),
+        (Some(1_000), Some(false))
+    );
+    let in_stock_in_range: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) {listed} AND EXISTS (SELECT 1 FROM product_variants v \
+         WHERE v.product_id = p.id AND v.is_active AND v.in_stock AND v.price = {dearer})"
+    )))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let narrow = shop
+        .list(&format!(
+            "?min_price={dearer}&max_price={dearer}&in_stock=true"
+        ))
+        .await;
+    assert_eq!(narrow["total"].as_i64(), Some(in_stock_in_range));
 
     // A category holds fewer: its count is exact.
     let (slug, in_category): (String, i64) = sqlx::query_as(
