@@ -929,7 +929,9 @@ fn join_wrapped_lines(value: &mut Value) {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
                 match (key.as_str(), inner) {
-                    ("description" | "summary", Value::String(text)) => *text = unwrap(text),
+                    ("description" | "summary", Value::String(text)) => {
+                        *text = join_paragraph_lines(text)
+                    }
                     ("example" | "examples", _) => {}
                     (_, inner) => join_wrapped_lines(inner),
                 }
@@ -941,7 +943,7 @@ fn join_wrapped_lines(value: &mut Value) {
 }
 
 /// One paragraph per line: `"a\n    b\n\nc"` → `"a b\n\nc"`.
-fn unwrap(text: &str) -> String {
+fn join_paragraph_lines(text: &str) -> String {
     let starts_block = |line: &str| {
         line.starts_with("- ")
             || line.starts_with("* ")
@@ -1178,15 +1180,24 @@ mod tests {
 
     #[test]
     fn wrapped_lines_join_but_paragraphs_and_lists_stay() {
-        assert_eq!(unwrap("one\n    two\nthree"), "one two three");
-        assert_eq!(unwrap("one\n\ntwo\n  more"), "one\n\ntwo more");
+        assert_eq!(join_paragraph_lines("one\n    two\nthree"), "one two three");
         assert_eq!(
-            unwrap("list:\n- a\n- b\n  wrapped"),
+            join_paragraph_lines("one\n\ntwo\n  more"),
+            "one\n\ntwo more"
+        );
+        assert_eq!(
+            join_paragraph_lines("list:\n- a\n- b\n  wrapped"),
             "list:\n- a\n- b wrapped"
         );
-        assert_eq!(unwrap("steps:\n1. go\n2. stop"), "steps:\n1. go\n2. stop");
-        assert_eq!(unwrap("at 3. o'clock\nsharp"), "at 3. o'clock sharp");
-        assert_eq!(unwrap("| a |\n| b |"), "| a |\n| b |");
+        assert_eq!(
+            join_paragraph_lines("steps:\n1. go\n2. stop"),
+            "steps:\n1. go\n2. stop"
+        );
+        assert_eq!(
+            join_paragraph_lines("at 3. o'clock\nsharp"),
+            "at 3. o'clock sharp"
+        );
+        assert_eq!(join_paragraph_lines("| a |\n| b |"), "| a |\n| b |");
     }
 
     #[test]

@@ -137,9 +137,9 @@ where
         metrics::counter!(outcome, "cache" => self.name).increment(1);
         match (entry, failed) {
             (Some(entry), _) => {
-                // The request that computed the answer checks it; one that found it stored
-                // found it after any change before its storing was checked by that request,
-                // and later changes drop it from the cache themselves.
+                // Only the request that computed the answer checks it against the changes
+                // that landed meanwhile. Changes after it was stored drop it themselves, so
+                // a request that merely found it stored has nothing to check.
                 if computed && self.changes.affected_since(generation, &entry.depends_on) {
                     self.entries.invalidate(&key).await;
                 }

@@ -552,8 +552,12 @@ async fn name_tier_page(
         q: None,
         ..f.clone()
     };
-    let mut qb = QueryBuilder::new(PRODUCT_SELECT);
-    push_from_where(&mut qb, &unsearched, categories, false, None);
+    let select = || {
+        let mut qb = QueryBuilder::new(PRODUCT_SELECT);
+        push_from_where(&mut qb, &unsearched, categories, false, None);
+        qb
+    };
+    let mut qb = select();
     qb.push(" AND p.id = ANY (ARRAY(")
         .push(EXACT_SKU)
         .push_bind(q.trim().to_owned())
@@ -571,8 +575,7 @@ async fn name_tier_page(
     if wanted == 0 {
         return Ok(Some(page));
     }
-    let mut qb = QueryBuilder::new(PRODUCT_SELECT);
-    push_from_where(&mut qb, &unsearched, categories, false, None);
+    let mut qb = select();
     qb.push(" AND p.name_search @@ ");
     push_tsquery(&mut qb, q);
     qb.push(" AND NOT (p.id = ANY(")
@@ -761,22 +764,33 @@ pub async fn count_products(
             max_price: None,
             ..f.clone()
         };
-        let mut qb = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM products p");
-        push_from_where(&mut qb, &unranged, categories, false, None);
-        if let Some(min) = f.min_price {
-            qb.push(" AND p.price_min >= ").push_bind(min.amount());
-        }
-        if let Some(max) = f.max_price {
-            qb.push(" AND p.price_min <= ").push_bind(max.amount());
-        }
-        qb.push(" LIMIT ").push_bind(up_to).push(") matches");
-        let lowest_in_range: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+        let lowest_in_range = count_up_to(&mut *conn, &unranged, categories, up_to, |qb| {
+            if let Some(min) = f.min_price {
+                qb.push(" AND p.price_min >= ").push_bind(min.amount());
+            }
+            if let Some(max) = f.max_price {
+                qb.push(" AND p.price_min <= ").push_bind(max.amount());
+            }
+        })
+        .await?;
         if lowest_in_range == up_to {
             return Ok(up_to);
         }
     }
+    count_up_to(conn, f, categories, up_to, |_| {}).await
+}
+
+/// The products matching `f` (and whatever `more` adds to its `WHERE`), counted up to `up_to`.
+async fn count_up_to(
+    conn: &mut sqlx::PgConnection,
+    f: &ProductFilter,
+    categories: Option<&[Uuid]>,
+    up_to: i64,
+    more: impl FnOnce(&mut QueryBuilder<Postgres>),
+) -> sqlx::Result<i64> {
     let mut qb = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM products p");
     push_from_where(&mut qb, f, categories, false, None);
+    more(&mut qb);
     qb.push(" LIMIT ").push_bind(up_to).push(") matches");
     qb.build_query_scalar().fetch_one(conn).await
 }

@@ -155,9 +155,9 @@ pub async fn list_products(
         .await
 }
 
-/// How many products a listing of `filter` holds, counted up to 1,000 and one
-/// ([`LISTING_WINDOW`]; see [`crate::pagination::Page::windowed`]), and kept until a change that could move
-/// it (counts are the expensive part).
+/// How many products a listing of `filter` holds, counted up to [`LISTING_WINDOW`] and one
+/// (see [`crate::pagination::Page::windowed`]), and kept until a change that could move it
+/// (counts are the expensive part).
 pub async fn count_listing(ctx: &Context, filter: &ProductFilter) -> Result<i64> {
     ctx.listing_counts
         .get_or_compute(filter.clone(), || async {
