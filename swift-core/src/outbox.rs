@@ -87,7 +87,8 @@ pub fn backoff_seconds(attempts: i32) -> i64 {
     1_i64 << attempts.clamp(1, 11) as u32
 }
 
-/// Delivers up to `batch` due rows in one transaction; how many were delivered.
+/// Delivers up to `batch` due rows in one transaction, and marks those sent in one statement;
+/// how many were delivered.
 pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, batch: i64) -> sqlx::Result<usize> {
     let mut tx = pool.begin().await?;
     let due: Vec<Due> = sqlx::query_as(
@@ -98,18 +99,10 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, batch: i64) -> sqlx::Re
     .bind(batch)
     .fetch_all(&mut *tx)
     .await?;
-    let mut delivered = 0;
+    let mut delivered = Vec::with_capacity(due.len());
     for row in due {
         match mailer.send(&row.payload.0).await {
-            Ok(()) => {
-                sqlx::query(
-                    "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = $1",
-                )
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-                delivered += 1;
-            }
+            Ok(()) => delivered.push(row.id),
             Err(e) => {
                 let attempts = row.attempts + 1;
                 tracing::warn!(error = %e, id = %row.id, attempts, "delivering mail failed; will retry");
@@ -127,9 +120,18 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, batch: i64) -> sqlx::Re
             }
         }
     }
+    // The whole batch's deliveries in one statement.
+    if !delivered.is_empty() {
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+        )
+        .bind(&delivered)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
-    metrics::counter!("swift_outbox_delivered_total").increment(delivered as u64);
-    Ok(delivered)
+    metrics::counter!("swift_outbox_delivered_total").increment(delivered.len() as u64);
+    Ok(delivered.len())
 }
 
 /// Undelivered rows and the age in seconds of the oldest (0 when none): how far behind
@@ -158,6 +160,13 @@ pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {
     )
 }
 
+/// How long a woken worker waits for more mail before delivering. During a sale every
+/// order wakes it, and a batch costs the same four round trips (begin, claim, mark, commit)
+/// on the database every buyer is waiting for, whether it carries one mail or twenty; so it
+/// gathers, as PostgreSQL's own `commit_delay` does for commits. At 400 orders/s one batch
+/// carries about eight. A confirmation 20 ms later is not one anybody can tell apart.
+const GATHER: Duration = Duration::from_millis(20);
+
 /// Delivers what is due whenever woken, and at least every `poll` (rows of other instances,
 /// retries coming due), until aborted.
 pub fn spawn_worker(
@@ -180,7 +189,7 @@ pub fn spawn_worker(
                 }
             }
             tokio::select! {
-                _ = wake.0.notified() => {}
+                _ = wake.0.notified() => tokio::time::sleep(GATHER).await,
                 _ = tokio::time::sleep(poll) => {}
             }
         }
