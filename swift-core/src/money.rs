@@ -16,6 +16,8 @@ pub struct Money(Decimal);
 
 impl Money {
     pub const ZERO: Money = Money(Decimal::ZERO);
+    /// The largest amount: 9,999,999,999.99.
+    pub const MAX: Money = Money(MAX);
 
     /// Parses `"12.50"`: digits, a dot, exactly two digits. `"12.5"`, `"1e3"`, `"-1.00"`
     /// are refused, so the client's intent is never guessed.

@@ -114,6 +114,14 @@ async fn cart_totals_never_overflow_silently() {
     let dear = app.create_product(&staff, "DEAR", "9999999999.99", 5).await;
     let half = app.create_product(&staff, "HALF", "6000000000.00", 5).await;
     let token = app.access_token("rich@example.com").await;
+    // A variant that is not sold opens no cart (the line and the cart are one statement).
+    let ghost = json!({"variants": [{"id": uuid::Uuid::new_v4()}]});
+    assert_problem(app.add_to_cart(&token, &ghost, 1).await, 404, "not_found").await;
+    let carts: i64 = sqlx::query_scalar("SELECT count(*) FROM carts")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(carts, 0);
     let resp = app.add_to_cart(&token, &dear, 2).await;
     let body = assert_problem(resp, 400, "validation_error").await;
     assert_eq!(body["errors"][0]["field"], "quantity", "{body}");

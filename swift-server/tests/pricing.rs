@@ -388,3 +388,69 @@ async fn codes_are_refused_with_their_reason_and_limited_per_customer() {
     let problem = assert_problem(resp, 400, "validation_error").await;
     assert_eq!(problem["errors"][0]["field"], "value");
 }
+
+/// The rate a checkout charges is the region's own, else the country's, else none, in any
+/// case and spacing of the region; the same whether the address is given (its rate is read
+/// with the cart) or the customer's default (read after it).
+#[tokio::test]
+async fn a_regions_own_rate_wins_for_given_and_saved_addresses_alike() {
+    let shop = Shop::new().await;
+    for rate in [
+        json!({"country": "US", "name": "Sales tax", "percent": "5"}),
+        json!({"country": "US", "region": "NY", "name": "NY tax", "percent": "8.875"}),
+    ] {
+        shop.admin(Method::POST, "/tax-rates", rate).await;
+    }
+    let lamp = shop
+        .app
+        .create_product(&shop.staff, "LAMP", "10.00", 100)
+        .await;
+    let ada = shop.app.access_token("ada@example.com").await;
+    let us = |region: &str| {
+        json!({"full_name": "Ada", "line1": "1 Main St", "city": "Town", "postal_code": "10001",
+               "country": "US", "region": region})
+    };
+    let saved = shop
+        .app
+        .post(
+            "/api/v1/addresses",
+            Some(&ada),
+            json!({"address": us("ny")}),
+        )
+        .await;
+    assert_eq!(saved.status(), 201);
+
+    let mut charged = Vec::new();
+    for body in [
+        json!({}),
+        json!({"shipping_address": us(" Ny ")}),
+        json!({"shipping_address": us("CA")}),
+        json!({"shipping_address": {"full_name": "Ada", "line1": "1 Rue", "city": "Paris",
+                                    "postal_code": "75001", "country": "FR"}}),
+    ] {
+        shop.app.add_to_cart(&ada, &lamp, 1).await;
+        let resp = shop.app.post("/api/v1/orders", Some(&ada), body).await;
+        assert_eq!(resp.status(), 201);
+        let order: Value = resp.json().await.unwrap();
+        let lines: Vec<String> = order["tax_lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_owned())
+            .collect();
+        charged.push((order["tax_total"].as_str().unwrap().to_owned(), lines));
+    }
+    let expected = [
+        ("0.89", vec!["NY tax"]),
+        ("0.89", vec!["NY tax"]),
+        ("0.50", vec!["Sales tax"]),
+        ("0.00", vec![]),
+    ]
+    .map(|(total, names)| {
+        (
+            total.to_owned(),
+            names.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+        )
+    });
+    assert_eq!(charged, expected);
+}

@@ -135,8 +135,14 @@ pub async fn checkout(
         }
         Shopper::Visitor => return Err(OrdersError::EmptyCart),
     };
-    let mut tx = ctx.pool.begin().await?;
-    let Some((found, lines)) = cart::for_checkout(&mut tx, shopper).await? else {
+    // A destination given in the request has its tax rate read with the cart.
+    let given_place = match &request.shipping {
+        AddressChoice::Given(a) => Some(tax::Place::new(&a.country, a.region.as_deref())),
+        AddressChoice::Saved(_) | AddressChoice::Default => None,
+    };
+    let mut tx = crate::db::begin_with_fixed_plans(&ctx.pool).await?;
+    let Some((found, lines)) = cart::for_checkout(&mut tx, shopper, given_place.as_ref()).await?
+    else {
         return Err(OrdersError::EmptyCart);
     };
     let cart_id = found.id;
@@ -177,6 +183,8 @@ pub async fn checkout(
         .try_fold(Money::ZERO, |sum, t| sum.checked_add(*t))
         .ok_or_else(too_large)?;
     let now = chrono::Utc::now();
+    // `Some` when the destination was given: its rate, read with the cart.
+    let given_rate = given_place.is_some().then(|| found.given_rate());
     let choices = cart::choices_of(&mut tx, found.chosen).await?;
     let method = match choices.method {
         Some(method) => {
@@ -197,12 +205,17 @@ pub async fn checkout(
     if let Some(reason) = choices.code.as_ref().and_then(|c| c.refusal(now)) {
         return Err(OrdersError::DiscountNotApplicable(reason));
     }
-    let tax = tax::rate_for(
-        &mut *tx,
-        &shipping_address.country,
-        shipping_address.region.as_deref(),
-    )
-    .await?;
+    let tax = match given_rate {
+        Some(rate) => rate,
+        None => {
+            tax::rate_for(
+                &mut *tx,
+                &shipping_address.country,
+                shipping_address.region.as_deref(),
+            )
+            .await?
+        }
+    };
     let weight_grams = lines
         .iter()
         .map(|l| i64::from(l.weight_grams.unwrap_or(0)) * i64::from(l.quantity))

@@ -112,22 +112,53 @@ pub async fn delete(ctx: &Context, id: Uuid) -> Result<()> {
     )
 }
 
+/// A destination as rates are looked up: its country, and its region trimmed and in upper
+/// case (`""`: none), as rates store them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub country: String,
+    pub region: String,
+}
+
+impl Place {
+    pub fn new(country: &str, region: Option<&str>) -> Self {
+        Self {
+            country: country.to_owned(),
+            region: region.unwrap_or_default().trim().to_uppercase(),
+        }
+    }
+}
+
+/// The query for the rate of the place bound at `country` and `region` (placeholders such
+/// as `$1`): the region's own, else the country's; no row for none. Checkout embeds it in
+/// the statement that reads the cart, so that the rate costs no round trip of its own.
+pub(crate) fn rate_query(country: &str, region: &str) -> String {
+    format!(
+        "SELECT name, percent FROM tax_rates WHERE country = {country} AND region IN ('', {region}) \
+         ORDER BY region DESC LIMIT 1"
+    )
+}
+
+/// A rate as stored (`percent` as written, `20.000` reads `20`).
+pub(crate) fn stored(name: String, percent: Decimal) -> TaxRate {
+    TaxRate {
+        name,
+        percent: percent.normalize(),
+    }
+}
+
 /// The rate of a destination: its region's own, else its country's, else none.
 pub async fn rate_for(
     ex: impl PgExecutor<'_>,
     country: &str,
     region: Option<&str>,
 ) -> sqlx::Result<Option<TaxRate>> {
-    let found: Option<(String, Decimal)> = sqlx::query_as(
-        "SELECT name, percent FROM tax_rates WHERE country = $1 AND region IN ('', $2) \
-         ORDER BY region DESC LIMIT 1",
-    )
-    .bind(country)
-    .bind(region.unwrap_or_default().trim().to_uppercase())
-    .fetch_optional(ex)
-    .await?;
-    Ok(found.map(|(name, percent)| TaxRate {
-        name,
-        percent: percent.normalize(),
-    }))
+    let place = Place::new(country, region);
+    let found: Option<(String, Decimal)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(rate_query("$1", "$2")))
+            .bind(&place.country)
+            .bind(&place.region)
+            .fetch_optional(ex)
+            .await?;
+    Ok(found.map(|(name, percent)| stored(name, percent)))
 }

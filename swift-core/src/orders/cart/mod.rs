@@ -378,14 +378,30 @@ pub struct CheckoutCart {
     pub email: Option<String>,
     pub default_shipping: Option<sqlx::types::Json<super::types::Address>>,
     pub default_billing: Option<sqlx::types::Json<super::types::Address>>,
+    /// The tax rate of the destination checkout was given, read with the lines (absent when
+    /// none was given, or when it has no rate).
+    #[sqlx(default)]
+    tax_name: Option<String>,
+    #[sqlx(default)]
+    tax_percent: Option<rust_decimal::Decimal>,
+}
+
+impl CheckoutCart {
+    /// The tax rate of the destination given to [`for_checkout`].
+    pub fn given_rate(&self) -> Option<TaxRate> {
+        let (name, percent) = (self.tax_name.clone()?, self.tax_percent?);
+        Some(tax::stored(name, percent))
+    }
 }
 
 /// The shopper's cart and its lines as checkout needs them, the lines locked, in one round
-/// trip: `None` for a visitor or a customer without a cart; an empty cart has no lines; a
-/// guest token that names no cart is not found.
+/// trip, with the tax rate of `tax_at` ([`CheckoutCart::given_rate`]): `None` for a visitor
+/// or a customer without a cart; an empty cart has no lines; a guest token that names no
+/// cart is not found.
 pub async fn for_checkout(
     conn: &mut sqlx::PgConnection,
     shopper: &Shopper,
+    tax_at: Option<&tax::Place>,
 ) -> Result<Option<(CheckoutCart, Vec<CheckoutLine>)>> {
     let hash;
     let owner = match shopper {
@@ -396,7 +412,9 @@ pub async fn for_checkout(
         }
         Shopper::Visitor => return Ok(None),
     };
-    let mut rows = repo::checkout_lines(&mut *conn, owner).await?.into_iter();
+    let mut rows = repo::checkout_lines(&mut *conn, owner, tax_at)
+        .await?
+        .into_iter();
     let Some(first) = rows.next() else {
         // No cart, or an empty one; only the answer differs.
         return match repo::for_checkout(conn, owner).await? {
@@ -486,16 +504,19 @@ pub async fn shipping_options(
 
 /// The cart after a change in `tx`, refusing the change if it would leave the total past
 /// what an order can hold. Read in the transaction, it is also the answer to send.
+fn total_too_large() -> Invalid {
+    Invalid::new(
+        "quantity",
+        "the cart total would exceed the largest order amount (9999999999.99)",
+    )
+}
+
 async fn checked_cart(tx: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Cart> {
     let cart = get_on(tx, Some(cart_id)).await?;
     let buyable = sum(cart.items.iter().filter(|l| l.is_active));
     let overflow = Money::ZERO.checked_add(buyable).is_none();
     if overflow {
-        return Err(Invalid::new(
-            "quantity",
-            "the cart total would exceed the largest order amount (9999999999.99)",
-        )
-        .into());
+        return Err(total_too_large().into());
     }
     Ok(cart)
 }
@@ -506,8 +527,14 @@ pub struct Added {
     pub opened: Option<CartToken>,
 }
 
-/// Adds a variant (sold ones only, else 404); an existing line grows, up to 100. A visitor's
-/// first line opens a guest cart, whose token comes back in [`Added::opened`].
+/// Adds a variant (sold ones only, else 404); an existing line grows, up to 100, and the
+/// cart's buyable total up to the largest order amount. A visitor's first line opens a guest
+/// cart, whose token comes back in [`Added::opened`].
+///
+/// A customer's line is added by one statement, which opens their cart too, and the cart is
+/// read afterwards: no transaction around them, as the cart shown may as well include what
+/// another of their requests added meanwhile. That is two round trips fewer on the path a
+/// sale takes.
 pub async fn add(
     ctx: &Context,
     shopper: &Shopper,
@@ -518,18 +545,37 @@ pub async fn add(
         let full = Invalid::new("quantity", "a cart line holds at most 100 units");
         crate::db::constraint_error(e, [("cart_items_quantity_check", OrdersError::from(full))])
     };
-    let mut tx = ctx.pool.begin().await?;
     let line_id = Uuid::now_v7();
-    let (cart_id, opened, sold) = match shopper {
-        // The customer's cart is opened by the same statement that adds the line.
-        Shopper::Customer(user_id) => {
-            let (cart_id, sold) =
-                repo::add_customer_line(&mut *tx, line_id, *user_id, variant_id, quantity.get())
-                    .await
-                    .map_err(line_full)?;
-            (cart_id, None, sold)
+    let limit = Money::MAX.amount();
+    let checked = |added: repo::AddedLine| {
+        if !added.sold {
+            return Err(OrdersError::NotFound);
         }
+        if !added.fits {
+            return Err(total_too_large().into());
+        }
+        Ok(added.cart_id)
+    };
+    match shopper {
+        Shopper::Customer(user_id) => {
+            let mut conn = ctx.pool.acquire().await?;
+            let added = repo::add_customer_line(
+                &mut *conn,
+                line_id,
+                *user_id,
+                variant_id,
+                quantity.get(),
+                limit,
+            )
+            .await
+            .map_err(line_full)?;
+            let cart = get_on(&mut conn, checked(added)?).await?;
+            Ok(Added { cart, opened: None })
+        }
+        // A guest's cart may be opened here, with its token: in one transaction with the
+        // line, so that a refused line leaves no cart behind.
         Shopper::Guest(_) | Shopper::Visitor => {
+            let mut tx = ctx.pool.begin().await?;
             let (cart_id, opened) = match cart_id(&mut tx, shopper, true).await? {
                 Some(id) => (id, None),
                 None => {
@@ -537,18 +583,21 @@ pub async fn add(
                     (repo::open_guest_cart(&mut *tx, &hash).await?, Some(token))
                 }
             };
-            let sold = repo::add_line(&mut *tx, line_id, cart_id, variant_id, quantity.get())
-                .await
-                .map_err(line_full)?;
-            (cart_id, opened, sold)
+            let added = repo::add_line(
+                &mut *tx,
+                line_id,
+                cart_id,
+                variant_id,
+                quantity.get(),
+                limit,
+            )
+            .await
+            .map_err(line_full)?;
+            let cart = get_on(&mut tx, checked(added)?).await?;
+            tx.commit().await?;
+            Ok(Added { cart, opened })
         }
-    };
-    if !sold {
-        return Err(OrdersError::NotFound);
     }
-    let cart = checked_cart(&mut tx, cart_id).await?;
-    tx.commit().await?;
-    Ok(Added { cart, opened })
 }
 
 /// Sets a line's quantity; a line of another cart is not found.

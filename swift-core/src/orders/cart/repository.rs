@@ -2,11 +2,13 @@
 //! service in `super` decides what to run and in which transaction.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::{CartLine, CheckoutCart, Chosen, Destination};
 use crate::orders::repository::{CheckoutLine, OPTIONS_OF_V};
+use crate::orders::tax::{self, Place};
 
 /// A cart row's choice columns, as [`Chosen`] reads them (`c` is the cart).
 const CHOSEN_OF_C: &str =
@@ -154,16 +156,19 @@ pub struct CheckoutRow {
     pub line: CheckoutLine,
 }
 
-/// The owner's cart and its lines in one round trip, by variant id. The cart's own rows are
-/// locked (a second checkout of the same cart waits, then finds it empty); the variants are
-/// not: stock is taken, under lock, by `inventory::take_for_order` at the end of checkout.
-/// No row: no cart, or an empty one.
+/// The owner's cart and its lines in one round trip, by variant id, with the tax rate of
+/// `tax_at` (the destination checkout was given, if it was). The cart's own rows are locked
+/// (a second checkout of the same cart waits, then finds it empty); the variants are not:
+/// stock is taken, under lock, by `inventory::take_for_order` at the end of checkout. No row:
+/// no cart, or an empty one.
 pub async fn checkout_lines(
     ex: impl PgExecutor<'_>,
     owner: Owner<'_>,
+    tax_at: Option<&Place>,
 ) -> sqlx::Result<Vec<CheckoutRow>> {
     let sql = format!(
-        "SELECT c.id, {CHOSEN_OF_C}, {CHECKOUT_CART}, ci.id AS cart_item_id, p.id AS product_id, v.id AS variant_id, \
+        "SELECT c.id, {CHOSEN_OF_C}, {CHECKOUT_CART}, t.name AS tax_name, t.percent AS tax_percent, \
+                ci.id AS cart_item_id, p.id AS product_id, v.id AS variant_id, \
                 {OPTIONS_OF_V} AS options, ci.quantity, v.sku, p.name, v.price, s.on_hand AS stock, \
                 v.is_active AND p.is_active AS is_active, v.weight_grams \
          FROM carts c LEFT JOIN users u ON u.id = c.user_id \
@@ -171,10 +176,14 @@ pub async fn checkout_lines(
          JOIN product_variants v ON v.id = ci.variant_id \
          JOIN products p ON p.id = v.product_id \
          JOIN stock_levels s ON s.variant_id = v.id \
+         LEFT JOIN LATERAL ({}) t ON true \
          WHERE c.{} = $1 ORDER BY v.id FOR UPDATE OF ci",
+        tax::rate_query("$2", "$3"),
         owner_column(owner)
     );
     bind_owner(sqlx::query_as(sqlx::AssertSqlSafe(sql)), owner)
+        .bind(tax_at.map(|place| &place.country))
+        .bind(tax_at.map(|place| &place.region))
         .fetch_all(ex)
         .await
 }
@@ -213,60 +222,84 @@ pub async fn set_code(
     Ok(())
 }
 
-/// Adds `quantity` of a variant that is sold (it and its product active) as a new line
-/// `line_id`, or to the line the cart has for it. `false`: the variant is not sold, and
-/// nothing changed. A line past 100 units violates `cart_items_quantity_check`.
+/// What adding to a cart did.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AddedLine {
+    /// The cart's id (`None`: a customer's cart was neither opened nor touched).
+    pub cart_id: Option<Uuid>,
+    /// The variant is sold (it and its product active).
+    pub sold: bool,
+    /// The cart's buyable total stays within the limit given; when it would not, nothing
+    /// changed.
+    pub fits: bool,
+}
+
+/// The statement's common part, after `cart` (the cart's id): whether the variant `$3` is
+/// sold and at what price, whether the cart's buyable lines (active variants of active
+/// products) plus `$4` of it stay within `$5`, and the line added or grown only then.
+const ADD_LINE: &str = "sold AS ( \
+         SELECT v.id, v.price FROM product_variants v JOIN products p ON p.id = v.product_id \
+         WHERE v.id = $3 AND v.is_active AND p.is_active), \
+     fits AS ( \
+         SELECT coalesce(sum(v.price * ci.quantity), 0) + sold.price * $4 <= $5 AS ok \
+         FROM sold CROSS JOIN cart \
+         LEFT JOIN cart_items ci ON ci.cart_id = cart.id \
+         LEFT JOIN product_variants v ON v.id = ci.variant_id AND v.is_active \
+             AND EXISTS (SELECT 1 FROM products p WHERE p.id = v.product_id AND p.is_active) \
+         GROUP BY sold.price), \
+     line AS ( \
+         INSERT INTO cart_items (id, cart_id, variant_id, quantity) \
+         SELECT $1, cart.id, sold.id, $4 FROM cart, sold, fits WHERE fits.ok \
+         ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
+     SELECT (SELECT id FROM cart) AS cart_id, EXISTS (SELECT 1 FROM sold) AS sold, \
+         coalesce((SELECT ok FROM fits), true) AS fits";
+
+/// Adds `quantity` of a variant that is sold as a new line `line_id`, or to the line the
+/// cart has for it, when the cart's buyable total stays within `limit`. A line past 100 units
+/// violates `cart_items_quantity_check`. One statement, so it needs no transaction.
 pub async fn add_line(
     ex: impl PgExecutor<'_>,
     line_id: Uuid,
     cart_id: Uuid,
     variant_id: Uuid,
     quantity: i32,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "WITH sold AS ( \
-             SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id \
-             WHERE v.id = $3 AND v.is_active AND p.is_active), \
-         line AS ( \
-             INSERT INTO cart_items (id, cart_id, variant_id, quantity) SELECT $1, $2, id, $4 FROM sold \
-             ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
-         SELECT EXISTS (SELECT 1 FROM sold)",
-    )
+    limit: Decimal,
+) -> sqlx::Result<AddedLine> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH cart AS (SELECT CAST($2 AS uuid) AS id), {ADD_LINE}"
+    )))
     .bind(line_id)
     .bind(cart_id)
     .bind(variant_id)
     .bind(quantity)
+    .bind(limit)
     .fetch_one(ex)
     .await
 }
 
-/// [`add_line`] for a customer, with their cart opened (or touched) in the same statement:
-/// one round trip for the busiest write of a shop. Returns the cart's id and whether the
-/// variant is sold.
+/// [`add_line`] for a customer, with their cart opened (or touched) in the same statement,
+/// only when the variant is sold: one round trip for the busiest write of a shop.
 pub async fn add_customer_line(
     ex: impl PgExecutor<'_>,
     line_id: Uuid,
     user_id: Uuid,
     variant_id: Uuid,
     quantity: i32,
-) -> sqlx::Result<(Uuid, bool)> {
-    sqlx::query_as(
+    limit: Decimal,
+) -> sqlx::Result<AddedLine> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH cart AS ( \
-             INSERT INTO carts (user_id) VALUES ($2) \
+             INSERT INTO carts (user_id) \
+             SELECT $2 WHERE EXISTS (SELECT 1 FROM product_variants v JOIN products p ON p.id = v.product_id \
+                 WHERE v.id = $3 AND v.is_active AND p.is_active) \
              ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id), \
-         sold AS ( \
-             SELECT v.id FROM product_variants v JOIN products p ON p.id = v.product_id \
-             WHERE v.id = $3 AND v.is_active AND p.is_active), \
-         line AS ( \
-             INSERT INTO cart_items (id, cart_id, variant_id, quantity) \
-             SELECT $1, cart.id, sold.id, $4 FROM cart, sold \
-             ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
-         SELECT (SELECT id FROM cart), EXISTS (SELECT 1 FROM sold)",
-    )
+         {ADD_LINE}"
+    )))
     .bind(line_id)
     .bind(user_id)
     .bind(variant_id)
     .bind(quantity)
+    .bind(limit)
     .fetch_one(ex)
     .await
 }
