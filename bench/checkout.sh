@@ -43,6 +43,13 @@ for mode in hot spread; do
   "$target_dir/release/examples/checkout_bench" "http://127.0.0.1:$port" "$staff_password" "$customer_password" "$customers" "$secs" "$mode"
 done
 
+# The server's outbox worker delivers the confirmations in batches (one UPDATE marks a batch,
+# so every mail of a batch has the same delivered_at): the mean batch, which the ceiling
+# script's worker share follows.
+batch=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "SELECT greatest(1, round(count(*)::numeric / \
+  greatest(count(DISTINCT delivered_at), 1))) FROM outbox WHERE delivered_at IS NOT NULL")
+echo "outbox: mean batch of mail delivered: $batch"
+
 # PostgreSQL's own rate for the same statements (bench/checkout-ceiling.sql) and for the
 # least a sale can be (bench/checkout-minimal.sql): with as many clients as buyers, and with
 # as many as the server's pool.
@@ -62,7 +69,7 @@ for clients in "$customers" "$pool"; do
     [ "$mode" = spread ] && variants=100
     for script in ceiling minimal; do
       vacuum 2>/dev/null
-      report=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$clients" -j 2 -T "$secs" -D variants="$variants" \
+      report=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$clients" -j 2 -T "$secs" -D variants="$variants" -D batch="$batch" \
         -r -f "bench/checkout-$script.sql" "$db" 2>/dev/null)
       tps=$(echo "$report" | awk '/^tps/ {print int($3)}')
       latency=$(echo "$report" | awk '/^latency average/ {print $4}')

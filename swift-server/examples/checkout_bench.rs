@@ -86,6 +86,7 @@ async fn main() {
         );
     }
     let address = json!({"shipping_address": {"full_name": "Bench Customer", "line1": "1 Load St", "city": "Testville", "postal_code": "12345", "country": "US"}});
+    let cpu_before = machine_cpu();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for (n, token) in tokens.into_iter().enumerate() {
@@ -134,17 +135,74 @@ async fn main() {
         all.extend(l);
         failures += f;
     }
+    let cpu = machine_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
             .copied()
             .unwrap_or_default()
     };
+    // CPU time per checkout varies less than the rate on a shared box: a neighbour that
+    // steals cycles lowers the rate, not (much) the work each order costs.
+    let cpu_per_checkout = match cpu {
+        Some(cpu) if !all.is_empty() => format!(
+            " machine_cpu_ms_per_checkout={:.2} steal_percent={:.0}",
+            cpu.busy_ms / all.len() as f64,
+            100.0 * cpu.steal_ms / (seconds as f64 * 1000.0 * cpu.cores as f64),
+        ),
+        _ => String::new(),
+    };
     println!(
-        "RESULT {mode} customers={customers} checkouts={} per_second={:.0} p50_ms={:.2} p99_ms={:.2} failures={failures}",
+        "RESULT {mode} customers={customers} checkouts={} per_second={:.0} p50_ms={:.2} p99_ms={:.2} failures={failures}{cpu_per_checkout}",
         all.len(),
         all.len() as f64 / seconds as f64,
         pct(0.50).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0,
     );
+}
+
+/// The whole machine's CPU time so far (every process: server, PostgreSQL, this driver),
+/// from Linux's `/proc/stat`; `None` elsewhere.
+#[derive(Clone, Copy)]
+struct Cpu {
+    busy_ms: f64,
+    steal_ms: f64,
+    cores: usize,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            busy_ms: self.busy_ms - earlier.busy_ms,
+            steal_ms: self.steal_ms - earlier.steal_ms,
+            cores: self.cores,
+        }
+    }
+}
+
+fn machine_cpu() -> Option<Cpu> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // "cpu  user nice system idle iowait irq softirq steal …", in clock ticks (100 a second).
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse().unwrap_or(0.0))
+        .collect();
+    let tick_ms = 10.0;
+    let busy = [0, 1, 2, 5, 6]
+        .iter()
+        .map(|&i| ticks.get(i).copied().unwrap_or(0.0));
+    Some(Cpu {
+        busy_ms: busy.sum::<f64>() * tick_ms,
+        steal_ms: ticks.get(7).copied().unwrap_or(0.0) * tick_ms,
+        cores: stat
+            .lines()
+            .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+            .count(),
+    })
 }
