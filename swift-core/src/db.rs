@@ -255,6 +255,34 @@ mod tests {
         assert_eq!(redact_password("postgres://h/db"), "postgres://h/db");
     }
 
+    /// The setting lasts as long as the transaction, committed or rolled back: the pooled
+    /// connection is back to PostgreSQL's own choice for whatever runs on it next.
+    #[tokio::test]
+    async fn fixed_plans_last_one_transaction() {
+        let db = crate::testing::TestDb::empty().await;
+        // One connection, so that every query below runs where the transactions did.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url)
+            .await
+            .unwrap();
+        let show = "SELECT current_setting('plan_cache_mode')";
+        for commit in [true, false] {
+            let mut tx = begin_with_fixed_plans(&pool).await.unwrap();
+            let inside: String = sqlx::query_scalar(show).fetch_one(&mut *tx).await.unwrap();
+            if commit {
+                tx.commit().await.unwrap();
+            } else {
+                tx.rollback().await.unwrap();
+            }
+            let after: String = sqlx::query_scalar(show).fetch_one(&pool).await.unwrap();
+            assert_eq!(
+                (inside.as_str(), after.as_str()),
+                ("force_generic_plan", "auto")
+            );
+        }
+    }
+
     #[tokio::test]
     async fn a_closed_port_is_reported_as_unreachable_with_a_hint() {
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.
