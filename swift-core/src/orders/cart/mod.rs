@@ -502,8 +502,7 @@ pub async fn shipping_options(
         .collect())
 }
 
-/// The cart after a change in `tx`, refusing the change if it would leave the total past
-/// what an order can hold. Read in the transaction, it is also the answer to send.
+/// A change refused because the cart's buyable total would pass what an order can hold.
 fn total_too_large() -> Invalid {
     Invalid::new(
         "quantity",
@@ -511,6 +510,8 @@ fn total_too_large() -> Invalid {
     )
 }
 
+/// The cart after a change in `tx`, refusing the change if it would leave the total past
+/// what an order can hold. Read in the transaction, it is also the answer to send.
 async fn checked_cart(tx: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Cart> {
     let cart = get_on(tx, Some(cart_id)).await?;
     let buyable = sum(cart.items.iter().filter(|l| l.is_active));
