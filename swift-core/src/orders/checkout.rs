@@ -183,10 +183,8 @@ pub async fn checkout(
         .try_fold(Money::ZERO, |sum, t| sum.checked_add(*t))
         .ok_or_else(too_large)?;
     let now = chrono::Utc::now();
-    // `Some` when the destination was given: its rate, read with the cart.
-    let given_rate = given_place.is_some().then(|| found.given_rate());
-    let choices = cart::choices_of(&mut tx, found.chosen).await?;
-    let method = match choices.method {
+    let (method, code) = cart::method_and_code(&mut tx, &found.chosen).await?;
+    let method = match method {
         Some(method) => {
             if !shipping::ships_to(&mut *tx, method.id, &shipping_address.country).await? {
                 return Err(OrdersError::ShippingUnavailable(
@@ -202,11 +200,12 @@ pub async fn checkout(
         }
         None => None,
     };
-    if let Some(reason) = choices.code.as_ref().and_then(|c| c.refusal(now)) {
+    if let Some(reason) = code.as_ref().and_then(|c| c.refusal(now)) {
         return Err(OrdersError::DiscountNotApplicable(reason));
     }
-    let tax = match given_rate {
-        Some(rate) => rate,
+    let tax = match given_place {
+        // Read with the cart.
+        Some(_) => found.given_rate(),
         None => {
             tax::rate_for(
                 &mut *tx,
@@ -223,7 +222,7 @@ pub async fn checkout(
     let priced = pricing::price(&PriceInput {
         subtotal,
         weight_grams,
-        discount: choices.code.as_ref().map(Code::discount),
+        discount: code.as_ref().map(Code::discount),
         shipping: method.as_ref().map(|m| &m.rate),
         tax: tax.as_ref(),
         policy: ctx.config.tax,
@@ -259,7 +258,7 @@ pub async fn checkout(
             shipping_address: &shipping_address,
             billing_address: billing_address.as_ref(),
             shipping_method: method.as_ref().map(|m| m.name.as_str()),
-            discount_code: choices.code.as_ref().map(|c| c.code.as_str()),
+            discount_code: code.as_ref().map(|c| c.code.as_str()),
             tax_lines: &priced.tax_lines,
             notes: &request.notes,
         },
@@ -315,7 +314,7 @@ pub async fn checkout(
         shipping_address,
         billing_address,
         shipping_method: method.map(|m| m.name),
-        discount_code: choices.code.as_ref().map(|c| c.code.clone()),
+        discount_code: code.as_ref().map(|c| c.code.clone()),
         tax_lines: priced.tax_lines,
         notes: request.notes.clone(),
         created_at: written.created_at,
@@ -356,7 +355,7 @@ pub async fn checkout(
         outbox::enqueue(&mut *tx, event, &mail).await?;
     }
     // The code's use is counted under its row's lock, late for the same reason as the stock.
-    if let Some(code) = &choices.code {
+    if let Some(code) = &code {
         let customer = match (user_id, guest_email) {
             (Some(id), _) => format!("user:{id}"),
             (None, email) => format!("email:{}", email.unwrap_or_default()),

@@ -340,12 +340,12 @@ pub struct Chosen {
     discount_code_id: Option<Uuid>,
 }
 
-/// The method, code and tax rate a cart row names (read only when it names them).
-pub(crate) async fn choices_of(conn: &mut sqlx::PgConnection, chosen: Chosen) -> Result<Choices> {
-    let ship_to = chosen.ship_to_country.map(|country| Destination {
-        country,
-        region: chosen.ship_to_region,
-    });
+/// The shipping method and discount code a cart row names (each read only when named). This
+/// is what checkout needs of the cart's choices: the order is taxed at its own address.
+pub(crate) async fn method_and_code(
+    conn: &mut sqlx::PgConnection,
+    chosen: &Chosen,
+) -> Result<(Option<Method>, Option<Code>)> {
     let method = match chosen.shipping_method_id {
         Some(id) => shipping::method(&mut *conn, id).await?,
         None => None,
@@ -354,6 +354,16 @@ pub(crate) async fn choices_of(conn: &mut sqlx::PgConnection, chosen: Chosen) ->
         Some(id) => discounts::by_id(&mut *conn, id).await?,
         None => None,
     };
+    Ok((method, code))
+}
+
+/// The method, code and tax rate a cart row names (read only when it names them).
+pub(crate) async fn choices_of(conn: &mut sqlx::PgConnection, chosen: Chosen) -> Result<Choices> {
+    let (method, code) = method_and_code(&mut *conn, &chosen).await?;
+    let ship_to = chosen.ship_to_country.map(|country| Destination {
+        country,
+        region: chosen.ship_to_region,
+    });
     let tax = match &ship_to {
         Some(d) => tax::rate_for(&mut *conn, &d.country, d.region.as_deref()).await?,
         None => None,
