@@ -22,13 +22,12 @@ SELECT id AS uid, sid FROM bench_users WHERE n = :u \gset
 SELECT id AS var FROM bench_variants WHERE n = :n \gset
 SELECT u.is_staff, u.is_active, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_alive, s.two_factor
   FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = :sid AND s.user_id = :uid;
-WITH cart AS (
-  INSERT INTO carts (user_id) SELECT :uid WHERE EXISTS (SELECT 1 FROM product_variants v JOIN products p ON p.id = v.product_id
-    WHERE v.id = :var AND v.is_active AND p.is_active)
-  ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id),
-sold AS (
+WITH sold AS (
   SELECT v.id, v.price FROM product_variants v JOIN products p ON p.id = v.product_id
   WHERE v.id = :var AND v.is_active AND p.is_active),
+cart AS (
+  INSERT INTO carts (user_id) SELECT :uid FROM sold
+  ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id),
 fits AS (
   SELECT coalesce(sum(v.price * ci.quantity), 0) + sold.price * 1 <= 9999999999.99 AS ok
   FROM sold CROSS JOIN cart LEFT JOIN cart_items ci ON ci.cart_id = cart.id

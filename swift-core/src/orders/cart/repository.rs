@@ -234,29 +234,50 @@ pub struct AddedLine {
     pub fits: bool,
 }
 
-/// The statement's common part, after `cart` (the cart's id): whether the variant `$3` is
-/// sold and at what price, whether the cart's buyable lines (active variants of active
-/// products) plus `$4` of it stay within `$5`, and the line added or grown only then.
-const ADD_LINE: &str = "sold AS ( \
-         SELECT v.id, v.price FROM product_variants v JOIN products p ON p.id = v.product_id \
-         WHERE v.id = $3 AND v.is_active AND p.is_active), \
-     fits AS ( \
-         SELECT coalesce(sum(v.price * ci.quantity), 0) + sold.price * $4 <= $5 AS ok \
-         FROM sold CROSS JOIN cart \
-         LEFT JOIN cart_items ci ON ci.cart_id = cart.id \
-         LEFT JOIN product_variants v ON v.id = ci.variant_id AND v.is_active \
-             AND EXISTS (SELECT 1 FROM products p WHERE p.id = v.product_id AND p.is_active) \
-         GROUP BY sold.price), \
-     line AS ( \
-         INSERT INTO cart_items (id, cart_id, variant_id, quantity) \
-         SELECT $1, cart.id, sold.id, $4 FROM cart, sold, fits WHERE fits.ok \
-         ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
-     SELECT (SELECT id FROM cart) AS cart_id, EXISTS (SELECT 1 FROM sold) AS sold, \
-         coalesce((SELECT ok FROM fits), true) AS fits";
+/// Adds `$4` of variant `$3` as line `$1` to the cart `cart` names (a query on `$2` that may
+/// read `sold`): whether the variant is sold and at what price, whether the cart's buyable
+/// lines (active variants of active products) plus the new units stay within `$5`, and the
+/// line added or grown only then. One statement, so it needs no transaction.
+async fn add_to(
+    ex: impl PgExecutor<'_>,
+    cart: &str,
+    line_id: Uuid,
+    cart_or_owner: Uuid,
+    variant_id: Uuid,
+    quantity: i32,
+    limit: Decimal,
+) -> sqlx::Result<AddedLine> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH sold AS ( \
+             SELECT v.id, v.price FROM product_variants v JOIN products p ON p.id = v.product_id \
+             WHERE v.id = $3 AND v.is_active AND p.is_active), \
+         cart AS ({cart}), \
+         fits AS ( \
+             SELECT coalesce(sum(v.price * ci.quantity), 0) + sold.price * $4 <= $5 AS ok \
+             FROM sold CROSS JOIN cart \
+             LEFT JOIN cart_items ci ON ci.cart_id = cart.id \
+             LEFT JOIN product_variants v ON v.id = ci.variant_id AND v.is_active \
+                 AND EXISTS (SELECT 1 FROM products p WHERE p.id = v.product_id AND p.is_active) \
+             GROUP BY sold.price), \
+         line AS ( \
+             INSERT INTO cart_items (id, cart_id, variant_id, quantity) \
+             SELECT $1, cart.id, sold.id, $4 FROM cart, sold, fits WHERE fits.ok \
+             ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity) \
+         SELECT (SELECT id FROM cart) AS cart_id, EXISTS (SELECT 1 FROM sold) AS sold, \
+             coalesce((SELECT ok FROM fits), true) AS fits"
+    )))
+    .bind(line_id)
+    .bind(cart_or_owner)
+    .bind(variant_id)
+    .bind(quantity)
+    .bind(limit)
+    .fetch_one(ex)
+    .await
+}
 
 /// Adds `quantity` of a variant that is sold as a new line `line_id`, or to the line the
 /// cart has for it, when the cart's buyable total stays within `limit`. A line past 100 units
-/// violates `cart_items_quantity_check`. One statement, so it needs no transaction.
+/// violates `cart_items_quantity_check`.
 pub async fn add_line(
     ex: impl PgExecutor<'_>,
     line_id: Uuid,
@@ -265,16 +286,8 @@ pub async fn add_line(
     quantity: i32,
     limit: Decimal,
 ) -> sqlx::Result<AddedLine> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH cart AS (SELECT CAST($2 AS uuid) AS id), {ADD_LINE}"
-    )))
-    .bind(line_id)
-    .bind(cart_id)
-    .bind(variant_id)
-    .bind(quantity)
-    .bind(limit)
-    .fetch_one(ex)
-    .await
+    let cart = "SELECT CAST($2 AS uuid) AS id";
+    add_to(ex, cart, line_id, cart_id, variant_id, quantity, limit).await
 }
 
 /// [`add_line`] for a customer, with their cart opened (or touched) in the same statement,
@@ -287,21 +300,9 @@ pub async fn add_customer_line(
     quantity: i32,
     limit: Decimal,
 ) -> sqlx::Result<AddedLine> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH cart AS ( \
-             INSERT INTO carts (user_id) \
-             SELECT $2 WHERE EXISTS (SELECT 1 FROM product_variants v JOIN products p ON p.id = v.product_id \
-                 WHERE v.id = $3 AND v.is_active AND p.is_active) \
-             ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id), \
-         {ADD_LINE}"
-    )))
-    .bind(line_id)
-    .bind(user_id)
-    .bind(variant_id)
-    .bind(quantity)
-    .bind(limit)
-    .fetch_one(ex)
-    .await
+    let cart = "INSERT INTO carts (user_id) SELECT $2 FROM sold \
+                ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id";
+    add_to(ex, cart, line_id, user_id, variant_id, quantity, limit).await
 }
 
 /// Sets a line's quantity; `false` when the cart has no such line.
