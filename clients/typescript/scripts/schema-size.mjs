@@ -4,14 +4,13 @@
 // "for the same operations". The API has grown since, so comparing whole files
 // would mix two things; this script keeps only the named operations (and the
 // components they reach), generates types for that document exactly as
-// `npm run generate` does, and prints the line count.
+// `npm run generate` does (scripts/generate.mjs), and prints the line count.
 //
 //   node scripts/schema-size.mjs ../../openapi.json listProducts getProduct ...
 //   node scripts/schema-size.mjs ../../openapi.json --ops-of old-openapi.json
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
-import { execFileSync } from "node:child_process";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { generate } from "./generate.mjs";
 
 const [file, ...rest] = process.argv.slice(2);
 if (!file || rest.length === 0) {
@@ -70,12 +69,7 @@ for (const [kind, entries] of Object.entries(doc.components ?? {})) {
   if (kept.length) components[kind] = Object.fromEntries(kept);
 }
 
-const dir = process.env.KEEP_DIR ?? mkdtempSync(join(tmpdir(), "schema-size-"));
-writeFileSync(join(dir, "openapi.json"), JSON.stringify({ ...doc, paths, components }));
-execFileSync(
-  "npx",
-  ["openapi-typescript", join(dir, "openapi.json"), "-o", join(dir, "schema.d.ts"), "--default-non-nullable", "false"],
-  { stdio: ["ignore", "ignore", "inherit"] },
-);
-const lines = readFileSync(join(dir, "schema.d.ts"), "utf8").split("\n").length - 1;
+const text = await generate({ ...doc, paths, components });
+if (process.env.KEEP_DIR) writeFileSync(join(process.env.KEEP_DIR, "schema.d.ts"), text);
+const lines = text.split("\n").length - 1;
 console.log(`${found.length} operations: ${lines} lines`);

@@ -5,1198 +5,322 @@
 
 export interface paths {
     "/api/v1/addresses": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The customer's saved addresses, oldest first. */
         get: operations["listAddresses"];
-        put?: never;
         /** Save an address (at most 50). */
         post: operations["createAddress"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/addresses/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /** Delete a saved address (orders keep their own copies); another customer's is a 404. */
         delete: operations["deleteAddress"];
-        options?: never;
-        head?: never;
         /** Change a saved address, or make it a default; another customer's is a 404. */
         patch: operations["updateAddress"];
-        trace?: never;
     };
     "/api/v1/admin/categories": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Create a category (staff). */
         post: operations["createCategory"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/categories/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /** Delete an empty category; one with products or subcategories is 409 (staff). */
         delete: operations["deleteCategory"];
-        options?: never;
-        head?: never;
         /** Change some fields of a category; a move that would make a cycle is 409 (staff). */
         patch: operations["updateCategory"];
-        trace?: never;
     };
     "/api/v1/admin/discount-codes": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Every discount code, newest first, with how often each was used (staff). */
         get: operations["listDiscountCodes"];
-        put?: never;
         /** A discount code (codes are unique whatever their case; a taken one is 400) (staff). */
         post: operations["createDiscountCode"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/discount-codes/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
         /** Replace a code's terms; its use count stays (staff). */
         put: operations["updateDiscountCode"];
-        post?: never;
         /** Delete a code (orders keep its name) (staff). */
         delete: operations["deleteDiscountCode"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/orders": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** All orders, newest first, by status and customer (staff). */
         get: operations["adminListOrders"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/orders/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Any order (staff). */
         get: operations["adminGetOrder"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/orders/{id}/refunds": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** An order's refunds, oldest first (staff). */
         get: operations["listOrderRefunds"];
-        put?: never;
         /** Refund all or part of an order paid through Stripe (staff). A full refund moves the order to `refunded`; a partial one is recorded on its history. The buyer is mailed. 409 `not_refundable` (not paid, or paid outside Stripe: mark it refunded with `transitionOrder`) or `refund_too_large`; 502 `payment_provider_error` when Stripe refuses or cannot be reached. */
         post: operations["refundOrder"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/orders/{id}/transition": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Move an order along its life cycle; any other move is 409 `invalid_transition` (staff). */
         post: operations["transitionOrder"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/products": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Create a product with its options and variants (staff). */
         post: operations["createProduct"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/products/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Any product with all its variants, archived ones included (staff). */
         get: operations["adminGetProduct"];
-        put?: never;
-        post?: never;
         /** Archive a product: it leaves the storefront, orders keep it (staff). */
         delete: operations["archiveProduct"];
-        options?: never;
-        head?: never;
         /** Change some fields of a product, or its options (staff). */
         patch: operations["updateProduct"];
-        trace?: never;
     };
     "/api/v1/admin/products/{id}/variants": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Add a variant to a product; answers the product (staff). */
         post: operations["createVariant"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/products/{id}/variants/{variant_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /** Archive a variant: it is no longer shown nor sold, orders keep it (staff). */
         delete: operations["archiveVariant"];
-        options?: never;
-        head?: never;
         /** Change some fields of a variant, its stock included (staff). */
         patch: operations["updateVariant"];
-        trace?: never;
     };
     "/api/v1/admin/products/{id}/variants/{variant_id}/stock": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Add or remove a variant's stock, recorded in the inventory ledger; never below zero (staff). */
         post: operations["adjustStock"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/shipping-methods/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
         /** Replace a method's name and rate (staff). */
         put: operations["updateShippingMethod"];
-        post?: never;
         /** Delete a method (staff). */
         delete: operations["deleteShippingMethod"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/shipping-zones": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Every shipping zone with its methods (staff). */
         get: operations["listShippingZones"];
-        put?: never;
         /** A shipping zone: a name and the countries it covers (staff). */
         post: operations["createShippingZone"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/shipping-zones/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
         /** Replace a zone's name and countries (staff). */
         put: operations["updateShippingZone"];
-        post?: never;
         /** Delete a zone and its methods; carts that chose one choose again (staff). */
         delete: operations["deleteShippingZone"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/shipping-zones/{id}/methods": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** A shipping method of a zone, with its rate (staff). */
         post: operations["createShippingMethod"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/tax-rates": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Every tax rate, by country and region (staff). */
         get: operations["listTaxRates"];
-        put?: never;
         /** A tax rate for a country, or a region of it (one per place; another is 400) (staff). */
         post: operations["createTaxRate"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/tax-rates/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
         /** Replace a tax rate (staff). */
         put: operations["updateTaxRate"];
-        post?: never;
         /** Delete a tax rate (staff). */
         delete: operations["deleteTaxRate"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/users": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** List users (staff). */
         get: operations["adminListUsers"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/admin/users/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
         /** Activate/deactivate or promote/demote a user (staff). */
         patch: operations["adminUpdateUser"];
-        trace?: never;
     };
     "/api/v1/auth/exchange": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Trade a login code from the callback for a token pair (single use, 60 seconds). */
         post: operations["exchangeLoginCode"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/google": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Sign in with a Google id_token, or an authorization code, the frontend obtained. */
         post: operations["googleLogin"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/google/authorize": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Start Google sign-in: 302 to the provider (code flow, PKCE S256, state, nonce). */
         get: operations["googleAuthorize"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/google/callback": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The provider's redirect back: 302 to the frontend with a single-use `login_code` (or `error`). */
         get: operations["googleCallback"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/google/connect": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Connect a Google identity (an id_token or an authorization code, as `googleLogin` takes) to this account; Google must vouch for its address. */
         post: operations["connectGoogle"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Sign in with email and password. An account with two-factor sign-in answers 202 with a challenge for `completeSignIn` instead of tokens. */
         post: operations["login"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/logout": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** End this session (by refresh token, refresh cookie or access token). */
         post: operations["logout"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/logout-all": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** End every session of this user, on every device. */
         post: operations["logoutAll"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/methods": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The ways this account signs in: its password, its Google identities. */
         get: operations["listSignInMethods"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/methods/{method}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /** Remove a way of signing in, unless it is the last one. A Google-only account gets a password through `requestPasswordReset`. */
         delete: operations["disconnectSignInMethod"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/password/change": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Change the password; every other session is signed out. */
         post: operations["changePassword"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/password/reset": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Mail a password-reset link. Always 202, whether or not the email is registered. */
         post: operations["requestPasswordReset"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/password/reset/confirm": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Set a new password with a reset link's uid and token (single use, one hour). */
         post: operations["confirmPasswordReset"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/register": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Create an account with email and password. */
         post: operations["register"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/second-factor": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Finish a two-factor sign-in: the challenge and a code (or a recovery code). */
         post: operations["completeSignIn"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/sessions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The user's live sessions. */
         get: operations["listSessions"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/sessions/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /** Revoke one of the user's sessions (404 for anyone else's). */
         delete: operations["revokeSession"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/token/refresh": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Exchange a refresh token for a new pair; the presented token is consumed. */
         post: operations["refreshToken"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/token/verify": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Check an access token: 200 when it is valid and its session alive, else 401. */
         post: operations["verifyToken"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/two-factor": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Whether two-factor sign-in is on, and how many recovery codes are left. */
         get: operations["getTwoFactor"];
-        put?: never;
         /** Start enrolling an authenticator app (replaces an unconfirmed enrolment). */
         post: operations["enrolTwoFactor"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/two-factor/confirm": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Turn two-factor sign-in on with the app's first code. Answers the ten recovery codes (the only time they are shown); this session counts as signed in with two factors. */
         post: operations["confirmTwoFactor"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/two-factor/disable": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Turn two-factor sign-in off: the password (when the account has one) and a code. */
         post: operations["disableTwoFactor"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/two-factor/recovery-codes": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Ten new recovery codes for a code; the old ones stop working. */
         post: operations["regenerateRecoveryCodes"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/user": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The signed-in user. */
         get: operations["getCurrentUser"];
-        put?: never;
-        post?: never;
         /** Delete the account (password required when it has one). */
         delete: operations["deleteCurrentUser"];
-        options?: never;
-        head?: never;
         /** Update the user's names; no other field can be set here. */
         patch: operations["updateCurrentUser"];
-        trace?: never;
     };
     "/api/v1/auth/verify-email": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Confirm an email address with the key from the verification mail. */
         post: operations["verifyEmail"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/auth/verify-email/resend": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Send the verification mail again. Always 202. */
         post: operations["resendVerificationEmail"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/cart": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The cart (empty when there is none yet). A guest sends `X-Cart-Token`; a token that names no cart (merged at sign-in, or expired) is a 404. */
         get: operations["getCart"];
-        put?: never;
-        post?: never;
         /** Empty the cart. */
         delete: operations["clearCart"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/cart/discount": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
         /** Put a discount code on the cart (one at a time; this replaces any other). A code that is unknown, expired, not yet valid or used up is 409 `discount_not_applicable`. */
         put: operations["applyDiscountCode"];
-        post?: never;
         /** Take the discount code off the cart. */
         delete: operations["removeDiscountCode"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/cart/items": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Add a variant (404 when it is not sold). Without a session or cart token this opens a guest cart and answers its token in `X-Cart-Token`. */
         post: operations["addCartItem"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/cart/items/{item_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /** Remove a line. */
         delete: operations["removeCartItem"];
-        options?: never;
-        head?: never;
         /** Set a line's quantity. */
         patch: operations["updateCartItem"];
-        trace?: never;
     };
     "/api/v1/cart/shipping": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
         /** Where the cart ships, and by which method (one of `listShippingOptions`' for that country; another is 409 `shipping_unavailable`). The destination also sets the tax the cart shows; checkout ships to its shipping address, which must be in the method's zone. */
         put: operations["setCartShipping"];
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/cart/shipping-methods": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The shipping methods that ship to `country`, each priced for this cart (methods that cannot carry its weight are left out). */
         get: operations["listShippingOptions"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/categories": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** All categories, ordered by position then name. */
         get: operations["listCategories"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/categories/{slug}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** One category by slug. */
         get: operations["getCategory"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/guest-orders/{token}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** A guest order, by the token of its link (from checkout's answer or the mail). An invalid or expired token is a 404. */
         get: operations["getGuestOrder"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/guest-orders/{token}/payment": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Pay a guest order, by the token of its link (`order_token`); as `createPayment`. */
         post: operations["createGuestPayment"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/orders": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** The user's orders, newest first. */
         get: operations["listOrders"];
-        put?: never;
         /** Check out the whole cart: a customer's, or a guest's (`X-Cart-Token` and `email`). Never oversells. A guest's answer carries `order_token`, for `getGuestOrder`. */
         post: operations["createOrder"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/orders/claim": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Claim the guest orders placed with the account's address. The address must be verified first (403 `email_not_verified`): an account merely registered with someone else's address claims nothing. */
         post: operations["claimGuestOrders"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/orders/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** One of the user's orders (404 for anyone else's). */
         get: operations["getOrder"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/orders/{id}/cancel": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Cancel one of the user's orders while it is pending; the stock goes back. */
         post: operations["cancelOrder"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/orders/{id}/payment": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Pay one of the user's pending orders: opens its payment at Stripe (once; calling again returns the same one) and answers with the client secret for Stripe.js. 409 `not_payable` unless the order is pending; 503 `payments_not_configured` without Stripe. */
         post: operations["createPayment"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/payments/stripe/webhook": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
         /** Stripe's webhook endpoint (register it in Stripe's dashboard for `payment_intent.succeeded` and `payment_intent.payment_failed`). The body is verified against `Stripe-Signature` (HMAC-SHA256, 5 minutes' tolerance) before anything is read; a bad or stale signature is 400 `invalid_signature` and changes nothing. Each event is applied once, whatever the number of deliveries. */
         post: operations["stripeWebhook"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/products": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Active products: filter, search, sort, paginate. Supports `If-None-Match`. */
         get: operations["listProducts"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/api/v1/products/{id_or_slug}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** One active product by id or slug. Supports `If-None-Match`. */
         get: operations["getProduct"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/healthz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Liveness: 200 while the process serves, whatever the database does. */
         get: operations["healthz"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
     "/readyz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /** Readiness: 200 when the database answers and every migration is applied; 503 `not_ready` otherwise, so a load balancer sends traffic elsewhere. */
         get: operations["readyz"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
 }
 export type webhooks = Record<string, never>;
@@ -2294,95 +1418,62 @@ export interface components {
     responses: {
         /** @description An outside provider failed: `oauth_provider_error` (Google sign-in) or `payment_provider_error` (Stripe refused or could not be reached). */
         BadGateway: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description Invalid request: `validation_error` (with `errors` naming each field), `bad_request`, or `invalid_two_factor_code`. */
         BadRequest: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         Cart: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["Cart"];
             };
         };
         Category: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["Category"];
             };
         };
         /** @description Conflicts with the current state: `not_payable`, `idempotency_conflict`. */
         ConflictNotPayable: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description Conflicts with the current state: `sku_taken`, `variant_options_taken`, `idempotency_conflict`. */
         ConflictSkuTaken: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description Accepted; a mail is sent when the address belongs to an account. */
         Detail: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["Detail"];
             };
         };
         /** @description Done. */
         Done: {
-            headers: {
-                [name: string]: unknown;
-            };
             content?: never;
         };
         /** @description Not allowed: `permission_denied`, `two_factor_required` (staff without a second factor, under `STAFF_REQUIRE_2FA`), `email_not_verified`, `account_disabled`, `csrf_failed`. */
         Forbidden: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description `idempotency_conflict`: this Idempotency-Key was used with a different request. */
         IdempotencyConflict: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description `not_found`: no such resource, or not yours. */
         NotFound: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
@@ -2397,51 +1488,33 @@ export interface components {
             content?: never;
         };
         Order: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["Order"];
             };
         };
         /** @description `payload_too_large`: the body is over 1 MiB. */
         PayloadTooLarge: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         Payment: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["Payment"];
             };
         };
         Product: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["Product"];
             };
         };
         /** @description `rate_limited`: wait the seconds in `Retry-After`. */
         RateLimited: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         RecoveryCodes: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["RecoveryCodes"];
             };
@@ -2456,77 +1529,50 @@ export interface components {
         };
         /** @description Right so far, and the account has two-factor sign-in: send `challenge` with a code from the authenticator app (or a recovery code) to `completeSignIn`. */
         SecondFactorChallenge: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["SecondFactorChallenge"];
             };
         };
         /** @description `oauth_not_configured` or `payments_not_configured` (the provider is not set up), or `not_ready` while the database is away. */
         ServiceUnavailable: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         SignInMethodList: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["SignInMethod"][];
             };
         };
         Status: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["Status"];
             };
         };
         TokenPair: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["TokenPair"];
             };
         };
         /** @description Missing or invalid credentials: `not_authenticated`, `token_invalid`, `token_expired`, `token_reused`, `invalid_credentials`. */
         Unauthorized: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description Any call: `internal_error` (500, nothing disclosed) or `not_ready` (503, retry). */
         UnexpectedError: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description `unsupported_media_type`: send `application/json`. */
         UnsupportedMediaType: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         User: {
-            headers: {
-                [name: string]: unknown;
-            };
             content: {
                 "application/json": components["schemas"]["User"];
             };
@@ -2552,9 +1598,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["SavedAddress"][];
                 };
@@ -2582,9 +1625,6 @@ export interface operations {
         responses: {
             /** @description The saved address. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["SavedAddress"];
                 };
@@ -2640,9 +1680,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["SavedAddress"];
                 };
@@ -2675,9 +1712,6 @@ export interface operations {
         responses: {
             /** @description Created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Category"];
                 };
@@ -2687,9 +1721,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `slug_taken`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -2720,9 +1751,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `category_in_use`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -2755,9 +1783,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `slug_taken`, `category_cycle`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -2777,9 +1802,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["DiscountCode"][];
                 };
@@ -2807,9 +1829,6 @@ export interface operations {
         responses: {
             /** @description Created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["DiscountCode"];
                 };
@@ -2842,9 +1861,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["DiscountCode"];
                 };
@@ -2897,9 +1913,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["OrderPage"];
                 };
@@ -2941,9 +1954,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Refund"][];
                 };
@@ -2975,9 +1985,6 @@ export interface operations {
         responses: {
             /** @description The refund, made at the provider. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Refund"];
                 };
@@ -2988,9 +1995,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `not_refundable`, `refund_too_large`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -3027,9 +2031,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `invalid_transition`, `not_refundable`, `refund_too_large`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -3059,9 +2060,6 @@ export interface operations {
         responses: {
             /** @description Created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
@@ -3071,9 +2069,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `slug_taken`, `sku_taken`, `variant_options_taken`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -3150,9 +2145,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `slug_taken`, `option_value_in_use`, `variant_options_taken`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -3182,9 +2174,6 @@ export interface operations {
         responses: {
             /** @description Created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
@@ -3279,9 +2268,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `insufficient_stock` (stock would go below zero), `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -3310,9 +2296,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["ShippingMethod"];
                 };
@@ -3360,9 +2343,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["ShippingZone"][];
                 };
@@ -3390,9 +2370,6 @@ export interface operations {
         responses: {
             /** @description Created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["ShippingZone"];
                 };
@@ -3425,9 +2402,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["ShippingZone"];
                 };
@@ -3485,9 +2459,6 @@ export interface operations {
         responses: {
             /** @description Created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["ShippingMethod"];
                 };
@@ -3512,9 +2483,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["TaxRate"][];
                 };
@@ -3542,9 +2510,6 @@ export interface operations {
         responses: {
             /** @description Created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["TaxRate"];
                 };
@@ -3577,9 +2542,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["TaxRate"];
                 };
@@ -3634,9 +2596,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["AdminUserPage"];
                 };
@@ -3666,9 +2625,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["AdminUser"];
                 };
@@ -3726,9 +2682,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `account_link_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -3799,9 +2752,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `account_link_conflict`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -3918,9 +2868,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `last_sign_in_method`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4020,9 +2967,6 @@ export interface operations {
         responses: {
             /** @description Account created. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["RegistrationResult"];
                 };
@@ -4030,9 +2974,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             /** @description Conflicts with the current state: `email_taken`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4062,9 +3003,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `two_factor_not_enabled` (turned off meanwhile). */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4085,9 +3023,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Session"][];
                 };
@@ -4160,9 +3095,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Empty"];
                 };
@@ -4185,9 +3117,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["TwoFactorStatus"];
                 };
@@ -4208,9 +3137,6 @@ export interface operations {
         responses: {
             /** @description Confirm with the app's first code (`confirmTwoFactor`) to turn it on. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["TwoFactorEnrolment"];
                 };
@@ -4219,9 +3145,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `two_factor_enabled`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4248,9 +3171,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `two_factor_enabled`, `two_factor_not_enabled` (enrol first). */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4282,9 +3202,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `two_factor_not_enabled`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4314,9 +3231,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Conflicts with the current state: `two_factor_not_enabled`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4453,9 +3367,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Cart"];
                 };
@@ -4510,9 +3421,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `discount_not_applicable`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4654,9 +3562,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `shipping_unavailable`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4679,9 +3584,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["ShippingOption"][];
                 };
@@ -4703,9 +3605,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Category"][];
                 };
@@ -4783,9 +3682,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["OrderPage"];
                 };
@@ -4814,9 +3710,6 @@ export interface operations {
         responses: {
             /** @description The order. */
             201: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Order"];
                 };
@@ -4827,9 +3720,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `insufficient_stock` (with `lines`), `price_changed` (with `totals`), `discount_not_applicable`, `shipping_unavailable`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4852,9 +3742,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["ClaimedOrders"];
                 };
@@ -4906,9 +3793,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Conflicts with the current state: `invalid_transition`, `idempotency_conflict`. */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
@@ -4957,9 +3841,6 @@ export interface operations {
         };
         responses: {
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["WebhookReceived"];
                 };
