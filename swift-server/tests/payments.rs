@@ -928,6 +928,79 @@ async fn a_payment_whose_record_was_lost_is_still_the_orders() {
     assert_eq!(p.get_order(&token2, &second).await["status"], "pending");
 }
 
+#[tokio::test]
+async fn a_payment_of_another_amount_or_currency_pays_nothing() {
+    let p = Paying::new().await;
+    let (token, order) = p.order("ada@example.com", "5.00", 1, 10).await;
+    let payment = p.pay_intent(&token, &order).await;
+    let intent_id = payment["intent_id"].as_str().unwrap();
+    // Stripe reports the order's own payment as succeeded, but for less, then in another
+    // currency (an intent edited in the dashboard, say): signed, and still not the order's
+    // price.
+    let mut intent = p.stripe.intent(intent_id).unwrap();
+    intent["status"] = json!("succeeded");
+    for (amount, currency) in [(499, "usd"), (500, "eur")] {
+        intent["amount"] = json!(amount);
+        intent["amount_received"] = json!(amount);
+        intent["currency"] = json!(currency);
+        let event = p.stripe.event("payment_intent.succeeded", &intent);
+        assert_eq!(p.stripe.redeliver(&event, now()).await, 200, "acknowledged");
+    }
+    let after = p.get_order(&token, &order).await;
+    assert_eq!(after["status"], "pending");
+    assert_eq!(after["payment_status"], "unpaid");
+    assert_eq!(
+        history(&after),
+        vec![
+            ("pending".into(), None),
+            ("pending".into(), Some("payment_mismatch".into())),
+            ("pending".into(), Some("payment_mismatch".into())),
+        ]
+    );
+    assert_eq!(
+        after["history"][1]["note"],
+        format!(
+            "Stripe reported 4.99 USD received by {intent_id}; the order's total is 5.00 USD; not applied"
+        )
+    );
+    assert_eq!(after["history"][2]["by"], "system");
+    assert!(
+        !p.outbox_subjects()
+            .await
+            .iter()
+            .any(|s| s.starts_with("Payment received")),
+        "the buyer is not told it is paid"
+    );
+
+    // An intent the shop never opened, naming an order without a recorded payment, for
+    // less: not recorded as the order's payment, and pays nothing.
+    let (token2, second) = p.order("bob@example.com", "5.00", 1, 10).await;
+    let stranger = json!({"id": "pi_cheaper", "object": "payment_intent", "status": "succeeded",
+                          "amount": 1, "amount_received": 1, "currency": "usd",
+                          "metadata": {"order_id": second["id"]}});
+    let event = p.stripe.event("payment_intent.succeeded", &stranger);
+    assert_eq!(p.stripe.redeliver(&event, now()).await, 200);
+    let after = p.get_order(&token2, &second).await;
+    assert_eq!(after["status"], "pending");
+    assert_eq!(after["history"][1]["event"], "payment_mismatch");
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1")
+        .bind(uuid(&second["id"]))
+        .fetch_one(&p.app().db.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0);
+
+    // The real payment, for the right amount, still pays the first order.
+    p.stripe
+        .confirm(
+            intent_id,
+            payment["client_secret"].as_str().unwrap(),
+            "pm_card_visa",
+        )
+        .await;
+    assert_eq!(p.get_order(&token, &order).await["status"], "paid");
+}
+
 /// What `swift-cli order refund` calls: a refund asked for at the command line is staff's,
 /// by no account.
 #[tokio::test]

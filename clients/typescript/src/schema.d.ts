@@ -746,7 +746,7 @@ export interface components {
          * @description What happened, when a history entry is not (only) a status change.
          * @enum {string}
          */
-        OrderEvent: "payment_failed" | "payment_expired" | "refund" | "paid_after_cancellation";
+        OrderEvent: "payment_failed" | "payment_expired" | "refund" | "paid_after_cancellation" | "payment_mismatch";
         /** @description One status change, or something that happened to the order in its status (`event`). */
         OrderHistoryEntry: {
             /** Format: date-time */

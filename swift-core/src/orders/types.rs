@@ -324,6 +324,9 @@ pub enum OrderEvent {
     Refund,
     /// A payment arrived after the order was cancelled; it is refunded automatically.
     PaidAfterCancellation,
+    /// The provider reported a payment of another amount or currency than the order's: not
+    /// applied (the note says what arrived); staff settle it at the provider.
+    PaymentMismatch,
 }
 
 /// An order line: what was bought, as it was at the moment of purchase.

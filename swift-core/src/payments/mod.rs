@@ -197,21 +197,33 @@ pub async fn handle_webhook(ctx: &Context, payload: &[u8], signature: &str) -> R
             intent_id,
             order_id,
             amount_minor,
+            currency,
             ..
         } => match order_of(&mut tx, intent_id, *order_id).await? {
             Some(found) => {
-                // A payment opened and then lost (a crash before it was recorded) is
-                // still this order's: record it now.
-                if let Some(currency) = found.unrecorded_in {
-                    let payment = repo::PaymentRow {
-                        provider: provider.name().to_owned(),
-                        intent_id: intent_id.clone(),
-                        amount_minor: *amount_minor,
-                        currency,
-                    };
-                    repo::insert_payment(&mut *tx, found.order, &payment).await?;
+                let money = repo::lock_money(&mut *tx, found.order)
+                    .await?
+                    .ok_or(PaymentsError::NotFound)?;
+                let received = Received {
+                    amount_minor: *amount_minor,
+                    currency,
+                };
+                if !received.pays(&money) {
+                    mismatched(&mut tx, found.order, &money, &received, intent_id).await?
+                } else {
+                    // A payment opened and then lost (a crash before it was recorded) is
+                    // still this order's: record it now.
+                    if let Some(currency) = found.unrecorded_in {
+                        let payment = repo::PaymentRow {
+                            provider: provider.name().to_owned(),
+                            intent_id: intent_id.clone(),
+                            amount_minor: *amount_minor,
+                            currency,
+                        };
+                        repo::insert_payment(&mut *tx, found.order, &payment).await?;
+                    }
+                    succeeded(&mut tx, ctx, found.order, &money).await?
                 }
-                succeeded(&mut tx, ctx, found.order).await?
             }
             None => Then::Nothing,
         },
@@ -295,10 +307,73 @@ async fn order_of(
     }))
 }
 
-async fn succeeded(tx: &mut sqlx::PgConnection, ctx: &Context, order: Uuid) -> Result<Then> {
-    let money = repo::lock_money(&mut *tx, order)
-        .await?
-        .ok_or(PaymentsError::NotFound)?;
+/// What a provider says it received for an order.
+struct Received<'a> {
+    amount_minor: i64,
+    /// ISO 4217, any case.
+    currency: &'a str,
+}
+
+impl Received<'_> {
+    /// Whether it pays the order exactly: its total, in its currency. The shop opens every
+    /// payment for exactly that, so anything else is a payment someone else opened (in
+    /// Stripe's dashboard, say) or one that went wrong, and it pays nothing.
+    fn pays(&self, order: &repo::OrderMoney) -> bool {
+        self.currency.eq_ignore_ascii_case(&order.currency)
+            && Money::from_decimal(order.total).minor_units(exponent(&order.currency))
+                == Some(self.amount_minor)
+    }
+
+    /// "4.99 USD", for people; a currency a store cannot sell in is told in minor units.
+    fn describe(&self) -> String {
+        let currency = self.currency.to_ascii_uppercase();
+        let amount = currency
+            .parse::<crate::config::Currency>()
+            .ok()
+            .and_then(|c| Money::from_minor_units(self.amount_minor, c.exponent()));
+        match amount {
+            Some(amount) => format!("{amount} {currency}"),
+            None => format!("{} minor units of {currency}", self.amount_minor),
+        }
+    }
+}
+
+/// A payment that does not pay its order: recorded on the order's history for staff, and
+/// not applied. The order keeps its status (a pending one still waits for its payment).
+async fn mismatched(
+    tx: &mut sqlx::PgConnection,
+    order: Uuid,
+    money: &repo::OrderMoney,
+    received: &Received<'_>,
+    intent_id: &str,
+) -> Result<Then> {
+    let note = format!(
+        "Stripe reported {} received by {intent_id}; the order's total is {} {}; not applied",
+        received.describe(),
+        Money::from_decimal(money.total),
+        money.currency,
+    );
+    tracing::error!(%order, intent_id, %note, "a payment does not match its order");
+    metrics::counter!("swift_payment_mismatches_total").increment(1);
+    orders_repo::record_event(
+        &mut *tx,
+        order,
+        money.status,
+        HistoryRole::System,
+        None,
+        Some(OrderEvent::PaymentMismatch),
+        Some(&note),
+    )
+    .await?;
+    Ok(Then::Nothing)
+}
+
+async fn succeeded(
+    tx: &mut sqlx::PgConnection,
+    ctx: &Context,
+    order: Uuid,
+    money: &repo::OrderMoney,
+) -> Result<Then> {
     match (money.status, money.payment_status) {
         (OrderStatus::Pending, _) => {
             let moved =
@@ -612,4 +687,55 @@ pub fn spawn_worker(ctx: Context, poll: Duration) -> tokio::task::JoinHandle<()>
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn order(total: &str, currency: &str) -> repo::OrderMoney {
+        repo::OrderMoney {
+            status: OrderStatus::Pending,
+            payment_status: PaymentStatus::Unpaid,
+            total: total.parse().unwrap(),
+            amount_refunded: Decimal::ZERO,
+            pending: Decimal::ZERO,
+            user_id: None,
+            currency: currency.to_owned(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn received(amount_minor: i64, currency: &str) -> Received<'_> {
+        Received {
+            amount_minor,
+            currency,
+        }
+    }
+
+    #[test]
+    fn only_the_exact_total_in_the_orders_currency_pays_it() {
+        let order = order("19.99", "USD");
+        assert!(
+            received(1999, "usd").pays(&order),
+            "Stripe writes lower case"
+        );
+        assert!(received(1999, "USD").pays(&order));
+        assert!(!received(1998, "usd").pays(&order), "less");
+        assert!(!received(2000, "usd").pays(&order), "more");
+        assert!(!received(1999, "eur").pays(&order), "another currency");
+        assert!(!received(0, "usd").pays(&order));
+        assert!(received(0, "usd").pays(&self::order("0.00", "USD")));
+    }
+
+    #[test]
+    fn what_arrived_is_told_in_the_currencys_units() {
+        assert_eq!(received(499, "usd").describe(), "4.99 USD");
+        assert_eq!(received(5, "eur").describe(), "0.05 EUR");
+        // Not an amount of money at all: told as it came.
+        assert_eq!(received(-5, "eur").describe(), "-5 minor units of EUR");
+        // JPY has no minor unit: no store sells in it, so its amount is not guessed at.
+        assert_eq!(received(500, "jpy").describe(), "500 minor units of JPY");
+    }
 }

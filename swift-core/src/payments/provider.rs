@@ -67,7 +67,10 @@ pub enum WebhookEvent {
         intent_id: String,
         /// From the payment's metadata, as we set it.
         order_id: Option<Uuid>,
+        /// What was received, in `currency`'s minor units.
         amount_minor: i64,
+        /// ISO 4217, as the provider writes it (Stripe: lower case).
+        currency: String,
     },
     /// An attempt to pay failed (a declined card); the buyer may try again.
     PaymentFailed {

@@ -299,6 +299,7 @@ pub fn parse_event(payload: &[u8]) -> Result<WebhookEvent, WebhookError> {
             WebhookEvent::PaymentSucceeded {
                 order_id: pi.order_id(),
                 amount_minor: pi.amount_received,
+                currency: pi.currency,
                 intent_id: pi.id,
                 event_id: event.id,
             }
@@ -408,6 +409,7 @@ mod tests {
                 intent_id: "pi_1".into(),
                 order_id: Some("0190b1a2-0000-7000-8000-000000000001".parse().unwrap()),
                 amount_minor: 1999,
+                currency: "usd".into(),
             }
         );
         let failed = br#"{"id":"evt_2","type":"payment_intent.payment_failed","data":{"object":{"id":"pi_1","status":"requires_payment_method","amount":1999,"currency":"usd","metadata":{},"last_payment_error":{"message":"Your card was declined."}}}}"#;

@@ -183,6 +183,9 @@ pub enum HistoryEvent {
     Refund,
     /// A payment arrived after the order was cancelled; it is refunded automatically.
     PaidAfterCancellation,
+    /// Stripe reported a payment of another amount or currency than the order's: not applied
+    /// (the note says what arrived); staff settle it in Stripe's dashboard.
+    PaymentMismatch,
 }
 
 impl From<OrderEvent> for HistoryEvent {
@@ -192,6 +195,7 @@ impl From<OrderEvent> for HistoryEvent {
             OrderEvent::PaymentExpired => Self::PaymentExpired,
             OrderEvent::Refund => Self::Refund,
             OrderEvent::PaidAfterCancellation => Self::PaidAfterCancellation,
+            OrderEvent::PaymentMismatch => Self::PaymentMismatch,
         }
     }
 }
