@@ -98,7 +98,7 @@ function tidy(nodes) {
       return withMembers(node, members);
     }
     if (name === "operations" || name === "components") {
-      const members = node.members.map((member) => ts.visitEachChild(member, (inner) => prune(inner, isAnyHeaders), undefined));
+      const members = node.members.map((member) => prune(member, isAnyHeaders));
       return withMembers(node, members);
     }
     return node;
