@@ -843,6 +843,8 @@ const LIST_ITEM_MAX_LENGTH: usize = 50;
 /// The same for parameters: (operation, parameter, rule).
 const PARAMETER_PATTERNS: &[(&str, &str, &Rule)] = &[
     ("listProducts", "q", &patterns::TEXT),
+    ("listProducts", "min_price", &patterns::MONEY),
+    ("listProducts", "max_price", &patterns::MONEY),
     ("adminListUsers", "q", &patterns::TEXT),
 ];
 
