@@ -265,6 +265,9 @@ async fn user_commands_manage_accounts() {
 /// What a seed produced, comparable across databases.
 type SeededRow = (String, String, String, i32, String);
 
+/// A product's summary of its variants: id, price range, SKUs and option values searched.
+type Summary = (uuid::Uuid, Option<String>, Option<String>, String, String);
+
 async fn seeded_state(db: &TestDb) -> Vec<SeededRow> {
     sqlx::query_as(
         "SELECT v.sku, p.name, v.price::text, s.on_hand, coalesce(c.slug, '') \
@@ -316,6 +319,39 @@ async fn seed_is_deterministic_and_idempotent() {
         "{text}"
     );
     assert_eq!(first, seeded_state(&b).await, "same seed, same shop");
+
+    // What the seed writes of each product's variants (price range, the SKUs and option
+    // values searched) is what a write to one of them recomputes: a price edit then moves
+    // the price alone, instead of rewriting the searched texts in another order, which
+    // dropped every cached search on every instance.
+    let summaries = async || -> Vec<Summary> {
+        sqlx::query_as(
+            "SELECT id, price_min::text, price_max::text, variant_skus, option_terms \
+             FROM products ORDER BY id",
+        )
+        .fetch_all(&a.pool)
+        .await
+        .unwrap()
+    };
+    let seeded = summaries().await;
+    // Read through the (product, option values) index, as at 100,000 products: in another
+    // order than the variants' positions.
+    let mut conn = a.pool.acquire().await.unwrap();
+    sqlx::raw_sql("SET enable_seqscan = off; SET enable_bitmapscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for (id, ..) in &seeded {
+        swift_core::catalog::repository::refresh_summary(&mut *conn, *id)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    assert_eq!(summaries().await, seeded);
+    assert!(
+        seeded.iter().any(|(.., skus, _)| skus.contains(' ')),
+        "some have variants"
+    );
 
     // A second run adds nothing.
     let again = stdout(&cli(&a, &args, None));

@@ -384,13 +384,19 @@ pub async fn update_variant(
 /// Recomputes what listings read from a product's active variants: its price range, and
 /// the SKUs and option values search looks at. Called by every write to its variants or
 /// options, in the same transaction.
+///
+/// The texts list the variants in their order (as the seed and CSV import write them):
+/// unordered, the aggregate followed whatever plan read the variants, so a price edit
+/// could rewrite the same SKUs in another order, and the search vector "changed", and
+/// every cached search and name-ordered listing on every instance was dropped with it.
 pub async fn refresh_summary(ex: impl PgExecutor<'_>, product_id: Uuid) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE products p SET price_min = v.price_min, price_max = v.price_max, \
            variant_skus = v.skus, option_terms = v.terms \
          FROM (SELECT min(price) AS price_min, max(price) AS price_max, \
-                 coalesce(string_agg(sku, ' '), '') AS skus, \
-                 coalesce(string_agg(array_to_string(option_values, ' '), ' '), '') AS terms \
+                 coalesce(string_agg(sku, ' ' ORDER BY position, id), '') AS skus, \
+                 coalesce(string_agg(array_to_string(option_values, ' '), ' ' ORDER BY position, id), '') \
+                   AS terms \
                FROM product_variants WHERE product_id = $1 AND is_active) v \
          WHERE p.id = $1 AND (p.price_min, p.price_max, p.variant_skus, p.option_terms) \
            IS DISTINCT FROM (v.price_min, v.price_max, v.skus, v.terms)",
