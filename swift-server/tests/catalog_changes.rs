@@ -255,6 +255,64 @@ async fn a_price_edit_keeps_the_answers_it_cannot_change() {
     }
 }
 
+/// A price that moves within a price range changes neither which products the range holds
+/// nor how many: a listing of it that does not order by price keeps its cached answer on
+/// every instance (the trigger says how each price moved), while the same range ordered
+/// by price is dropped. A price that leaves the range drops both.
+#[tokio::test]
+async fn a_price_moving_within_a_range_keeps_its_count_and_unordered_pages() {
+    let (a, b) = two_instances().await;
+    let staff = b.staff_token("staff@shop.example").await;
+    let moving = b.create_product(&staff, "MOVING-1", "4.00", 5).await;
+    b.create_product(&staff, "NEWER-1", "5.00", 5).await;
+    settle(&a).await;
+    settle(&b).await;
+    // Newest first, one a page: the first page shows the newer product only.
+    let unordered = "?min_price=2.00&max_price=10.00&page_size=1";
+    let by_price = "?min_price=2.00&max_price=10.00&ordering=price";
+    let total = async |app: &TestApp| {
+        let page: Value = app
+            .get_json(&format!("/api/v1/products{unordered}"), None)
+            .await;
+        (
+            page["total"].as_i64().unwrap(),
+            page["items"][0]["name"].clone(),
+        )
+    };
+    for app in [&a, &b] {
+        assert_eq!(total(app).await, (2, json!("Product NEWER-1")));
+        assert_eq!(names(app, by_price).await.len(), 2);
+    }
+    behind_the_triggers(&a, "UPDATE products SET name = name || '*'").await;
+    let edit = async |price: &str| {
+        let resp = b
+            .send_json(
+                Method::PATCH,
+                &variant_path(&moving),
+                Some(&staff),
+                json!({"price": price}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    };
+
+    edit("4.50").await;
+    settle(&a).await;
+    for app in [&a, &b] {
+        assert_eq!(
+            names(app, by_price).await,
+            ["Product MOVING-1*", "Product NEWER-1*"]
+        );
+        assert_eq!(total(app).await, (2, json!("Product NEWER-1")), "kept");
+    }
+
+    edit("12.00").await;
+    settle(&a).await;
+    for app in [&a, &b] {
+        assert_eq!(total(app).await, (1, json!("Product NEWER-1*")), "dropped");
+    }
+}
+
 /// A sale that leaves stock sends no notification at all (the stock trigger's WHEN), keeps
 /// every cached listing on the instance that sold, and the product page shows the new
 /// stock at once: it reads stock live.

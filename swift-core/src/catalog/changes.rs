@@ -101,6 +101,11 @@ pub struct ProductsChanged {
     /// The prices of the variants involved, before and after the change.
     pub prices: Vec<Decimal>,
     pub facets: Facets,
+    /// How each price moved (before, after), when moving prices is all the change did (no
+    /// variant added, removed, activated, deactivated or moved to another product): then a
+    /// listing not ordered by price is affected only by a price that crosses the bounds of
+    /// its range. `None`: unknown, and any price involved may matter.
+    pub moves: Option<Vec<(Decimal, Decimal)>>,
 }
 
 impl Change {
@@ -112,7 +117,19 @@ impl Change {
             categories: vec![category],
             prices,
             facets,
+            moves: None,
         })
+    }
+
+    /// The same change, saying how its prices moved (see [`ProductsChanged::moves`]).
+    pub fn with_moves(self, moves: Vec<(Decimal, Decimal)>) -> Self {
+        match self {
+            Change::Everything => Change::Everything,
+            Change::Products(c) => Change::Products(ProductsChanged {
+                moves: Some(moves),
+                ..c
+            }),
+        }
     }
 }
 
@@ -129,6 +146,8 @@ impl FromStr for Change {
             prices: Vec<String>,
             #[serde(flatten)]
             facets: Facets,
+            #[serde(default)]
+            moves: Option<Vec<(String, String)>>,
         }
         let Ok(p) = serde_json::from_str::<Payload>(payload) else {
             return Ok(Change::Everything);
@@ -136,11 +155,21 @@ impl FromStr for Change {
         let Ok(prices) = p.prices.iter().map(|s| s.parse()).collect() else {
             return Ok(Change::Everything);
         };
+        let moves = p.moves.map(|moves| {
+            moves
+                .iter()
+                .map(|(before, after)| Ok((before.parse()?, after.parse()?)))
+                .collect::<Result<Vec<_>, rust_decimal::Error>>()
+        });
+        let Ok(moves) = moves.transpose() else {
+            return Ok(Change::Everything);
+        };
         Ok(Change::Products(ProductsChanged {
             ids: p.products,
             categories: p.categories,
             prices,
             facets: p.facets,
+            moves,
         }))
     }
 }
@@ -156,6 +185,8 @@ pub struct Dependencies {
     pub categories: Option<Vec<Uuid>>,
     /// Its variant price range, when it has one.
     pub price_range: Option<PriceRange>,
+    /// Whether it is ordered by price: then a price moving within its range moves it too.
+    pub ordered_by_price: bool,
 }
 
 /// A listing's variant price range: a price change outside it moves nothing in it.
@@ -170,9 +201,18 @@ pub struct PriceRange {
 
 impl PriceRange {
     fn holds(&self, prices: &[Decimal]) -> bool {
-        prices
+        prices.iter().any(|p| self.contains(*p))
+    }
+
+    fn contains(&self, price: Decimal) -> bool {
+        self.low.is_none_or(|l| price >= l) && self.high.is_none_or(|h| price <= h)
+    }
+
+    /// Whether a price moved into or out of the range.
+    fn crossed_by(&self, moves: &[(Decimal, Decimal)]) -> bool {
+        moves
             .iter()
-            .any(|p| self.low.is_none_or(|l| *p >= l) && self.high.is_none_or(|h| *p <= h))
+            .any(|(before, after)| self.contains(*before) != self.contains(*after))
     }
 }
 
@@ -205,7 +245,15 @@ impl Dependencies {
         }
         let range = self.price_range;
         let text = c.facets.text && self.facets.text;
-        let price = c.facets.price && self.facets.price && range.is_none_or(|r| r.holds(&c.prices));
+        let price = c.facets.price
+            && self.facets.price
+            && match (range, &c.moves) {
+                (None, _) => true,
+                // Which products the range holds, and how many, change only when a price
+                // crosses its bounds; their order does when one moves within it.
+                (Some(r), Some(moves)) if !self.ordered_by_price => r.crossed_by(moves),
+                (Some(r), _) => r.holds(&c.prices),
+            };
         let stock = c.facets.stock
             && self.facets.stock
             && range.is_none_or(|r| !r.holds_stock || r.holds(&c.prices));
@@ -442,6 +490,61 @@ mod tests {
         assert!(deps.affected_by(&change(Facets::PRICE, Some(id(6)), &["1.00"])));
         assert!(!deps.affected_by(&change(Facets::PRICE, Some(id(8)), &["1.00"])));
         assert!(!deps.affected_by(&change(Facets::PRICE, None, &["1.00"])));
+    }
+
+    #[test]
+    fn payloads_say_how_prices_moved_when_that_is_all_that_changed() {
+        let with = |moves: &str| {
+            format!(
+                r#"{{"products": ["00000000-0000-0000-0000-000000000001"], "categories": [null],
+                "prices": ["12.50", "12.51"], "price": true, "stock": false, "text": false,
+                "moves": {moves}}}"#
+            )
+        };
+        let moved = change(Facets::PRICE, None, &["12.50", "12.51"]);
+        assert_eq!(
+            with(r#"[["12.50", "12.51"]]"#).parse::<Change>().unwrap(),
+            moved
+                .clone()
+                .with_moves(vec![(price("12.50"), price("12.51"))])
+        );
+        // null: the change did more than move prices.
+        assert_eq!(with("null").parse::<Change>().unwrap(), moved);
+        assert_eq!(
+            with(r#"[["12.50", "lots"]]"#).parse::<Change>().unwrap(),
+            Change::Everything
+        );
+    }
+
+    #[test]
+    fn a_price_moving_within_a_range_moves_only_listings_ordered_by_price() {
+        let range = |ordered_by_price| Dependencies {
+            facets: Facets::PRICE,
+            price_range: Some(PriceRange {
+                low: Some(price("10.00")),
+                high: Some(price("20.00")),
+                holds_stock: false,
+            }),
+            ordered_by_price,
+            ..Dependencies::default()
+        };
+        let (count, by_price) = (range(false), range(true));
+        let moved = |from: &str, to: &str| {
+            change(Facets::PRICE, None, &[from, to]).with_moves(vec![(price(from), price(to))])
+        };
+        // Within the range: the same products, as many, in another order.
+        assert!(!count.affected_by(&moved("12.00", "12.01")));
+        assert!(by_price.affected_by(&moved("12.00", "12.01")));
+        // Into it, out of it, and onto a bound from outside.
+        for (from, to) in [("9.99", "10.00"), ("20.00", "20.01"), ("25.00", "15.00")] {
+            assert!(count.affected_by(&moved(from, to)), "{from} -> {to}");
+            assert!(by_price.affected_by(&moved(from, to)), "{from} -> {to}");
+        }
+        // Outside it altogether.
+        assert!(!count.affected_by(&moved("30.00", "31.00")));
+        assert!(!by_price.affected_by(&moved("30.00", "31.00")));
+        // Not known to be only moves: any price inside counts.
+        assert!(count.affected_by(&change(Facets::PRICE, None, &["12.00", "12.01"])));
     }
 
     #[test]

@@ -125,6 +125,10 @@ fn listing_dependencies(
         facets,
         categories: categories.map(<[Uuid]>::to_vec),
         price_range: bounded.then_some(price_range),
+        ordered_by_price: matches!(
+            ordering,
+            Some(ProductOrdering::PriceAsc | ProductOrdering::PriceDesc)
+        ),
     }
 }
 
@@ -243,6 +247,8 @@ struct Listed {
     listed: bool,
     category: Option<Uuid>,
     prices: Vec<rust_decimal::Decimal>,
+    /// Each variant: its id, whether it is sold, its price.
+    variants: Vec<(Uuid, bool, rust_decimal::Decimal)>,
 }
 
 impl Listed {
@@ -251,7 +257,30 @@ impl Listed {
             listed: d.product.is_active && d.product.price_min.is_some(),
             category: d.product.category_id,
             prices: d.variants.iter().map(|v| v.price().amount()).collect(),
+            variants: d
+                .variants
+                .iter()
+                .map(|v| (v.id, v.is_active, v.price().amount()))
+                .collect(),
         }
+    }
+
+    /// How the prices moved from `self` to `after`, when that is all that changed about
+    /// which variants are sold (the same variants, each as sold as before).
+    fn moves_to(
+        &self,
+        after: &Listed,
+    ) -> Option<Vec<(rust_decimal::Decimal, rust_decimal::Decimal)>> {
+        if self.variants.len() != after.variants.len() {
+            return None;
+        }
+        self.variants
+            .iter()
+            .map(|(id, sold, before)| {
+                let (_, sold_after, now) = after.variants.iter().find(|(a, ..)| a == id)?;
+                (sold == sold_after).then_some((*before, *now))
+            })
+            .collect()
     }
 }
 
@@ -272,9 +301,14 @@ async fn changed_product(
             if before.listed != after.listed || before.category != after.category {
                 Change::Everything
             } else {
+                let moves = before.moves_to(&after);
                 let mut prices = before.prices;
                 prices.extend(after.prices);
-                Change::product(id, after.category, prices, facets)
+                let change = Change::product(id, after.category, prices, facets);
+                match moves {
+                    Some(moves) => change.with_moves(moves),
+                    None => change,
+                }
             }
         }
         Err(_) => Change::Everything,

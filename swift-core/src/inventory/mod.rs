@@ -228,6 +228,7 @@ pub async fn announce(ctx: &crate::Context, crossed: Crossed) {
             categories: rows.iter().map(|r| r.1).collect(),
             prices: rows.iter().map(|r| r.2).collect(),
             facets: Facets::STOCK,
+            moves: None,
         }),
         // Cannot say what it touched: drop everything rather than keep something stale.
         Err(_) => Change::Everything,
