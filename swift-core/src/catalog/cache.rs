@@ -14,12 +14,23 @@
 //! An answer computed while a change happened may predate it: the changes' generation is
 //! read before computing, and after storing, an answer that a change since then affects
 //! is dropped again (changes that do not affect it leave it be).
+//!
+//! A change marks the answers it affects stale instead of dropping them. The next request
+//! for one computes its replacement, and while it does, the others asking for it get the
+//! previous answer at once, for at most [`SERVE_STALE_FOR`] after the change. Dropping them
+//! made every request for a page wait on the one recomputing it: a price edit touches about
+//! a hundred listings, and with 64 connections browsing, each recomputation held up dozens
+//! of requests (a sale's p99 was the recomputation's latency). A request that comes alone
+//! after a change (a staff member looking at their edit) recomputes, so it sees the change.
 
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use moka::future::Cache;
+use tokio::time::Instant;
 
 use super::changes::{CatalogChanges, Change, Dependencies};
 
@@ -28,6 +39,12 @@ pub const DEFAULT_MAX_BYTES: u64 = 24 * 1024 * 1024;
 
 /// Bookkeeping per entry beyond its value's bytes (the key, moka's node, the Arcs).
 const ENTRY_OVERHEAD: usize = 256;
+
+/// How long after a change an answer it affected may still be served while a request
+/// computes its replacement. Changes reach other instances within milliseconds
+/// (LISTEN/NOTIFY), so every instance shows a change within a second, as promised in
+/// docs/API.md. Past this, requests wait for a fresh answer.
+pub const SERVE_STALE_FOR: Duration = Duration::from_millis(500);
 
 /// A freshly computed answer: the value, what it depends on, and about how many bytes it
 /// holds (for the budget).
@@ -41,6 +58,33 @@ struct Entry<V> {
     value: V,
     depends_on: Dependencies,
     weight: u32,
+    /// When a change first affected it; unset while it is fresh.
+    stale_since: OnceLock<Instant>,
+    /// Whether a request is computing its replacement.
+    refreshing: AtomicBool,
+}
+
+impl<V> Entry<V> {
+    fn new(fresh: Fresh<V>) -> Arc<Self> {
+        Arc::new(Entry {
+            weight: u32::try_from(fresh.bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX),
+            value: fresh.value,
+            depends_on: fresh.depends_on,
+            stale_since: OnceLock::new(),
+            refreshing: AtomicBool::new(false),
+        })
+    }
+}
+
+/// What a request finds stored for its key.
+enum Found<V> {
+    Fresh(V),
+    /// Stale, and another request is computing its replacement: the previous answer.
+    BeingRefreshed(V),
+    /// Stale, and this request computes the replacement.
+    ToRefresh(Arc<Entry<V>>),
+    /// Nothing usable: computed as a miss.
+    Nothing,
 }
 
 /// Answers by key, each dropped when a change affects it.
@@ -68,7 +112,6 @@ where
                     metrics::counter!("swift_cache_evictions_total", "cache" => name).increment(1);
                 }
             })
-            .support_invalidation_closures()
             .build();
         let cache = Arc::new(Self {
             entries,
@@ -84,15 +127,41 @@ where
         cache
     }
 
+    /// Marks the answers `change` affects stale ([`Change::Everything`] drops them all: it
+    /// comes from rare, sweeping changes such as a category's or an import).
     fn drop_affected(&self, change: &Change) {
         match change {
             Change::Everything => self.entries.invalidate_all(),
             Change::Products(_) => {
-                let change = change.clone();
-                // Lazily applied, but no read returns an entry the predicate matches.
-                self.entries
-                    .invalidate_entries_if(move |_, e| e.depends_on.affected_by(&change))
-                    .expect("built with support_invalidation_closures");
+                let now = Instant::now();
+                for (_, entry) in self.entries.iter() {
+                    if entry.depends_on.affected_by(change) {
+                        // The first change counts: the answer has been stale since then.
+                        let _ = entry.stale_since.set(now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What is stored for `key`, and what this request should do about it.
+    async fn find(&self, key: &K) -> Found<V> {
+        let Some(entry) = self.entries.get(key).await else {
+            return Found::Nothing;
+        };
+        match entry.stale_since.get() {
+            None => Found::Fresh(entry.value.clone()),
+            Some(since) if since.elapsed() < SERVE_STALE_FOR => {
+                if entry.refreshing.swap(true, Ordering::AcqRel) {
+                    Found::BeingRefreshed(entry.value.clone())
+                } else {
+                    Found::ToRefresh(entry)
+                }
+            }
+            Some(_) => {
+                // Too old to serve: whoever asks waits for a fresh answer.
+                self.entries.invalidate(key).await;
+                Found::Nothing
             }
         }
     }
@@ -110,6 +179,38 @@ where
             return compute().await.map(|f| f.value);
         }
         let generation = self.changes.generation();
+        let count = |outcome: &'static str| {
+            metrics::counter!(outcome, "cache" => self.name).increment(1);
+        };
+        match self.find(&key).await {
+            Found::Fresh(value) => {
+                count("swift_cache_hits_total");
+                return Ok(value);
+            }
+            Found::BeingRefreshed(value) => {
+                count("swift_cache_stale_total");
+                return Ok(value);
+            }
+            Found::ToRefresh(stale) => {
+                count("swift_cache_misses_total");
+                let fresh = match compute().await {
+                    Ok(fresh) => Entry::new(fresh),
+                    Err(e) => {
+                        // The next request tries again.
+                        stale.refreshing.store(false, Ordering::Release);
+                        return Err(e);
+                    }
+                };
+                self.entries.insert(key.clone(), Arc::clone(&fresh)).await;
+                // As for a miss: a change since this request began may have landed before
+                // the new answer was stored, and so not marked it.
+                if self.changes.affected_since(generation, &fresh.depends_on) {
+                    self.entries.invalidate(&key).await;
+                }
+                return Ok(fresh.value.clone());
+            }
+            Found::Nothing => {}
+        }
         let mut failed = None;
         let mut computed = false;
         let entry = self
@@ -117,11 +218,7 @@ where
             .optionally_get_with(key.clone(), async {
                 computed = true;
                 match compute().await {
-                    Ok(fresh) => Some(Arc::new(Entry {
-                        weight: u32::try_from(fresh.bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX),
-                        value: fresh.value,
-                        depends_on: fresh.depends_on,
-                    })),
+                    Ok(fresh) => Some(Entry::new(fresh)),
                     Err(e) => {
                         failed = Some(e);
                         None
@@ -129,12 +226,11 @@ where
                 }
             })
             .await;
-        let outcome = if computed {
+        count(if computed {
             "swift_cache_misses_total"
         } else {
             "swift_cache_hits_total"
-        };
-        metrics::counter!(outcome, "cache" => self.name).increment(1);
+        });
         match (entry, failed) {
             (Some(entry), _) => {
                 // Only the request that computed the answer checks it against the changes
@@ -269,6 +365,107 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ok, "ok");
+    }
+
+    /// A cache holding "old" for key 1, which shows product `a`, now marked stale by a
+    /// change to `a`; and a request recomputing it, held inside its computation until
+    /// `release` is notified (then it applies `during`, if any, and answers "new").
+    struct Refreshing {
+        cache: Arc<ScopedCache<u32, String>>,
+        release: Arc<tokio::sync::Notify>,
+        refresher: tokio::task::JoinHandle<String>,
+    }
+
+    /// A cache holding "old" for key 1, which shows product `a` (id 1), and a change to
+    /// `a` since.
+    async fn stale_old() -> (Arc<CatalogChanges>, Arc<ScopedCache<u32, String>>) {
+        let changes = listening();
+        let cache = ScopedCache::<u32, String>::new("test", &changes, 1 << 20);
+        let a = Uuid::from_u128(1);
+        cache
+            .get_or_compute(1, || async { fresh("old", Dependencies::showing(vec![a])) })
+            .await
+            .unwrap();
+        changes.apply(&Change::product(a, None, vec![], Facets::NONE));
+        (changes, cache)
+    }
+
+    async fn refreshing(during: Option<Change>) -> Refreshing {
+        let (changes, cache) = stale_old().await;
+        let a = Uuid::from_u128(1);
+        let (started, release) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let refresher = tokio::spawn({
+            let (cache, changes) = (Arc::clone(&cache), Arc::clone(&changes));
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            async move {
+                cache
+                    .get_or_compute(1, || async {
+                        started.notify_one();
+                        release.notified().await;
+                        if let Some(change) = &during {
+                            changes.apply(change);
+                        }
+                        fresh("new", Dependencies::showing(vec![a]))
+                    })
+                    .await
+                    .unwrap()
+            }
+        });
+        started.notified().await;
+        Refreshing {
+            cache,
+            release,
+            refresher,
+        }
+    }
+
+    async fn ask(cache: &ScopedCache<u32, String>, computed: &str) -> String {
+        cache
+            .get_or_compute(1, || async { fresh(computed, Dependencies::default()) })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_a_changed_answer_is_recomputed_others_get_the_previous_one_at_once() {
+        let r = refreshing(None).await;
+        assert_eq!(ask(&r.cache, "computed again").await, "old");
+        r.release.notify_one();
+        assert_eq!(r.refresher.await.unwrap(), "new");
+        assert_eq!(ask(&r.cache, "computed again").await, "new");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_changed_answer_is_not_served_past_the_bound() {
+        let r = refreshing(None).await;
+        tokio::time::advance(SERVE_STALE_FOR).await;
+        assert_eq!(ask(&r.cache, "waited for").await, "waited for");
+        r.release.notify_one();
+        r.refresher.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_recomputation_that_a_later_change_affects_is_not_kept() {
+        let a = Uuid::from_u128(1);
+        let r = refreshing(Some(Change::product(a, None, vec![], Facets::NONE))).await;
+        r.release.notify_one();
+        assert_eq!(
+            r.refresher.await.unwrap(),
+            "new",
+            "the request itself gets it"
+        );
+        assert_eq!(ask(&r.cache, "after the change").await, "after the change");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_recomputation_leaves_the_next_request_to_try() {
+        let (_changes, cache) = stale_old().await;
+        let failed: Result<String, ()> = cache.get_or_compute(1, || async { Err(()) }).await;
+        assert!(failed.is_err());
+        assert_eq!(ask(&cache, "retried").await, "retried");
     }
 
     /// Thousands of distinct large pages (anonymous clients pick the URLs) stay within the
