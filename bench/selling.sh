@@ -116,7 +116,8 @@ selling() {  # runs the writes for the length of one wrk run, in the background
   "$target_dir/release/examples/selling_load" "$base" "$staff_password" "$customer_password" \
     "$customers" "$secs" "$rate" "$price_every" > "$work/selling.out" &
   load=$!
-  sleep 2  # the driver's logins and product lookups, before wrk starts measuring
+  # wrk starts measuring once the driver is set up (logins, product lookups, restocks).
+  for _ in $(seq 1 600); do grep -q '^READY' "$work/selling.out" 2>/dev/null && break; sleep 0.1; done
 }
 orders() { awk '/^RESULT/ { split($2, a, "="); print a[2] }' "$work/selling.out"; }
 
