@@ -1,9 +1,10 @@
-//! Caches of catalog reads that drop only what a change affects (see [`super::changes`]).
+//! Caches of catalog reads that a change refreshes only where it affects them (see
+//! [`super::changes`]).
 //!
 //! A listing's count, ranking and price aggregation cost far more than serving an answer
 //! from memory, and a storefront asks the same questions over and over. Each cache keeps
-//! answers with their [`Dependencies`]; a change drops the answers it affects, and the
-//! rest stay, so a shop that sells all day keeps serving its pages from memory.
+//! answers with their [`Dependencies`]; a change marks stale the answers it affects, and
+//! the rest stay, so a shop that sells all day keeps serving its pages from memory.
 //!
 //! The entries live in moka caches bounded in *bytes* (`CATALOG_CACHE_MAX_BYTES`), not in
 //! entries: anonymous clients choose the URLs, and 3,000 distinct `page_size=100` listings
@@ -87,7 +88,7 @@ enum Found<V> {
     Nothing,
 }
 
-/// Answers by key, each dropped when a change affects it.
+/// Answers by key, each marked stale when a change affects it.
 pub struct ScopedCache<K, V> {
     entries: Cache<K, Arc<Entry<V>>>,
     changes: Arc<CatalogChanges>,
@@ -202,11 +203,7 @@ where
                     }
                 };
                 self.entries.insert(key.clone(), Arc::clone(&fresh)).await;
-                // As for a miss: a change since this request began may have landed before
-                // the new answer was stored, and so not marked it.
-                if self.changes.affected_since(generation, &fresh.depends_on) {
-                    self.entries.invalidate(&key).await;
-                }
+                self.drop_if_changed_since(&key, generation, &fresh).await;
                 return Ok(fresh.value.clone());
             }
             Found::Nothing => {}
@@ -234,15 +231,24 @@ where
         match (entry, failed) {
             (Some(entry), _) => {
                 // Only the request that computed the answer checks it against the changes
-                // that landed meanwhile. Changes after it was stored drop it themselves, so
+                // that landed meanwhile. Changes after it was stored mark it themselves, so
                 // a request that merely found it stored has nothing to check.
-                if computed && self.changes.affected_since(generation, &entry.depends_on) {
-                    self.entries.invalidate(&key).await;
+                if computed {
+                    self.drop_if_changed_since(&key, generation, &entry).await;
                 }
                 Ok(entry.value.clone())
             }
             (None, Some(e)) => Err(e),
             (None, None) => compute().await.map(|f| f.value),
+        }
+    }
+
+    /// Drops the answer this request computed and stored when a change since `generation`
+    /// (when the request began) affects it: that change may have landed before the answer
+    /// was stored, and so not marked it.
+    async fn drop_if_changed_since(&self, key: &K, generation: u64, stored: &Entry<V>) {
+        if self.changes.affected_since(generation, &stored.depends_on) {
+            self.entries.invalidate(key).await;
         }
     }
 
@@ -367,8 +373,7 @@ mod tests {
         assert_eq!(ok, "ok");
     }
 
-    /// A cache holding "old" for key 1, which shows product `a`, now marked stale by a
-    /// change to `a`; and a request recomputing it, held inside its computation until
+    /// A request recomputing [`stale_old`]'s answer, held inside its computation until
     /// `release` is notified (then it applies `during`, if any, and answers "new").
     struct Refreshing {
         cache: Arc<ScopedCache<u32, String>>,

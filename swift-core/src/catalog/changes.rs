@@ -121,14 +121,12 @@ impl Change {
         })
     }
 
-    /// The same change, saying how its prices moved (see [`ProductsChanged::moves`]).
-    pub fn with_moves(self, moves: Vec<(Decimal, Decimal)>) -> Self {
+    /// The same change, saying how its prices moved, when known (see
+    /// [`ProductsChanged::moves`]).
+    pub fn with_moves(self, moves: Option<Vec<(Decimal, Decimal)>>) -> Self {
         match self {
             Change::Everything => Change::Everything,
-            Change::Products(c) => Change::Products(ProductsChanged {
-                moves: Some(moves),
-                ..c
-            }),
+            Change::Products(c) => Change::Products(ProductsChanged { moves, ..c }),
         }
     }
 }
@@ -506,7 +504,7 @@ mod tests {
             with(r#"[["12.50", "12.51"]]"#).parse::<Change>().unwrap(),
             moved
                 .clone()
-                .with_moves(vec![(price("12.50"), price("12.51"))])
+                .with_moves(Some(vec![(price("12.50"), price("12.51"))]))
         );
         // null: the change did more than move prices.
         assert_eq!(with("null").parse::<Change>().unwrap(), moved);
@@ -530,7 +528,8 @@ mod tests {
         };
         let (count, by_price) = (range(false), range(true));
         let moved = |from: &str, to: &str| {
-            change(Facets::PRICE, None, &[from, to]).with_moves(vec![(price(from), price(to))])
+            change(Facets::PRICE, None, &[from, to])
+                .with_moves(Some(vec![(price(from), price(to))]))
         };
         // Within the range: the same products, as many, in another order.
         assert!(!count.affected_by(&moved("12.00", "12.01")));

@@ -246,7 +246,6 @@ pub async fn get_product(ctx: &Context, id: Uuid) -> Result<ProductDetail> {
 struct Listed {
     listed: bool,
     category: Option<Uuid>,
-    prices: Vec<rust_decimal::Decimal>,
     /// Each variant: its id, whether it is sold, its price.
     variants: Vec<(Uuid, bool, rust_decimal::Decimal)>,
 }
@@ -256,7 +255,6 @@ impl Listed {
         Self {
             listed: d.product.is_active && d.product.price_min.is_some(),
             category: d.product.category_id,
-            prices: d.variants.iter().map(|v| v.price().amount()).collect(),
             variants: d
                 .variants
                 .iter()
@@ -301,14 +299,12 @@ async fn changed_product(
             if before.listed != after.listed || before.category != after.category {
                 Change::Everything
             } else {
-                let moves = before.moves_to(&after);
-                let mut prices = before.prices;
-                prices.extend(after.prices);
-                let change = Change::product(id, after.category, prices, facets);
-                match moves {
-                    Some(moves) => change.with_moves(moves),
-                    None => change,
-                }
+                let prices = (before.variants.iter())
+                    .chain(&after.variants)
+                    .map(|(.., price)| *price)
+                    .collect();
+                Change::product(id, after.category, prices, facets)
+                    .with_moves(before.moves_to(&after))
             }
         }
         Err(_) => Change::Everything,
