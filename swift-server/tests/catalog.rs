@@ -1006,3 +1006,74 @@ async fn catalog_administration_is_staff_only() {
     }
     assert_eq!(shop.list("").await["total"], 0);
 }
+
+/// #14: a price-ordered page under a variant filter is read through a prefix of the
+/// matching variants (`PricePrefix`): every page, both directions, in stock or not, is the
+/// page a plain query over every variant gives, and so is every count. Small pages make
+/// the prefix end inside the range, where the boundary matters; the seed gives a third of
+/// the products several variants, some out of stock, some products inactive.
+#[tokio::test]
+async fn price_ordered_pages_and_counts_match_a_query_over_every_variant() {
+    let shop = Shop::new().await;
+    let spec = swift_core::seed::SeedSpec {
+        products: 400,
+        categories: 4,
+        users: 0,
+        seed: 11,
+        jobs: 2,
+    };
+    swift_core::seed::seed(&shop.app.ctx, spec, Default::default())
+        .await
+        .unwrap();
+    let pool = &shop.app.db.pool;
+    let ranges = [("0.00", "5.00"), ("5.00", "40.00"), ("20.00", "500.00")];
+    let mut compared = 0;
+    for (min, max) in ranges {
+        for in_stock in [false, true] {
+            let stock = if in_stock { " AND v.in_stock" } else { "" };
+            let matches = format!(
+                "FROM products p JOIN (SELECT product_id, min(price) AS price FROM product_variants v \
+                   WHERE v.is_active{stock} AND v.price BETWEEN {min} AND {max} GROUP BY product_id) m \
+                   ON m.product_id = p.id WHERE p.is_active AND p.price_min IS NOT NULL"
+            );
+            let total: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {matches}")))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            assert!(
+                total > 20,
+                "{min}..{max} in_stock={in_stock}: only {total} match"
+            );
+            for (ordering, order) in [
+                ("price", "m.price, p.id"),
+                ("-price", "m.price DESC, p.id DESC"),
+            ] {
+                for (page, page_size) in [(1, 3), (2, 3), (5, 4), (2, 20)] {
+                    let query = format!(
+                        "?min_price={min}&max_price={max}&ordering={ordering}&page={page}&page_size={page_size}{}",
+                        if in_stock { "&in_stock=true" } else { "" }
+                    );
+                    let listed = shop.list(&query).await;
+                    let shown: Vec<String> = listed["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["id"].as_str().unwrap().to_owned())
+                        .collect();
+                    let expected: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT p.id::text {matches} ORDER BY {order} OFFSET {} LIMIT {page_size}",
+                        (page - 1) * page_size
+                    )))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                    assert_eq!(shown, expected, "{query}");
+                    assert_eq!(listed["total"], total, "{query}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 48);
+}

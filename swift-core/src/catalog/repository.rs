@@ -381,8 +381,8 @@ pub async fn update_variant(
     Ok(done.rows_affected() == 1)
 }
 
-/// Recomputes what listings read from a product's active variants: its price range, and
-/// the SKUs and option values search looks at. Called by every write to its variants or
+/// Recomputes what listings read from a product's active variants: its price range, its
+/// lowest in-stock price, and the SKUs and option values search looks at. Called by every write to its variants or
 /// options, in the same transaction.
 ///
 /// The texts list the variants in their order (as the seed and CSV import write them):
@@ -392,14 +392,15 @@ pub async fn update_variant(
 pub async fn refresh_summary(ex: impl PgExecutor<'_>, product_id: Uuid) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE products p SET price_min = v.price_min, price_max = v.price_max, \
-           variant_skus = v.skus, option_terms = v.terms \
+           in_stock_price_min = v.in_stock_price_min, variant_skus = v.skus, option_terms = v.terms \
          FROM (SELECT min(price) AS price_min, max(price) AS price_max, \
+                 min(price) FILTER (WHERE in_stock) AS in_stock_price_min, \
                  coalesce(string_agg(sku, ' ' ORDER BY position, id), '') AS skus, \
                  coalesce(string_agg(array_to_string(option_values, ' '), ' ' ORDER BY position, id), '') \
                    AS terms \
                FROM product_variants WHERE product_id = $1 AND is_active) v \
-         WHERE p.id = $1 AND (p.price_min, p.price_max, p.variant_skus, p.option_terms) \
-           IS DISTINCT FROM (v.price_min, v.price_max, v.skus, v.terms)",
+         WHERE p.id = $1 AND (p.price_min, p.price_max, p.in_stock_price_min, p.variant_skus, p.option_terms) \
+           IS DISTINCT FROM (v.price_min, v.price_max, v.in_stock_price_min, v.skus, v.terms)",
     )
     .bind(product_id)
     .execute(ex)
@@ -442,7 +443,21 @@ fn push_from_where(
     within: Option<&PricePrefix>,
 ) {
     let joined = by_variant(f) && price_ordered;
-    if joined {
+    if let (
+        true,
+        Some(PricePrefix {
+            lowest: Some(lowest),
+            ..
+        }),
+    ) = (joined, within)
+    {
+        // Ascending, the prefix itself names each product's lowest matching price.
+        qb.push(" JOIN unnest(")
+            .push_bind(lowest.iter().map(|(id, _)| *id).collect::<Vec<Uuid>>())
+            .push("::uuid[], ")
+            .push_bind(lowest.iter().map(|(_, price)| *price).collect::<Vec<_>>())
+            .push("::numeric[]) AS m(product_id, price) ON m.product_id = p.id");
+    } else if joined {
         qb.push(" JOIN (SELECT v.product_id, min(v.price) AS price FROM");
         push_matching_variants(qb, f);
         if let Some(prefix) = within {
@@ -616,8 +631,15 @@ fn order_price(f: &ProductFilter) -> &'static str {
 /// the last variant's price (`boundary`), come before every product not shown, in the same
 /// order as over everything. If they fill the page, that page is right; if not, and the
 /// prefix did not hold every matching variant, the full query answers.
+///
+/// Ascending, a product's first variant in the prefix is its lowest matching price
+/// whenever that is below the boundary (every matching variant below it is in the prefix),
+/// so the page needs no aggregate over variants at all: `lowest` holds those products and
+/// prices, in page order. Descending, the first variant seen is a product's highest
+/// matching price, not the lowest the page orders by, so the aggregate stays.
 struct PricePrefix {
     seen: Vec<Uuid>,
+    lowest: Option<Vec<(Uuid, rust_decimal::Decimal)>>,
     /// The last variant's price; `None` when the prefix holds every matching variant.
     boundary: Option<rust_decimal::Decimal>,
     descending: bool,
@@ -647,11 +669,20 @@ async fn price_prefix(
     let boundary = (prefix.len() as i64 == rows)
         .then(|| prefix.last().map(|(_, price)| *price))
         .flatten();
+    let lowest = (!descending).then(|| {
+        let mut listed = std::collections::HashSet::new();
+        prefix
+            .iter()
+            .filter(|(id, price)| boundary.is_none_or(|b| *price < b) && listed.insert(*id))
+            .copied()
+            .collect()
+    });
     let mut seen: Vec<Uuid> = prefix.into_iter().map(|(id, _)| id).collect();
     seen.sort_unstable();
     seen.dedup();
     Ok(PricePrefix {
         seen,
+        lowest,
         boundary,
         descending,
     })
@@ -762,20 +793,30 @@ pub async fn count_products(
 ) -> sqlx::Result<i64> {
     // A product whose lowest price is in the range has a variant there (`price_min` is its
     // active variants' lowest price), so those products alone are a lower bound, counted
-    // from the price index without reading a variant (under 1 ms). A range wider than a
-    // few dollars reaches `up_to` with them; a narrow one takes the full count.
-    if f.has_price_range() && f.in_stock != Some(true) {
+    // from the price index without reading a variant (under 1 ms). In stock, the lowest
+    // in-stock price (`in_stock_price_min`) bounds the same way. A range wider than a few
+    // dollars reaches `up_to` with them; a narrow one takes the full count.
+    if f.has_price_range() {
+        let lowest = match f.in_stock {
+            Some(true) => "p.in_stock_price_min",
+            Some(false) | None => "p.price_min",
+        };
+        // The bound implies the variant conditions (`in_stock=false` stays: no variant in
+        // stock, which the lowest price does not say).
         let unranged = ProductFilter {
             min_price: None,
             max_price: None,
+            in_stock: f.in_stock.filter(|wanted| !wanted),
             ..f.clone()
         };
         let lowest_in_range = count_up_to(&mut *conn, &unranged, categories, up_to, |qb| {
             if let Some(min) = f.min_price {
-                qb.push(" AND p.price_min >= ").push_bind(min.amount());
+                qb.push(format_args!(" AND {lowest} >= "))
+                    .push_bind(min.amount());
             }
             if let Some(max) = f.max_price {
-                qb.push(" AND p.price_min <= ").push_bind(max.amount());
+                qb.push(format_args!(" AND {lowest} <= "))
+                    .push_bind(max.amount());
             }
         })
         .await?;
