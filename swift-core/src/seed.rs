@@ -361,7 +361,7 @@ fn product_lines(
             values.join(",")
         );
     }
-    let (mut low, mut high) = (u64::MAX, 0);
+    let (mut low, mut high, mut low_in_stock) = (u64::MAX, 0, None::<u64>);
     let mut skus = Vec::with_capacity(variants.len());
     for (position, values) in variants.iter().enumerate() {
         // Larger sizes cost a little more; one variant in ten is on sale.
@@ -395,17 +395,21 @@ fn product_lines(
         );
         let _ = writeln!(out.stock, "{variant_id}\t{stock}");
         (low, high) = (low.min(cents), high.max(cents));
+        if stock > 0 {
+            low_in_stock = Some(low_in_stock.map_or(cents, |l| l.min(cents)));
+        }
         skus.push(variant_sku);
         out.variant_count += 1;
     }
     let terms: Vec<&str> = variants.iter().flatten().copied().collect();
     let _ = writeln!(
         out.products,
-        "{id}\t{slug}\t{name}\t{description}\t{}.{:02}\t{}.{:02}\t{}\t{}\t{category}\t{image}\tt\t{created}\t{created}",
+        "{id}\t{slug}\t{name}\t{description}\t{}.{:02}\t{}.{:02}\t{}\t{}\t{}\t{category}\t{image}\tt\t{created}\t{created}",
         low / 100,
         low % 100,
         high / 100,
         high % 100,
+        low_in_stock.map_or("\\N".to_owned(), |l| format!("{}.{:02}", l / 100, l % 100)),
         skus.join(" "),
         terms.join(" "),
     );
@@ -440,8 +444,8 @@ async fn copy(pool: &sqlx::PgPool, statement: &str, text: &str) -> sqlx::Result<
 async fn flush(pool: &sqlx::PgPool, batch: &Batch) -> sqlx::Result<()> {
     copy(
         pool,
-        "COPY products (id, slug, name, description, price_min, price_max, variant_skus, \
-         option_terms, category_id, images, is_active, created_at, updated_at) FROM STDIN",
+        "COPY products (id, slug, name, description, price_min, price_max, in_stock_price_min, \
+         variant_skus, option_terms, category_id, images, is_active, created_at, updated_at) FROM STDIN",
         &batch.products,
     )
     .await?;

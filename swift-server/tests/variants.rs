@@ -676,3 +676,100 @@ async fn migrating_a_shop_to_variants_keeps_products_carts_and_orders() {
     assert_eq!(detail["variants"][0]["stock"], 7);
     assert_eq!(detail["price_min"], "12.50");
 }
+
+/// #14: a product's lowest in-stock price (which bounds in-stock price-range counts) follows
+/// every way a variant runs out, comes back, changes price or leaves: a sale, a
+/// cancellation, a staff adjustment, a price edit, an archive.
+#[tokio::test]
+async fn a_products_lowest_in_stock_price_follows_sales_restocks_and_edits() {
+    let shop = Shop::new().await;
+    let shirt = shop.shirt().await;
+    let pool = &shop.app.db.pool;
+    let id = shirt["id"].as_str().unwrap().to_owned();
+    // The stored value, and the one the variants give now.
+    let lowest = || {
+        let id = id.clone();
+        async move {
+            sqlx::query_as::<_, (Option<String>, Option<String>)>(
+                "SELECT p.in_stock_price_min::text, \
+                   (SELECT min(price)::text FROM product_variants v \
+                     WHERE v.product_id = p.id AND v.is_active AND v.in_stock) \
+                 FROM products p WHERE p.id = $1::uuid",
+            )
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+        }
+    };
+    let is = |price: &str| (Some(price.to_owned()), Some(price.to_owned()));
+    let in_stock_between = |low: &'static str, high: &'static str| {
+        let app = &shop.app;
+        async move {
+            let page: Value = app
+                .get_json(
+                    &format!("/api/v1/products?in_stock=true&min_price={low}&max_price={high}"),
+                    None,
+                )
+                .await;
+            page["total"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(lowest().await, is("25.00"), "S/Red 20.00 has none left");
+
+    // M/Red sells out: L/Blue is the lowest left.
+    let token = shop.app.access_token("buyer@example.com").await;
+    let m = variant(&shirt, "SH-M-RED").clone();
+    let resp = shop
+        .app
+        .post(
+            "/api/v1/cart/items",
+            Some(&token),
+            json!({"variant_id": m["id"], "quantity": 3}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = shop
+        .app
+        .post("/api/v1/orders", Some(&token), order_body())
+        .await;
+    assert_eq!(resp.status(), 201);
+    let order: Value = resp.json().await.unwrap();
+    assert_eq!(lowest().await, is("30.00"));
+    assert_eq!(in_stock_between("24.00", "26.00").await, 0);
+
+    // Cancelled, the stock comes back.
+    let resp = shop
+        .app
+        .post(
+            &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(lowest().await, is("25.00"));
+    assert_eq!(in_stock_between("24.00", "26.00").await, 1);
+
+    // Staff restock S/Red, reprice it, then archive it.
+    let s_red = variant_path(&shirt, "SH-S-RED");
+    let resp = shop
+        .app
+        .post(
+            &format!("{s_red}/stock"),
+            Some(&shop.staff),
+            json!({"delta": 2, "reason": "found two"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(lowest().await, is("20.00"));
+    let resp = shop
+        .send(Method::PATCH, &s_red, json!({"price": "22.00"}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(lowest().await, is("22.00"));
+    assert_eq!(in_stock_between("21.00", "23.00").await, 1);
+    assert_eq!(shop.app.delete(&s_red, &shop.staff).await.status(), 204);
+    assert_eq!(lowest().await, is("25.00"));
+    assert_eq!(in_stock_between("21.00", "23.00").await, 0);
+}
