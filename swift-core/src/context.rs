@@ -38,6 +38,8 @@ pub struct Context {
     pub payments: Option<Arc<dyn crate::payments::PaymentProvider>>,
     /// Where the storefront's catalog reads go: a fresh replica, or the primary.
     pub reads: Arc<ReadPools>,
+    /// Product pages' live stock, read from the primary with concurrent reads batched.
+    pub live_stock: Arc<crate::inventory::LiveStock>,
 }
 
 impl Context {
@@ -63,6 +65,7 @@ impl Context {
         .map_err(|e| ConfigError::new("DATABASE_REPLICA_URLS", e.to_string()))?;
         Ok(Self {
             reads: Arc::new(reads),
+            live_stock: crate::inventory::LiveStock::new(pool.clone()),
             listing_counts: ScopedCache::new(
                 "listing_counts",
                 &catalog_changes,

@@ -231,7 +231,7 @@ pub async fn get_active_product(ctx: &Context, id_or_slug: &str) -> Result<Produ
 
 /// Each variant's stock as it is now (product pages show it live).
 pub async fn stock_levels(ctx: &Context, variants: &[Uuid]) -> Result<Vec<(Uuid, i32)>> {
-    Ok(inventory::levels(&ctx.pool, variants).await?)
+    Ok(ctx.live_stock.levels(variants).await?)
 }
 
 /// Any product by id with all its variants, archived ones included (staff).

@@ -13,10 +13,12 @@
 //! order, so two checkouts never deadlock; one row is decremented directly, since a single
 //! lock has no order to keep.
 
+mod live;
 mod repository;
 
 use uuid::Uuid;
 
+pub use live::LiveStock;
 pub use repository::StockRow;
 
 /// Why stock moved (`stock_movement_reason` in PostgreSQL).
@@ -234,14 +236,6 @@ pub async fn announce(ctx: &crate::Context, crossed: Crossed) {
         Err(_) => Change::Everything,
     };
     ctx.catalog_changes.apply(&change);
-}
-
-/// Each variant's stock now (no lock), for answers that show stock live.
-pub async fn levels(
-    ex: impl sqlx::PgExecutor<'_>,
-    variants: &[Uuid],
-) -> sqlx::Result<Vec<(Uuid, i32)>> {
-    repository::levels(ex, variants).await
 }
 
 #[cfg(test)]
