@@ -342,6 +342,20 @@ async fn listing_filters_orders_and_paginates() {
         shop.skus("?category=hot-drinks&ordering=-price").await,
         ["P-4", "P-1"]
     );
+    // A category without subcategories is read through its own indexes, in every order.
+    assert_eq!(
+        shop.skus("?category=hot-drinks&ordering=-name").await,
+        ["P-4", "P-1"]
+    );
+    assert_eq!(
+        shop.skus("?category=hot-drinks&ordering=name").await,
+        ["P-1", "P-4"]
+    );
+    assert_eq!(
+        shop.skus("?category=hot-drinks&ordering=created_at").await,
+        ["P-1", "P-4"]
+    );
+    assert_eq!(shop.list("?category=hot-drinks").await["total"], 2);
     assert!(shop.skus("?category=no-such-category").await.is_empty());
     assert_eq!(
         shop.skus("?min_price=2.25&max_price=3.00&ordering=price")

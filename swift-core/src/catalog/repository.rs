@@ -495,10 +495,19 @@ fn push_from_where(
     // The category's subtree as ids the caller looked up: a recursive CTE here left the
     // planner guessing half the catalog matched (walking the name index over every product
     // to fill a page of one category).
-    if let Some(ids) = categories {
-        qb.push(" AND p.category_id = ANY(")
-            .push_bind(ids.to_vec())
-            .push(")");
+    // One category (no subcategories) is an equality, which the (category_id, <ordering>)
+    // indexes read in order, 20 rows for a page; `= ANY` of even one id reads every product
+    // of the category and sorts them (2.5 ms against 0.4 for 2,500 products).
+    match categories {
+        Some([id]) => {
+            qb.push(" AND p.category_id = ").push_bind(*id);
+        }
+        Some(ids) => {
+            qb.push(" AND p.category_id = ANY(")
+                .push_bind(ids.to_vec())
+                .push(")");
+        }
+        None => {}
     }
     if let Some(q) = &f.q {
         qb.push(" AND (p.search @@ ");
