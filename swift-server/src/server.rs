@@ -4,7 +4,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use poem::Server;
+use poem::http::uri::Scheme;
 use poem::listener::{Acceptor, TcpAcceptor};
+use poem::web::{LocalAddr, RemoteAddr};
 
 use crate::{AppState, app};
 
@@ -27,13 +29,30 @@ pub async fn serve(
     {
         tracing::info!(%addr, "listening; Swagger UI at http://{addr}/docs");
     }
-    let result = Server::new_with_acceptor(acceptor)
+    let result = Server::new_with_acceptor(NoDelay(acceptor))
         .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
         .await;
     background.stop();
     pool.close().await;
     tracing::info!("shut down");
     result
+}
+
+/// Accepted connections with Nagle's algorithm off (`TCP_NODELAY`).
+struct NoDelay(TcpAcceptor);
+
+impl Acceptor for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
+        let (io, local, remote, scheme) = self.0.accept().await?;
+        io.set_nodelay(true)?;
+        Ok((io, local, remote, scheme))
+    }
 }
 
 /// What a server runs beside its requests: the pruner, the catalog-change listener (without
