@@ -8,8 +8,9 @@
 --
 -- Kept by swift-core's refresh_summary (every write to a product's variants) and, when a
 -- sale or a restock makes a variant run out or come back, by the stock trigger below, in
--- the same transaction. Its own change sends no catalog notice of its own beyond the
--- products trigger's (the variant's in_stock change already announced it).
+-- the same transaction, and only when it moves. That update fires the products trigger
+-- like any product update: a second notice beside the variant's in_stock one, naming the
+-- same product, so it drops the same answers.
 ALTER TABLE products ADD COLUMN in_stock_price_min numeric(12, 2);
 UPDATE products p SET in_stock_price_min = v.low
   FROM (SELECT product_id, min(price) AS low FROM product_variants

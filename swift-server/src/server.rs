@@ -38,7 +38,8 @@ pub async fn serve(
     result
 }
 
-/// Accepted connections with Nagle's algorithm off (`TCP_NODELAY`).
+/// Accepted connections with Nagle's algorithm off (`TCP_NODELAY`): poem leaves it on, and
+/// then a small write can wait for the client's delayed acknowledgement of the previous one.
 struct NoDelay(TcpAcceptor);
 
 impl Acceptor for NoDelay {
@@ -50,7 +51,11 @@ impl Acceptor for NoDelay {
 
     async fn accept(&mut self) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
         let (io, local, remote, scheme) = self.0.accept().await?;
-        io.set_nodelay(true)?;
+        // A connection that keeps Nagle is slower, not broken: serve it anyway (poem drops
+        // a connection whose accept fails).
+        if let Err(e) = io.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         Ok((io, local, remote, scheme))
     }
 }

@@ -382,8 +382,8 @@ pub async fn update_variant(
 }
 
 /// Recomputes what listings read from a product's active variants: its price range, its
-/// lowest in-stock price, and the SKUs and option values search looks at. Called by every write to its variants or
-/// options, in the same transaction.
+/// lowest in-stock price, and the SKUs and option values search looks at. Called by every
+/// write to its variants or options, in the same transaction.
 ///
 /// The texts list the variants in their order (as the seed and CSV import write them):
 /// unordered, the aggregate followed whatever plan read the variants, so a price edit
@@ -443,41 +443,32 @@ fn push_from_where(
     within: Option<&PricePrefix>,
 ) {
     let joined = by_variant(f) && price_ordered;
-    if let (
-        true,
-        Some(PricePrefix {
-            lowest: Some(lowest),
-            ..
-        }),
-    ) = (joined, within)
-    {
+    match (joined, within) {
+        (false, _) => {}
         // Ascending, the prefix itself names each product's lowest matching price.
-        qb.push(" JOIN unnest(")
-            .push_bind(lowest.iter().map(|(id, _)| *id).collect::<Vec<Uuid>>())
-            .push("::uuid[], ")
-            .push_bind(lowest.iter().map(|(_, price)| *price).collect::<Vec<_>>())
-            .push("::numeric[]) AS m(product_id, price) ON m.product_id = p.id");
-    } else if joined {
-        qb.push(" JOIN (SELECT v.product_id, min(v.price) AS price FROM");
-        push_matching_variants(qb, f);
-        if let Some(prefix) = within {
-            qb.push(" AND v.product_id = ANY(")
-                .push_bind(prefix.seen.clone())
-                .push(")");
+        (true, Some(PricePrefix::Ascending { lowest, .. })) => {
+            qb.push(" JOIN unnest(")
+                .push_bind(lowest.iter().map(|(id, _)| *id).collect::<Vec<Uuid>>())
+                .push("::uuid[], ")
+                .push_bind(lowest.iter().map(|(_, price)| *price).collect::<Vec<_>>())
+                .push("::numeric[]) AS m(product_id, price) ON m.product_id = p.id");
         }
-        qb.push(" GROUP BY v.product_id) m ON m.product_id = p.id");
-        if let Some(PricePrefix {
-            boundary: Some(boundary),
-            descending,
-            ..
-        }) = within
-        {
-            qb.push(if *descending {
-                " AND m.price > "
-            } else {
-                " AND m.price < "
-            })
-            .push_bind(*boundary);
+        (true, prefix) => {
+            qb.push(" JOIN (SELECT v.product_id, min(v.price) AS price FROM");
+            push_matching_variants(qb, f);
+            if let Some(PricePrefix::Descending { seen, .. }) = prefix {
+                qb.push(" AND v.product_id = ANY(")
+                    .push_bind(seen.clone())
+                    .push(")");
+            }
+            qb.push(" GROUP BY v.product_id) m ON m.product_id = p.id");
+            if let Some(PricePrefix::Descending {
+                boundary: Some(boundary),
+                ..
+            }) = prefix
+            {
+                qb.push(" AND m.price > ").push_bind(*boundary);
+            }
         }
     }
     qb.push(" WHERE p.is_active AND p.price_min IS NOT NULL");
@@ -643,15 +634,34 @@ fn order_price(f: &ProductFilter) -> &'static str {
 ///
 /// Ascending, a product's first variant in the prefix is its lowest matching price
 /// whenever that is below the boundary (every matching variant below it is in the prefix),
-/// so the page needs no aggregate over variants at all: `lowest` holds those products and
-/// prices, in page order. Descending, the first variant seen is a product's highest
-/// matching price, not the lowest the page orders by, so the aggregate stays.
-struct PricePrefix {
-    seen: Vec<Uuid>,
-    lowest: Option<Vec<(Uuid, rust_decimal::Decimal)>>,
-    /// The last variant's price; `None` when the prefix holds every matching variant.
-    boundary: Option<rust_decimal::Decimal>,
-    descending: bool,
+/// so the page needs no aggregate over variants at all. Descending, the first variant seen
+/// is a product's highest matching price, not the lowest the page orders by, so the page
+/// aggregates over the variants of the products seen.
+enum PricePrefix {
+    /// The products whose lowest matching price is below the boundary, with that price,
+    /// in page order.
+    Ascending {
+        lowest: Vec<(Uuid, rust_decimal::Decimal)>,
+        /// Whether the prefix stopped short of the range's end.
+        cut: bool,
+    },
+    Descending {
+        /// The products seen, sorted.
+        seen: Vec<Uuid>,
+        /// The last variant's price; `None` when the prefix holds every matching variant.
+        boundary: Option<rust_decimal::Decimal>,
+    },
+}
+
+impl PricePrefix {
+    /// Whether the prefix held every matching variant (then its page is the answer even
+    /// when it is short).
+    fn is_whole(&self) -> bool {
+        match self {
+            Self::Ascending { cut, .. } => !cut,
+            Self::Descending { boundary, .. } => boundary.is_none(),
+        }
+    }
 }
 
 /// How many variants the prefix reads per product the page needs (products have several
@@ -678,22 +688,20 @@ async fn price_prefix(
     let boundary = (prefix.len() as i64 == rows)
         .then(|| prefix.last().map(|(_, price)| *price))
         .flatten();
-    let lowest = (!descending).then(|| {
-        let mut listed = std::collections::HashSet::new();
-        prefix
-            .iter()
-            .filter(|(id, price)| boundary.is_none_or(|b| *price < b) && listed.insert(*id))
-            .copied()
-            .collect()
-    });
-    let mut seen: Vec<Uuid> = prefix.into_iter().map(|(id, _)| id).collect();
-    seen.sort_unstable();
-    seen.dedup();
-    Ok(PricePrefix {
-        seen,
+    if descending {
+        let mut seen: Vec<Uuid> = prefix.into_iter().map(|(id, _)| id).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        return Ok(PricePrefix::Descending { seen, boundary });
+    }
+    let mut listed = std::collections::HashSet::new();
+    let lowest = prefix
+        .into_iter()
+        .filter(|(id, price)| boundary.is_none_or(|b| *price < b) && listed.insert(*id))
+        .collect();
+    Ok(PricePrefix::Ascending {
         lowest,
-        boundary,
-        descending,
+        cut: boundary.is_some(),
     })
 }
 
@@ -732,7 +740,7 @@ pub async fn list_products(
     {
         let prefix = price_prefix(&mut *conn, f, descending, rows).await?;
         let items = list_page(&mut *conn, f, categories, ordering, rows, Some(&prefix)).await?;
-        if items.len() as i64 == limit || prefix.boundary.is_none() {
+        if items.len() as i64 == limit || prefix.is_whole() {
             return Ok(items);
         }
     }
