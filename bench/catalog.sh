@@ -6,16 +6,17 @@
 # a third of the products have 2 to 12 variants) on a scratch database.
 #
 # Usage: bench/catalog.sh [connections] [seconds]     (defaults: 64 10; SKIP_MILLION=1 skips the 1M-variant seed)
-# Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), wrk (installed if missing).
+# Needs: PostgreSQL on 127.0.0.1:5432 or its socket (user postgres, trust; bench/pg.sh), wrk (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/pg.sh
 conns=${1:-64}
 secs=${2:-10}
 port=18081
 db=swift_bench
 target_dir=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
-psql_admin() { psql -h 127.0.0.1 -U postgres -qAt "$@"; }
+psql_admin() { psql -qAt "$@"; }
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build -q --release -p swift-server -p swift-cli
@@ -25,7 +26,7 @@ cli_bin="$target_dir/release/swift-cli"
 if [ -z "${SKIP_MILLION:-}" ]; then
   echo "== seed --products 350000: about 1,000,000 variants (scratch database)"
   psql_admin -c "DROP DATABASE IF EXISTS ${db}_million WITH (FORCE)" >/dev/null
-  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${db}_million"
+  export DATABASE_URL=$(database_url "${db}_million")
   "$cli_bin" migrate run >/dev/null
   /usr/bin/time -f "seed of about 1,000,000 variants: %e s wall" "$cli_bin" seed --products 350000 --categories 60 --users 5 2>&1 \
     | grep -E "seeded in|wall"
@@ -34,7 +35,7 @@ fi
 
 echo "== seed --products 100000"
 psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+export DATABASE_URL=$(database_url "$db")
 "$cli_bin" migrate run >/dev/null
 "$cli_bin" seed --products 100000 --categories 60 --users 5 | grep "seeded in"
 
@@ -136,7 +137,7 @@ SQL
 echo
 echo "PostgreSQL's own rate for the list queries (pgbench -M prepared -c $conns -j 2 -T $secs, page + count per transaction):"
 for q in list category search; do
-  tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$conns" -j 2 -T "$secs" -f "$work/$q.sql" "$db" 2>/dev/null | awk '/^tps/ {print int($3)}')
+  tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f "$work/$q.sql" "$db" 2>/dev/null | awk '/^tps/ {print int($3)}')
   echo "  $q: $tps tps"
 done
 
@@ -155,7 +156,7 @@ SQL
 done < "$work/ids"
 args=()
 for f in "$work"/pgb/*.sql; do args+=(-f "$f"); done
-pg_tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$conns" -j 2 -T "$secs" "${args[@]}" "$db" 2>/dev/null \
+pg_tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" "${args[@]}" "$db" 2>/dev/null \
   | awk '/^tps/ {print int($3)}')
 echo
 echo "pgbench -M prepared -c $conns -j 2 -T $secs, same detail SQL: $pg_tps tps"

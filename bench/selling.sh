@@ -14,9 +14,10 @@
 # Usage: bench/selling.sh [connections] [seconds]     (defaults: 64 20)
 # Environment: ORDERS_PER_SECOND (4), PRICE_EVERY (3), CUSTOMERS (4), PRODUCTS (100000),
 # SERVER_BIN and CLI_BIN (another build's swift-server and swift-cli, to compare them).
-# Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), wrk (installed if missing).
+# Needs: PostgreSQL on 127.0.0.1:5432 or its socket (user postgres, trust; bench/pg.sh), wrk (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/pg.sh
 conns=${1:-64}
 secs=${2:-20}
 rate=${ORDERS_PER_SECOND:-4}
@@ -27,15 +28,15 @@ port=18083
 db=swift_bench_selling
 target_dir=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
-psql_db() { psql -h 127.0.0.1 -U postgres -qAt -d "$db" "$@"; }
+psql_db() { psql -qAt -d "$db" "$@"; }
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build -q --release -p swift-server -p swift-cli --bins --example selling_load
 server_bin=${SERVER_BIN:-$target_dir/release/swift-server}
 cli_bin=${CLI_BIN:-$target_dir/release/swift-cli}
 
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+psql -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+export DATABASE_URL=$(database_url "$db")
 "$cli_bin" migrate run >/dev/null
 seed_out=$("$cli_bin" seed --products "$products" --categories 40 --users "$customers")
 staff_password=$(echo "$seed_out" | awk '/^staff:/ {print $NF}')
@@ -51,7 +52,7 @@ start_server() {
 cleanup() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null || true
+  psql -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -148,5 +149,5 @@ cat > "$work/list.sql" <<SQL
 SELECT $cols WHERE $listed ORDER BY p.created_at DESC, p.id DESC LIMIT 20 OFFSET 0;
 SELECT count(*) FROM products p WHERE $listed;
 SQL
-tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$conns" -j 2 -T 10 -f "$work/list.sql" "$db" 2>/dev/null | awk '/^tps/ {print int($3)}')
+tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T 10 -f "$work/list.sql" "$db" 2>/dev/null | awk '/^tps/ {print int($3)}')
 echo "PostgreSQL alone, default page + count(*) (pgbench -c $conns): $tps tps"

@@ -283,6 +283,44 @@ mod tests {
         }
     }
 
+    /// A server on PostgreSQL's own host may reach it through its Unix socket
+    /// (docs/deploy.md): the URL's `host` parameter names the socket's directory, and the
+    /// database is created, migrated and served as over TCP.
+    #[tokio::test]
+    async fn a_database_is_created_and_served_through_a_unix_socket() {
+        let db = crate::testing::TestDb::absent();
+        let name = db.url.parse::<PgConnectOptions>().unwrap();
+        let name = name.get_database().unwrap();
+        let admin: PgConnectOptions = crate::testing::admin_url().parse().unwrap();
+        let mut tcp = admin.connect().await.unwrap();
+        let dirs: String = sqlx::query_scalar("SHOW unix_socket_directories")
+            .fetch_one(&mut tcp)
+            .await
+            .unwrap();
+        let dir = dirs.split(',').next().unwrap_or_default().trim();
+        assert!(dir.starts_with('/'), "no Unix socket: {dirs:?}");
+        let url = format!(
+            "postgres://{}@localhost:{}/{name}?host={dir}",
+            admin.get_username(),
+            admin.get_port()
+        );
+
+        ensure_database(&url).await.unwrap();
+        let pool = pool_options(2).connect(&url).await.unwrap();
+        migrate(&pool).await.unwrap();
+        // `inet_server_addr()` is NULL exactly when the connection is not over TCP/IP.
+        let (over_ip, pending): (Option<String>, i64) = sqlx::query_as(
+            "SELECT inet_server_addr()::text, \
+             (SELECT count(*) FROM _sqlx_migrations WHERE NOT success)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((over_ip, pending), (None, 0));
+        assert!(check_ready(&pool).await.is_ok());
+        pool.close().await;
+    }
+
     #[tokio::test]
     async fn a_closed_port_is_reported_as_unreachable_with_a_hint() {
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.
