@@ -45,10 +45,10 @@ impl OrdersError {
 }
 
 /// `NotFound` when a write touched no row (an id that names nothing).
-pub(crate) fn touched(done: sqlx::postgres::PgQueryResult) -> Result<(), OrdersError> {
-    if done.rows_affected() == 0 {
-        Err(OrdersError::NotFound)
-    } else {
+pub(crate) fn touched(found: bool) -> Result<(), OrdersError> {
+    if found {
         Ok(())
+    } else {
+        Err(OrdersError::NotFound)
     }
 }

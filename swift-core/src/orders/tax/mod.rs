@@ -5,7 +5,13 @@ use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+mod repository;
+
+pub(crate) use repository::rate_query;
+
+use self::repository as repo;
 use super::OrdersError;
+use super::error::touched;
 use super::pricing::TaxRate;
 use super::types::country_code as country;
 use crate::Context;
@@ -59,57 +65,30 @@ impl RateInput {
     }
 }
 
-const COLUMNS: &str = "id, country, region, name, percent, created_at";
-
 fn taken(e: sqlx::Error) -> OrdersError {
     let place = Invalid::new("region", "this country and region have a rate already");
     crate::db::constraint_error(e, [("tax_rates_place_key", OrdersError::from(place))])
 }
 
 pub async fn list(ctx: &Context) -> Result<Vec<StoredRate>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM tax_rates ORDER BY country, region"
-    )))
-    .fetch_all(&ctx.pool)
-    .await?)
+    Ok(repo::list(&ctx.pool).await?)
 }
 
 pub async fn create(ctx: &Context, input: RateInput) -> Result<StoredRate> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO tax_rates (id, country, region, name, percent) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(&input.country)
-    .bind(&input.region)
-    .bind(&input.name)
-    .bind(input.percent)
-    .fetch_one(&ctx.pool)
-    .await
-    .map_err(taken)
+    repo::insert(&ctx.pool, Uuid::now_v7(), &input)
+        .await
+        .map_err(taken)
 }
 
 pub async fn update(ctx: &Context, id: Uuid, input: RateInput) -> Result<StoredRate> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE tax_rates SET country = $2, region = $3, name = $4, percent = $5 WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&input.country)
-    .bind(&input.region)
-    .bind(&input.name)
-    .bind(input.percent)
-    .fetch_optional(&ctx.pool)
-    .await
-    .map_err(taken)?
-    .ok_or(OrdersError::NotFound)
+    repo::update(&ctx.pool, id, &input)
+        .await
+        .map_err(taken)?
+        .ok_or(OrdersError::NotFound)
 }
 
 pub async fn delete(ctx: &Context, id: Uuid) -> Result<()> {
-    super::error::touched(
-        sqlx::query("DELETE FROM tax_rates WHERE id = $1")
-            .bind(id)
-            .execute(&ctx.pool)
-            .await?,
-    )
+    touched(repo::delete(&ctx.pool, id).await?)
 }
 
 /// A destination as rates are looked up: its country, and its region trimmed and in upper
@@ -129,16 +108,6 @@ impl Place {
     }
 }
 
-/// The query for the rate of the place bound at `country` and `region` (placeholders such
-/// as `$1`): the region's own, else the country's; no row for none. Checkout embeds it in
-/// the statement that reads the cart, so that the rate costs no round trip of its own.
-pub(crate) fn rate_query(country: &str, region: &str) -> String {
-    format!(
-        "SELECT name, percent FROM tax_rates WHERE country = {country} AND region IN ('', {region}) \
-         ORDER BY region DESC LIMIT 1"
-    )
-}
-
 /// A rate as stored (`percent` as written, `20.000` reads `20`).
 pub(crate) fn stored(name: String, percent: Decimal) -> TaxRate {
     TaxRate {
@@ -154,11 +123,6 @@ pub async fn rate_for(
     region: Option<&str>,
 ) -> sqlx::Result<Option<TaxRate>> {
     let place = Place::new(country, region);
-    let found: Option<(String, Decimal)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(rate_query("$1", "$2")))
-            .bind(&place.country)
-            .bind(&place.region)
-            .fetch_optional(ex)
-            .await?;
+    let found = repo::rate_of(ex, &place.country, &place.region).await?;
     Ok(found.map(|(name, percent)| stored(name, percent)))
 }

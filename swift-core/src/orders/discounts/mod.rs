@@ -9,7 +9,13 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+mod repository;
+
+pub use repository::by_id;
+
+use self::repository as repo;
 use super::OrdersError;
+use super::error::touched;
 use super::pricing::Discount;
 use crate::Context;
 use crate::money::Money;
@@ -137,73 +143,31 @@ impl CodeInput {
     }
 }
 
-const COLUMNS: &str = "id, code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, \
-                       per_customer_limit, times_used, is_active, created_at";
-
 fn taken(e: sqlx::Error) -> OrdersError {
     let taken = Invalid::new("code", "this code exists already");
     crate::db::constraint_error(e, [("discount_codes_code_key", OrdersError::from(taken))])
 }
 
 pub async fn list(ctx: &Context) -> Result<Vec<Code>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM discount_codes ORDER BY created_at DESC, id"
-    )))
-    .fetch_all(&ctx.pool)
-    .await?)
+    Ok(repo::list(&ctx.pool).await?)
 }
 
 pub async fn create(ctx: &Context, c: CodeInput) -> Result<Code> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO discount_codes (id, code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, \
-                                     per_customer_limit, is_active) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(&c.code)
-    .bind(c.kind)
-    .bind(c.value)
-    .bind(c.min_subtotal.map(|m| m.amount()))
-    .bind(c.starts_at)
-    .bind(c.ends_at)
-    .bind(c.usage_limit)
-    .bind(c.per_customer_limit)
-    .bind(c.is_active)
-    .fetch_one(&ctx.pool)
-    .await
-    .map_err(taken)
+    repo::insert(&ctx.pool, Uuid::now_v7(), &c)
+        .await
+        .map_err(taken)
 }
 
 /// Replaces a code's terms (its use count stays).
 pub async fn update(ctx: &Context, id: Uuid, c: CodeInput) -> Result<Code> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE discount_codes SET code = $2, kind = $3, value = $4, min_subtotal = $5, starts_at = $6, \
-                ends_at = $7, usage_limit = $8, per_customer_limit = $9, is_active = $10 \
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&c.code)
-    .bind(c.kind)
-    .bind(c.value)
-    .bind(c.min_subtotal.map(|m| m.amount()))
-    .bind(c.starts_at)
-    .bind(c.ends_at)
-    .bind(c.usage_limit)
-    .bind(c.per_customer_limit)
-    .bind(c.is_active)
-    .fetch_optional(&ctx.pool)
-    .await
-    .map_err(taken)?
-    .ok_or(OrdersError::NotFound)
+    repo::update(&ctx.pool, id, &c)
+        .await
+        .map_err(taken)?
+        .ok_or(OrdersError::NotFound)
 }
 
 pub async fn delete(ctx: &Context, id: Uuid) -> Result<()> {
-    super::error::touched(
-        sqlx::query("DELETE FROM discount_codes WHERE id = $1")
-            .bind(id)
-            .execute(&ctx.pool)
-            .await?,
-    )
+    touched(repo::delete(&ctx.pool, id).await?)
 }
 
 /// A code by what a shopper typed.
@@ -211,33 +175,7 @@ pub async fn find(ex: impl PgExecutor<'_>, typed: &str) -> Result<Option<Code>> 
     let Ok(code) = normalize(typed) else {
         return Ok(None);
     };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM discount_codes WHERE code = $1"
-    )))
-    .bind(code)
-    .fetch_optional(ex)
-    .await?)
-}
-
-/// A code by id.
-pub async fn by_id(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Code>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM discount_codes WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(ex)
-    .await
-}
-
-/// How many times `customer` has used code `id`.
-pub async fn uses_by(ex: impl PgExecutor<'_>, id: Uuid, customer: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM discount_redemptions WHERE code_id = $1 AND customer = $2",
-    )
-    .bind(id)
-    .bind(customer)
-    .fetch_one(ex)
-    .await
+    Ok(repo::by_code(ex, &code).await?)
 }
 
 /// Counts one use of code `id` by `customer` for `order_id`, in the checkout transaction.
@@ -251,13 +189,7 @@ pub async fn redeem(
     customer: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let code: Option<Code> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE discount_codes SET times_used = times_used + 1 WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(mut code) = code else {
+    let Some(mut code) = repo::count_use(&mut *conn, id).await? else {
         return Err(OrdersError::DiscountNotApplicable(
             "this code is no longer valid",
         ));
@@ -268,19 +200,12 @@ pub async fn redeem(
         return Err(OrdersError::DiscountNotApplicable(reason));
     }
     if let Some(limit) = code.per_customer_limit
-        && uses_by(&mut *conn, id, customer).await? >= i64::from(limit)
+        && repo::uses_by(&mut *conn, id, customer).await? >= i64::from(limit)
     {
         return Err(OrdersError::DiscountNotApplicable(
             "this code has been used as often as it may be by one customer",
         ));
     }
-    sqlx::query(
-        "INSERT INTO discount_redemptions (order_id, code_id, customer) VALUES ($1, $2, $3)",
-    )
-    .bind(order_id)
-    .bind(id)
-    .bind(customer)
-    .execute(conn)
-    .await?;
+    repo::insert_redemption(conn, id, order_id, customer).await?;
     Ok(())
 }

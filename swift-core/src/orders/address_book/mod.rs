@@ -9,7 +9,11 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+mod repository;
+
+use self::repository as repo;
 use super::OrdersError;
+use super::error::touched;
 use super::types::Address;
 use crate::Context;
 use crate::validation::Invalid;
@@ -38,27 +42,14 @@ pub struct AddressChange {
     pub default_billing: bool,
 }
 
-const COLUMNS: &str =
-    "id, address, is_default_shipping, is_default_billing, created_at, updated_at";
-
 /// The customer's addresses, oldest first.
 pub async fn list(ctx: &Context, user_id: Uuid) -> Result<Vec<SavedAddress>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY created_at, id"
-    )))
-    .bind(user_id)
-    .fetch_all(&ctx.pool)
-    .await?)
+    Ok(repo::list(&ctx.pool, user_id).await?)
 }
 
 /// Queues the customer's address-book writes one after another.
 async fn lock_book(conn: &mut PgConnection, user_id: Uuid) -> Result<()> {
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or(OrdersError::NotFound)?;
-    Ok(())
+    touched(repo::lock_book(conn, user_id).await?)
 }
 
 /// Makes `id` the customer's default of the kinds asked, clearing the previous ones.
@@ -69,46 +60,16 @@ async fn set_defaults(
     shipping: bool,
     billing: bool,
 ) -> Result<()> {
-    if !(shipping || billing) {
-        return Ok(());
+    if shipping || billing {
+        repo::set_defaults(conn, user_id, id, shipping, billing).await?;
     }
-    // Two statements: the old default gives its flag up before the new one takes it, as the
-    // one-default index is checked row by row, in whatever order one UPDATE visits them.
-    sqlx::query(
-        "UPDATE addresses SET \
-             is_default_shipping = is_default_shipping AND NOT $3, \
-             is_default_billing = is_default_billing AND NOT $4 \
-         WHERE user_id = $1 AND id <> $2 AND (($3 AND is_default_shipping) OR ($4 AND is_default_billing))",
-    )
-    .bind(user_id)
-    .bind(id)
-    .bind(shipping)
-    .bind(billing)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE addresses SET is_default_shipping = is_default_shipping OR $3, \
-             is_default_billing = is_default_billing OR $4, updated_at = now() \
-         WHERE user_id = $1 AND id = $2",
-    )
-    .bind(user_id)
-    .bind(id)
-    .bind(shipping)
-    .bind(billing)
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }
 
 async fn fetch(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<SavedAddress> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
-    )))
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(OrdersError::NotFound)
+    repo::fetch(conn, user_id, id)
+        .await?
+        .ok_or(OrdersError::NotFound)
 }
 
 /// Saves an address. The first of the book becomes the default of both kinds, as does any
@@ -122,24 +83,12 @@ pub async fn create(
 ) -> Result<SavedAddress> {
     let mut tx = ctx.pool.begin().await?;
     lock_book(&mut tx, user_id).await?;
-    let (count, has_shipping, has_billing): (i64, bool, bool) = sqlx::query_as(
-        "SELECT count(*), coalesce(bool_or(is_default_shipping), false), \
-                coalesce(bool_or(is_default_billing), false) \
-         FROM addresses WHERE user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (count, has_shipping, has_billing) = repo::book_state(&mut *tx, user_id).await?;
     if count >= MAX_ADDRESSES {
         return Err(Invalid::new("address", "an address book holds at most 50 addresses").into());
     }
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO addresses (id, user_id, address) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(user_id)
-        .bind(sqlx::types::Json(&address))
-        .execute(&mut *tx)
-        .await?;
+    repo::insert(&mut *tx, id, user_id, &address).await?;
     set_defaults(
         &mut tx,
         user_id,
@@ -164,14 +113,7 @@ pub async fn update(
     lock_book(&mut tx, user_id).await?;
     fetch(&mut tx, user_id, id).await?;
     if let Some(address) = &change.address {
-        sqlx::query(
-            "UPDATE addresses SET address = $3, updated_at = now() WHERE id = $1 AND user_id = $2",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(sqlx::types::Json(address))
-        .execute(&mut *tx)
-        .await?;
+        repo::set_address(&mut *tx, user_id, id, address).await?;
     }
     set_defaults(
         &mut tx,
@@ -188,13 +130,7 @@ pub async fn update(
 
 /// Deletes one of the customer's addresses (orders keep their own copies).
 pub async fn delete(ctx: &Context, user_id: Uuid, id: Uuid) -> Result<()> {
-    super::error::touched(
-        sqlx::query("DELETE FROM addresses WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&ctx.pool)
-            .await?,
-    )
+    touched(repo::delete(&ctx.pool, user_id, id).await?)
 }
 
 /// One of the customer's saved addresses by id (another customer's is not found).
