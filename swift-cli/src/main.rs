@@ -1,18 +1,17 @@
 //! `swift-cli`: operator commands over swift-core (migrations, users, housekeeping).
 
-use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use swift_core::accounts::repository::UserFilter;
+use swift_core::accounts::service::SignInMethods;
 use swift_core::accounts::{AccountsError, Email, NewPassword, User, service};
 use swift_core::catalog::transfer;
 use swift_core::pagination::PageRequest;
 use swift_core::seed::SeedSpec;
 use swift_core::{Config, Context, db};
-use uuid::Uuid;
 
 mod pricing;
 mod shop;
@@ -454,21 +453,7 @@ async fn user(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::List { staff, json } => {
             let users = all_users(ctx, staff).await?;
             let ids: Vec<_> = users.iter().map(|u| u.id).collect();
-            let mut providers: HashMap<Uuid, Vec<String>> = HashMap::new();
-            for (user_id, provider) in
-                swift_core::oauth::repository::providers_of(&ctx.pool, &ids).await?
-            {
-                providers.entry(user_id).or_default().push(provider);
-            }
-            let two_factor: HashSet<Uuid> =
-                swift_core::accounts::two_factor::repository::enabled_among(&ctx.pool, &ids)
-                    .await?
-                    .into_iter()
-                    .collect();
-            let linked = Linked {
-                providers,
-                two_factor,
-            };
+            let linked = service::sign_in_methods(ctx, &ids).await?;
             if json {
                 let rows: Vec<_> = users.iter().map(|u| user_json(u, &linked)).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -547,32 +532,17 @@ async fn all_users(ctx: &Context, staff_only: bool) -> anyhow::Result<Vec<User>>
     Ok(users)
 }
 
-/// How the listed users sign in besides their password: linked providers, second factor.
-struct Linked {
-    providers: HashMap<Uuid, Vec<String>>,
-    two_factor: HashSet<Uuid>,
-}
-
-impl Linked {
-    fn providers(&self, u: &User) -> &[String] {
-        self.providers
-            .get(&u.id)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-}
-
-fn user_json(u: &User, linked: &Linked) -> serde_json::Value {
+fn user_json(u: &User, linked: &SignInMethods) -> serde_json::Value {
     serde_json::json!({
-        "providers": linked.providers(u),
-        "two_factor": linked.two_factor.contains(&u.id),
+        "providers": linked.providers(u.id),
+        "two_factor": linked.has_two_factor(u.id),
         "id": u.id, "email": u.email, "first_name": u.first_name, "last_name": u.last_name,
         "is_staff": u.is_staff, "is_active": u.is_active, "email_verified": u.email_verified,
         "has_password": u.has_password(), "date_joined": u.date_joined, "last_login": u.last_login,
     })
 }
 
-fn print_table(users: &[User], linked: &Linked) {
+fn print_table(users: &[User], linked: &SignInMethods) {
     let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
     let rows: Vec<Vec<String>> = users
         .iter()
@@ -586,8 +556,8 @@ fn print_table(users: &[User], linked: &Linked) {
                 u.last_login
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_else(|| "never".into()),
-                yes(linked.two_factor.contains(&u.id)),
-                match linked.providers(u) {
+                yes(linked.has_two_factor(u.id)),
+                match linked.providers(u.id) {
                     [] => "-".to_owned(),
                     names => names.join(","),
                 },

@@ -1,6 +1,8 @@
 //! Account operations. Each one validates nothing itself (its inputs are parsed domain
 //! types), owns its transaction, and returns an [`AccountsError`] the HTTP layer maps.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -691,6 +693,41 @@ pub async fn admin_list_users(
 ) -> Result<Page<User>> {
     let (users, total) = repo::list_users(&ctx.pool, filter, page).await?;
     Ok(Page::new(users, total, page))
+}
+
+/// How users sign in besides their password: the providers linked to each, and who has a
+/// second factor (for operators' user listings).
+#[derive(Debug, Clone, Default)]
+pub struct SignInMethods {
+    providers: HashMap<Uuid, Vec<String>>,
+    two_factor: HashSet<Uuid>,
+}
+
+impl SignInMethods {
+    /// The providers (e.g. `google`) linked to `user`, in the order they were linked.
+    pub fn providers(&self, user: Uuid) -> &[String] {
+        self.providers
+            .get(&user)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    pub fn has_two_factor(&self, user: Uuid) -> bool {
+        self.two_factor.contains(&user)
+    }
+}
+
+/// The sign-in methods of `users`, in two queries however many they are.
+pub async fn sign_in_methods(ctx: &Context, users: &[Uuid]) -> Result<SignInMethods> {
+    let mut methods = SignInMethods::default();
+    for (user, provider) in crate::oauth::repository::providers_of(&ctx.pool, users).await? {
+        methods.providers.entry(user).or_default().push(provider);
+    }
+    methods.two_factor = two_factor::repository::enabled_among(&ctx.pool, users)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(methods)
 }
 
 /// Sets staff-controlled flags; deactivation revokes every session at once.
