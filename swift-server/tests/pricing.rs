@@ -454,3 +454,55 @@ async fn a_regions_own_rate_wins_for_given_and_saved_addresses_alike() {
     });
     assert_eq!(charged, expected);
 }
+
+/// Staff change a method's name and rate, from one kind to another, and its zone lists it
+/// as changed; a method or zone that does not exist is not found.
+#[tokio::test]
+async fn staff_change_a_shipping_methods_rate_and_its_zone_lists_it() {
+    let shop = Shop::new().await;
+    let method = shop
+        .method(&["GB"], json!({"kind": "flat", "price": "4.95"}))
+        .await;
+    let path = format!("/shipping-methods/{}", method["id"].as_str().unwrap());
+    let by_weight = json!({"kind": "by_weight", "bands": [
+        {"up_to_grams": 1000, "price": "3.00"},
+        {"up_to_grams": 5000, "price": "8.00"},
+    ]});
+    let changed = shop
+        .admin(
+            Method::PUT,
+            &path,
+            json!({"name": "Heavy", "rate": by_weight}),
+        )
+        .await;
+    assert_eq!(
+        (&changed["id"], &changed["name"], &changed["rate"]),
+        (&method["id"], &json!("Heavy"), &by_weight)
+    );
+    let free_over = json!({"kind": "free_over", "price": "4.95", "free_over": "50.00"});
+    let changed = shop
+        .admin(
+            Method::PUT,
+            &path,
+            json!({"name": "Standard", "rate": free_over}),
+        )
+        .await;
+    let zones: Value = shop
+        .app
+        .get_json("/api/v1/admin/shipping-zones", Some(&shop.staff))
+        .await;
+    assert_eq!(zones[0]["methods"], json!([changed]), "{zones}");
+    assert_eq!(changed["rate"], free_over);
+
+    let absent = "/api/v1/admin/shipping-methods/00000000-0000-0000-0000-000000000000";
+    let body = json!({"name": "X", "rate": {"kind": "flat", "price": "1.00"}});
+    assert_problem(
+        shop.put(&shop.staff, absent, body.clone()).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let absent_zone = "/api/v1/admin/shipping-zones/00000000-0000-0000-0000-000000000000/methods";
+    let resp = shop.app.post(absent_zone, Some(&shop.staff), body).await;
+    assert_problem(resp, 404, "not_found").await;
+}

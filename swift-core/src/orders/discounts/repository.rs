@@ -18,23 +18,13 @@ pub async fn list(ex: impl PgExecutor<'_>) -> sqlx::Result<Vec<Code>> {
 }
 
 pub async fn insert(ex: impl PgExecutor<'_>, id: Uuid, c: &CodeInput) -> sqlx::Result<Code> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO discount_codes (id, code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, \
                                      per_customer_limit, is_active) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     )))
-    .bind(id)
-    .bind(&c.code)
-    .bind(c.kind)
-    .bind(c.value)
-    .bind(c.min_subtotal.map(|m| m.amount()))
-    .bind(c.starts_at)
-    .bind(c.ends_at)
-    .bind(c.usage_limit)
-    .bind(c.per_customer_limit)
-    .bind(c.is_active)
-    .fetch_one(ex)
-    .await
+    .bind(id);
+    bind_terms(query, c).fetch_one(ex).await
 }
 
 /// Replaces a code's terms (its use count stays); `None` when there is no such code.
@@ -43,23 +33,30 @@ pub async fn update(
     id: Uuid,
     c: &CodeInput,
 ) -> sqlx::Result<Option<Code>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE discount_codes SET code = $2, kind = $3, value = $4, min_subtotal = $5, starts_at = $6, \
                 ends_at = $7, usage_limit = $8, per_customer_limit = $9, is_active = $10 \
          WHERE id = $1 RETURNING {COLUMNS}"
     )))
-    .bind(id)
-    .bind(&c.code)
-    .bind(c.kind)
-    .bind(c.value)
-    .bind(c.min_subtotal.map(|m| m.amount()))
-    .bind(c.starts_at)
-    .bind(c.ends_at)
-    .bind(c.usage_limit)
-    .bind(c.per_customer_limit)
-    .bind(c.is_active)
-    .fetch_optional(ex)
-    .await
+    .bind(id);
+    bind_terms(query, c).fetch_optional(ex).await
+}
+
+/// Binds a code's terms as `$2` to `$10`, in the order [`insert`] and [`update`] name them.
+fn bind_terms<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    c: &'q CodeInput,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(&c.code)
+        .bind(c.kind)
+        .bind(c.value)
+        .bind(c.min_subtotal.map(|m| m.amount()))
+        .bind(c.starts_at)
+        .bind(c.ends_at)
+        .bind(c.usage_limit)
+        .bind(c.per_customer_limit)
+        .bind(c.is_active)
 }
 
 /// Whether the code existed.

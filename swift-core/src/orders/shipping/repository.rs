@@ -154,25 +154,12 @@ pub async fn insert_method(
     zone_id: Uuid,
     input: &MethodInput,
 ) -> sqlx::Result<bool> {
-    let RateColumns {
-        kind,
-        price,
-        free_over,
-        bands,
-    } = RateColumns::of(&input.rate);
-    let done = sqlx::query(
-        "INSERT INTO shipping_methods (id, zone_id, name, kind, price, free_over, bands) \
-         SELECT $1, id, $3, $4, $5, $6, $7 FROM shipping_zones WHERE id = $2",
+    let query = sqlx::query(
+        "INSERT INTO shipping_methods (id, name, kind, price, free_over, bands, zone_id) \
+         SELECT $1, $2, $3, $4, $5, $6, id FROM shipping_zones WHERE id = $7",
     )
-    .bind(id)
-    .bind(zone_id)
-    .bind(&input.name)
-    .bind(kind)
-    .bind(price)
-    .bind(free_over)
-    .bind(bands)
-    .execute(ex)
-    .await?;
+    .bind(id);
+    let done = bind_method(query, input).bind(zone_id).execute(ex).await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -182,24 +169,32 @@ pub async fn update_method(
     id: Uuid,
     input: &MethodInput,
 ) -> sqlx::Result<bool> {
+    let query = sqlx::query(
+        "UPDATE shipping_methods SET name = $2, kind = $3, price = $4, free_over = $5, bands = $6 WHERE id = $1",
+    )
+    .bind(id);
+    let done = bind_method(query, input).execute(ex).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Binds a method's name and rate columns as `$2` to `$6`, in the order
+/// [`insert_method`] and [`update_method`] name them.
+fn bind_method<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    input: &'q MethodInput,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let RateColumns {
         kind,
         price,
         free_over,
         bands,
     } = RateColumns::of(&input.rate);
-    let done = sqlx::query(
-        "UPDATE shipping_methods SET name = $2, kind = $3, price = $4, free_over = $5, bands = $6 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(&input.name)
-    .bind(kind)
-    .bind(price)
-    .bind(free_over)
-    .bind(bands)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    query
+        .bind(&input.name)
+        .bind(kind)
+        .bind(price)
+        .bind(free_over)
+        .bind(bands)
 }
 
 /// Whether the method existed.
