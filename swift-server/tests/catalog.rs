@@ -478,6 +478,27 @@ async fn a_listing_shows_and_counts_its_first_thousand_products() {
         (past["total"].as_i64(), past["total_exact"].as_bool()),
         (Some(1_000), Some(false))
     );
+    // A deep page is the page of a plain query in every ordering: its ids are found
+    // first and only its own rows are read after (`list_page`), in the same order.
+    for (ordering, order) in [
+        ("price", "p.price_min, p.id"),
+        ("-price", "p.price_min DESC, p.id DESC"),
+        ("name", "p.name, p.id"),
+        ("-name", "p.name DESC, p.id DESC"),
+        ("created_at", "p.created_at, p.id"),
+        ("-created_at", "p.created_at DESC, p.id DESC"),
+    ] {
+        let deep = shop
+            .list(&format!("?ordering={ordering}&page=33&page_size=30"))
+            .await;
+        let expected: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT p.id::text {listed} ORDER BY {order} OFFSET 960 LIMIT 30"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert_eq!(ids(&deep), expected, "{ordering}");
+    }
     // The same holds under a variant filter ordered by price, which reads a price prefix.
     let by_price = shop
         .list("?min_price=0.00&max_price=99999.00&ordering=price&page=10&page_size=100")

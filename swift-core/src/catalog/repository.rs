@@ -10,15 +10,25 @@ use super::types::{
 use super::variant::{NewVariant, ProductOption, Variant, VariantPatch};
 use crate::pagination::PageRequest;
 
+/// A product's columns as [`Product`] reads them, from `p` (the product) and `c` (its
+/// category, left-joined): [`PRODUCT_SELECT`] without its `FROM`.
+macro_rules! product_columns {
+    () => {
+        "SELECT p.id, p.slug, p.name, p.description, p.price_min, p.price_max, \
+         EXISTS (SELECT 1 FROM product_variants v \
+                 WHERE v.product_id = p.id AND v.is_active AND v.in_stock) AS in_stock, \
+         p.images, p.is_active, p.created_at, p.updated_at, \
+         c.id AS category_id, c.slug AS category_slug, c.name AS category_name"
+    };
+}
+
 /// A product as listings show it. `in_stock` looks at the variants of this one product
 /// only (a handful of index probes), so it costs the same on a page of 20 whatever the
 /// catalog's size.
-const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.price_min, p.price_max, \
-     EXISTS (SELECT 1 FROM product_variants v \
-             WHERE v.product_id = p.id AND v.is_active AND v.in_stock) AS in_stock, \
-     p.images, p.is_active, p.created_at, p.updated_at, \
-     c.id AS category_id, c.slug AS category_slug, c.name AS category_name \
-     FROM products p LEFT JOIN categories c ON c.id = p.category_id";
+const PRODUCT_SELECT: &str = concat!(
+    product_columns!(),
+    " FROM products p LEFT JOIN categories c ON c.id = p.category_id"
+);
 
 const VARIANT_SELECT: &str = "SELECT v.id, v.product_id, v.sku, v.option_values, v.price, \
      v.compare_at_price, v.images, v.is_active, s.on_hand AS stock, v.weight_grams \
@@ -539,25 +549,103 @@ fn push_tsquery(qb: &mut QueryBuilder<Postgres>, q: &str) {
 /// of 2 at 100,000 products).
 const EXACT_SKU: &str = "SELECT product_id FROM product_variants WHERE lower(sku) = lower(";
 
-/// Search relevance, in tiers: an exact variant SKU first; then the products whose name or
-/// a SKU matches (`name_search`), newest first; then the others (matched by option values
-/// or description), by rank. Within the name tier everything matches where it counts most,
-/// and ranking thousands of such matches is what made a common word slow, so that tier is
-/// not ranked: [`name_tier_page`] reads it in date order from an index.
-fn push_relevance(qb: &mut QueryBuilder<Postgres>, q: &str) {
-    qb.push("(p.id = ANY (ARRAY(")
-        .push(EXACT_SKU)
-        .push_bind(q.trim().to_owned())
-        .push(")))) DESC, (p.name_search @@ ");
-    push_tsquery(qb, q);
-    qb.push(") DESC, (CASE WHEN p.name_search @@ ");
-    push_tsquery(qb, q);
-    qb.push(" THEN 0 ELSE ts_rank(p.search, ");
-    push_tsquery(qb, q);
-    qb.push(") END) DESC, p.created_at DESC, p.id DESC");
+/// One key of a listing's order: an expression over `p` (and `m`, the matching variants'
+/// lowest price) and whether it descends.
+#[derive(Clone, Copy)]
+enum SortKey<'q> {
+    /// A column or an expression without parameters.
+    Sql(&'static str, bool),
+    /// Whether a variant's SKU is the query (the first tier of relevance).
+    ExactSku(&'q str),
+    /// Whether the name (or a SKU) matches the query (the second tier).
+    NameMatches(&'q str),
+    /// How well the other matches rank (0 within the name tier).
+    Rank(&'q str),
 }
 
-/// A search's page when it lies within its first two tiers ([`push_relevance`]): the
+impl SortKey<'_> {
+    fn push(self, qb: &mut QueryBuilder<Postgres>) {
+        match self {
+            Self::Sql(sql, _) => {
+                qb.push(sql);
+            }
+            Self::ExactSku(q) => {
+                qb.push("(p.id = ANY (ARRAY(")
+                    .push(EXACT_SKU)
+                    .push_bind(q.trim().to_owned())
+                    .push("))))");
+            }
+            Self::NameMatches(q) => {
+                qb.push("(p.name_search @@ ");
+                push_tsquery(qb, q);
+                qb.push(")");
+            }
+            Self::Rank(q) => {
+                qb.push("(CASE WHEN p.name_search @@ ");
+                push_tsquery(qb, q);
+                qb.push(" THEN 0 ELSE ts_rank(p.search, ");
+                push_tsquery(qb, q);
+                qb.push(") END)");
+            }
+        }
+    }
+
+    fn descending(self) -> bool {
+        match self {
+            Self::Sql(_, descending) => descending,
+            Self::ExactSku(_) | Self::NameMatches(_) | Self::Rank(_) => true,
+        }
+    }
+}
+
+/// The keys of a listing's order, the last one unique (`p.id`), so that pages never
+/// overlap.
+///
+/// Search relevance comes in tiers: an exact variant SKU first; then the products whose
+/// name or a SKU matches (`name_search`), newest first; then the others (matched by option
+/// values or description), by rank. Within the name tier everything matches where it
+/// counts most, and ranking thousands of such matches is what made a common word slow, so
+/// that tier is not ranked: [`name_tier_page`] reads it in date order from an index.
+fn sort_keys<'q>(f: &'q ProductFilter, ordering: ProductOrdering) -> Vec<SortKey<'q>> {
+    use SortKey::Sql;
+    let price = if by_variant(f) {
+        "m.price"
+    } else {
+        "p.price_min"
+    };
+    match (ordering, &f.q) {
+        (ProductOrdering::Relevance, Some(q)) => vec![
+            SortKey::ExactSku(q),
+            SortKey::NameMatches(q),
+            SortKey::Rank(q),
+            Sql("p.created_at", true),
+            Sql("p.id", true),
+        ],
+        (ProductOrdering::PriceAsc, _) => vec![Sql(price, false), Sql("p.id", false)],
+        (ProductOrdering::PriceDesc, _) => vec![Sql(price, true), Sql("p.id", true)],
+        (ProductOrdering::NameAsc, _) => vec![Sql("p.name", false), Sql("p.id", false)],
+        (ProductOrdering::NameDesc, _) => vec![Sql("p.name", true), Sql("p.id", true)],
+        (ProductOrdering::CreatedAsc, _) => vec![Sql("p.created_at", false), Sql("p.id", false)],
+        // Relevance without a query has nothing to rank: newest first.
+        (ProductOrdering::CreatedDesc | ProductOrdering::Relevance, _) => {
+            vec![Sql("p.created_at", true), Sql("p.id", true)]
+        }
+    }
+}
+
+/// `ORDER BY` the keys, each written out.
+fn push_order_by(qb: &mut QueryBuilder<Postgres>, keys: &[SortKey]) {
+    qb.push(" ORDER BY ");
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            qb.push(", ");
+        }
+        key.push(qb);
+        qb.push(if key.descending() { " DESC" } else { "" });
+    }
+}
+
+/// A search's page when it lies within its first two tiers ([`sort_keys`]): the
 /// exact SKU's products (a handful at most), then the name matches from the newest, as an
 /// index reads them. `None` when the page reaches past the name matches: the full query
 /// then ranks the rest.
@@ -582,8 +670,8 @@ async fn name_tier_page(
     qb.push(" AND p.id = ANY (ARRAY(")
         .push(EXACT_SKU)
         .push_bind(q.trim().to_owned())
-        .push("))) ORDER BY ");
-    push_relevance(&mut qb, q);
+        .push(")))");
+    push_order_by(&mut qb, &sort_keys(f, ProductOrdering::Relevance));
     let exact: Vec<Product> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let exact_count = exact.len() as i64;
     let exact_ids: Vec<Uuid> = exact.iter().map(|p| p.id).collect();
@@ -611,14 +699,6 @@ async fn name_tier_page(
     }
     page.extend(named);
     Ok(Some(page))
-}
-
-fn order_price(f: &ProductFilter) -> &'static str {
-    if by_variant(f) {
-        "m.price"
-    } else {
-        "p.price_min"
-    }
 }
 
 /// The first variants, in price order, of a listing ordered by the lowest matching price
@@ -754,6 +834,11 @@ struct Rows {
     limit: i64,
 }
 
+/// A page of a listing, read in two steps in one statement: the page's ids, in order,
+/// from the filtered listing; then those products' columns. A row an `OFFSET` skips is
+/// read, but its columns are not: selected in one step, each skipped row had its stock
+/// probe and category join made too, and page 50 (980 rows skipped) took 3.8 ms instead
+/// of 2.0 at 100,000 products.
 async fn list_page(
     ex: impl PgExecutor<'_>,
     f: &ProductFilter,
@@ -762,39 +847,38 @@ async fn list_page(
     rows: Rows,
     within: Option<&PricePrefix>,
 ) -> sqlx::Result<Vec<Product>> {
-    let mut qb = QueryBuilder::new(PRODUCT_SELECT);
     let price_ordered = matches!(
         ordering,
         ProductOrdering::PriceAsc | ProductOrdering::PriceDesc
     );
-    push_from_where(&mut qb, f, categories, price_ordered, within);
-    qb.push(" ORDER BY ");
-    match (ordering, &f.q) {
-        (ProductOrdering::Relevance, Some(q)) => push_relevance(&mut qb, q),
-        (ProductOrdering::PriceAsc, _) => {
-            qb.push(order_price(f)).push(", p.id");
-        }
-        (ProductOrdering::PriceDesc, _) => {
-            qb.push(order_price(f)).push(" DESC, p.id DESC");
-        }
-        (ProductOrdering::NameAsc, _) => {
-            qb.push("p.name, p.id");
-        }
-        (ProductOrdering::NameDesc, _) => {
-            qb.push("p.name DESC, p.id DESC");
-        }
-        (ProductOrdering::CreatedAsc, _) => {
-            qb.push("p.created_at, p.id");
-        }
-        // Relevance without a query has nothing to rank: newest first.
-        (ProductOrdering::CreatedDesc | ProductOrdering::Relevance, _) => {
-            qb.push("p.created_at DESC, p.id DESC");
-        }
+    let keys = sort_keys(f, ordering);
+    // The page's ids with their sort keys (k1, k2, ...), which order the products after.
+    let mut qb = QueryBuilder::new(concat!(product_columns!(), " FROM (SELECT p.id AS page_id"));
+    for (i, key) in keys.iter().enumerate() {
+        qb.push(", ");
+        key.push(&mut qb);
+        qb.push(format_args!(" AS k{}", i + 1));
     }
+    qb.push(" FROM products p");
+    push_from_where(&mut qb, f, categories, price_ordered, within);
+    let order = |qb: &mut QueryBuilder<Postgres>, table: &str| {
+        qb.push(" ORDER BY ");
+        for (i, key) in keys.iter().enumerate() {
+            let direction = if key.descending() { " DESC" } else { "" };
+            let comma = if i > 0 { ", " } else { "" };
+            qb.push(format_args!("{comma}{table}k{}{direction}", i + 1));
+        }
+    };
+    order(&mut qb, "");
     qb.push(" LIMIT ")
         .push_bind(rows.limit)
         .push(" OFFSET ")
         .push_bind(rows.offset);
+    qb.push(
+        ") page JOIN products p ON p.id = page.page_id \
+         LEFT JOIN categories c ON c.id = p.category_id",
+    );
+    order(&mut qb, "page.");
     qb.build_query_as::<Product>().fetch_all(ex).await
 }
 
